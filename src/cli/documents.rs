@@ -1,0 +1,237 @@
+//! `put`, `get`, `rm`, `ls`, `history`, `restore`: flags, and how their results are printed.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use clap::Args;
+use serde_json::json;
+
+use context::clock::rfc3339;
+use context::duration;
+use context::store::{Entry, State, Version};
+
+use super::{CliError, Env};
+
+#[derive(Debug, Args)]
+pub struct ProjectFlag {
+    /// The project (else $CONTEXT_PROJECT, else `default`).
+    #[arg(long, value_name = "NAME")]
+    project: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct Put {
+    key: String,
+    /// Read the body from PATH instead of stdin (`-` is stdin).
+    #[arg(long, value_name = "PATH")]
+    file: Option<PathBuf>,
+    /// Expire the version after DURATION (30s, 15m, 12h, 7d) on every peer.
+    #[arg(long, value_name = "DURATION")]
+    ttl: Option<String>,
+    #[command(flatten)]
+    project: ProjectFlag,
+}
+
+impl Put {
+    pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<(), CliError> {
+        // Check the flags before reading a possibly long stdin.
+        let ttl = self.ttl.as_deref().map(duration::parse).transpose()?;
+        let body = read_body(self.file.as_ref())?;
+        let mut store = env.open_store()?;
+        let version = store.put(&env.project(self.project.project), &self.key, &body, ttl)?;
+        writeln!(out, "{}", version.id)?;
+        Ok(())
+    }
+}
+
+fn read_body(file: Option<&PathBuf>) -> Result<Vec<u8>, CliError> {
+    let mut body = Vec::new();
+    match file.filter(|p| p.as_os_str() != "-") {
+        Some(path) => {
+            body = std::fs::read(path).map_err(|source| CliError::ReadInput {
+                what: path.display().to_string(),
+                source,
+            })?
+        }
+        None => {
+            std::io::stdin()
+                .lock()
+                .read_to_end(&mut body)
+                .map_err(|source| CliError::ReadInput {
+                    what: "stdin".to_string(),
+                    source,
+                })?;
+        }
+    }
+    Ok(body)
+}
+
+#[derive(Debug, Args)]
+pub struct Get {
+    key: String,
+    /// A version id (or a unique prefix of one) from `context history KEY`.
+    #[arg(long, value_name = "ID")]
+    version: Option<String>,
+    #[command(flatten)]
+    project: ProjectFlag,
+}
+
+impl Get {
+    pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<(), CliError> {
+        let store = env.open_store()?;
+        let project = env.project(self.project.project);
+        let doc = match &self.version {
+            Some(id) => store.get_version(&project, &self.key, id)?,
+            None => store.get(&project, &self.key)?,
+        };
+        out.write_all(&doc.body)?;
+        Ok(())
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct Rm {
+    key: String,
+    #[command(flatten)]
+    project: ProjectFlag,
+}
+
+impl Rm {
+    pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<(), CliError> {
+        let mut store = env.open_store()?;
+        let tombstone = store.rm(&env.project(self.project.project), &self.key)?;
+        writeln!(out, "{}", tombstone.id)?;
+        Ok(())
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct Ls {
+    /// Only keys that begin with PREFIX.
+    prefix: Option<String>,
+    /// Also list deleted and expired keys.
+    #[arg(long)]
+    deleted: bool,
+    /// Print a JSON array.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    project: ProjectFlag,
+}
+
+impl Ls {
+    pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<(), CliError> {
+        let store = env.open_store()?;
+        let project = env.project(self.project.project);
+        let entries = store.ls(&project, self.prefix.as_deref().unwrap_or(""), self.deleted)?;
+        if self.json {
+            let list: Vec<_> = entries.iter().map(entry_json).collect();
+            serde_json::to_writer_pretty(&mut *out, &list).map_err(std::io::Error::from)?;
+            writeln!(out)?;
+            return Ok(());
+        }
+        for e in &entries {
+            match e.state {
+                State::Live => writeln!(out, "{}", e.current.key)?,
+                state => writeln!(out, "{} ({})", e.current.key, state.as_str())?,
+            }
+        }
+        Ok(())
+    }
+}
+
+fn entry_json(e: &Entry) -> serde_json::Value {
+    let v = &e.current;
+    json!({
+        "key": v.key,
+        "project": v.project,
+        "state": e.state.as_str(),
+        "version": v.id.to_string(),
+        "size": v.size,
+        "updated_at": rfc3339(v.hlc.wall_ms()),
+        "expires_at": v.expires_at_ms.map(rfc3339),
+    })
+}
+
+#[derive(Debug, Args)]
+pub struct History {
+    key: String,
+    /// Print a JSON array.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    project: ProjectFlag,
+}
+
+impl History {
+    pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<(), CliError> {
+        let store = env.open_store()?;
+        let versions = store.history(&env.project(self.project.project), &self.key)?;
+        if self.json {
+            let list: Vec<_> = versions.iter().map(version_json).collect();
+            serde_json::to_writer_pretty(&mut *out, &list).map_err(std::io::Error::from)?;
+            writeln!(out)?;
+            return Ok(());
+        }
+        writeln!(
+            out,
+            "{:<36}  {:<24}  {:<9}  {:<36}  {:>8}  PARENT",
+            "ID", "TIME", "KIND", "PEER", "SIZE"
+        )?;
+        for v in &versions {
+            let size = v.size.map_or_else(|| "-".to_string(), |s| s.to_string());
+            let parent = v.parent.map_or_else(|| "-".to_string(), |p| p.to_string());
+            let expiry = v
+                .expires_at_ms
+                .map(|at| format!("  expires {}", rfc3339(at)))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "{:<36}  {:<24}  {:<9}  {:<36}  {:>8}  {parent}{expiry}",
+                v.id.to_string(),
+                rfc3339(v.hlc.wall_ms()),
+                v.kind.as_str(),
+                v.peer.to_string(),
+                size,
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn version_json(v: &Version) -> serde_json::Value {
+    json!({
+        "id": v.id.to_string(),
+        "kind": v.kind.as_str(),
+        "peer": v.peer.to_string(),
+        "parent": v.parent.map(|p| p.to_string()),
+        "created_at": rfc3339(v.hlc.wall_ms()),
+        "hlc": v.hlc.to_i64(),
+        "size": v.size,
+        "sha256": v.sha256.map(hex),
+        "expires_at": v.expires_at_ms.map(rfc3339),
+    })
+}
+
+fn hex(bytes: [u8; 32]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[derive(Debug, Args)]
+pub struct Restore {
+    key: String,
+    /// The version to bring back: an id (or unique prefix) from `context history KEY`.
+    version: String,
+    #[command(flatten)]
+    project: ProjectFlag,
+}
+
+impl Restore {
+    pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<(), CliError> {
+        let mut store = env.open_store()?;
+        let version =
+            store.restore(&env.project(self.project.project), &self.key, &self.version)?;
+        writeln!(out, "{}", version.id)?;
+        Ok(())
+    }
+}

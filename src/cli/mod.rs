@@ -1,0 +1,136 @@
+//! The command line: clap definitions, the conversion of raw flags into library values, and
+//! the formatting of results. No domain logic lives here; errors are returned to `main`, the
+//! only place that prints them and turns them into exit statuses.
+
+mod documents;
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use context::clock::{ManualClock, parse_instant};
+use context::duration::DurationError;
+use context::home::{self, HomeError};
+use context::runtime::Runtime;
+use context::store::{Store, StoreError};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "context",
+    version,
+    about = "A versioned document store, synced across your machines through a shared folder",
+    after_help = "Data lives in $CONTEXT_HOME, else $XDG_DATA_HOME/context, else ~/.local/share/context."
+)]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write a new version of KEY from a file or stdin; prints the version id.
+    Put(documents::Put),
+    /// Print the body of KEY (or of one of its versions).
+    Get(documents::Get),
+    /// Delete KEY (writes a tombstone; the history stays).
+    Rm(documents::Rm),
+    /// List keys.
+    Ls(documents::Ls),
+    /// Every version and tombstone of KEY, newest first.
+    History(documents::History),
+    /// Write an earlier version's body as the new current version of KEY.
+    Restore(documents::Restore),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Home(#[from] HomeError),
+    #[error("--ttl: {0}")]
+    Duration(#[from] DurationError),
+    #[error("cannot read {what}: {source}")]
+    ReadInput { what: String, source: io::Error },
+    #[error("invalid CONTEXT_NOW {0:?}: use an RFC 3339 instant or milliseconds since the epoch")]
+    BadNow(String),
+    #[error("cannot write the output: {0}")]
+    Output(#[from] io::Error),
+}
+
+impl CliError {
+    /// The exit status the contract promises for this error.
+    pub fn exit_status(&self) -> u8 {
+        1
+    }
+
+    /// A closed stdout (`context get k | head -1`): not worth a message.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, CliError::Output(e) if e.kind() == io::ErrorKind::BrokenPipe)
+    }
+}
+
+/// Runs the parsed command, writing its results to `out`.
+pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
+    let env = Env::from_process();
+    match cli.command {
+        Command::Put(c) => c.run(&env, out),
+        Command::Get(c) => c.run(&env, out),
+        Command::Rm(c) => c.run(&env, out),
+        Command::Ls(c) => c.run(&env, out),
+        Command::History(c) => c.run(&env, out),
+        Command::Restore(c) => c.run(&env, out),
+    }?;
+    out.flush()?;
+    Ok(())
+}
+
+/// What the commands read from the process environment.
+struct Env;
+
+impl Env {
+    fn from_process() -> Env {
+        Env
+    }
+
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var_os(name)
+            .map(|v| v.to_string_lossy().into_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn home(&self) -> Result<PathBuf, CliError> {
+        Ok(home::resolve(|name| std::env::var_os(name))?)
+    }
+
+    /// `--project`, else `$CONTEXT_PROJECT`, else `default`.
+    fn project(&self, flag: Option<String>) -> String {
+        flag.or_else(|| self.var("CONTEXT_PROJECT"))
+            .unwrap_or_else(|| "default".to_string())
+    }
+
+    /// The system runtime; `CONTEXT_NOW` pins the clock to one instant (for tests and for
+    /// reproducing what a user saw at a given time).
+    fn runtime(&self) -> Result<Runtime, CliError> {
+        let mut rt = Runtime::system();
+        if let Some(now) = self.var("CONTEXT_NOW") {
+            let ms = parse_instant(&now).ok_or(CliError::BadNow(now))?;
+            rt.clock = Arc::new(ManualClock::new(ms));
+        }
+        if let Some(host) = self.var("CONTEXT_HOST") {
+            rt.host = host;
+        }
+        Ok(rt)
+    }
+
+    fn open_store(&self) -> Result<Store, CliError> {
+        let path = home::database_path(&self.home()?);
+        Ok(Store::open(&path, self.runtime()?)?)
+    }
+}

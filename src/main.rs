@@ -1,0 +1,57 @@
+//! The `context` binary: parse the flags, set up logging, run the command, and turn its error
+//! into a message on stderr and the exit status the contract promises. This is the only place
+//! that prints an error.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::prelude::*;
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Usage errors exit 2; --help and --version exit 0.
+            let _ = e.print();
+            return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
+        }
+    };
+    init_tracing(cli.verbose);
+    let mut stdout = std::io::stdout().lock();
+    match cli::run(cli, &mut stdout) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("context: {e}");
+            ExitCode::from(e.exit_status())
+        }
+    }
+}
+
+/// Logs go to stderr: warnings by default, more with each `-v`; `RUST_LOG` (`info`,
+/// `context=debug`, ...) overrides both.
+fn init_tracing(verbose: u8) {
+    let from_env = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|s| s.parse::<Targets>().ok());
+    let filter = from_env.unwrap_or_else(|| {
+        Targets::new().with_default(match verbose {
+            0 => LevelFilter::WARN,
+            1 => LevelFilter::INFO,
+            2 => LevelFilter::DEBUG,
+            _ => LevelFilter::TRACE,
+        })
+    });
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(ansi)
+                .with_filter(filter),
+        )
+        .init();
+}

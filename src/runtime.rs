@@ -1,0 +1,46 @@
+//! The inputs from the outside world that the library never reads on its own: the clock, the
+//! source of random ids, and the name of this machine. The binary builds them from the system;
+//! tests and benches build them from a fixed time and seed.
+
+use std::sync::Arc;
+
+use crate::clock::{Clock, SystemClock};
+use crate::ids::{IdSource, OsRandom};
+
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdSource>,
+    /// This machine's name, recorded with the peer identity so that a home copied to another
+    /// machine can be recognised as such.
+    pub host: String,
+}
+
+impl Runtime {
+    pub fn new(clock: Arc<dyn Clock>, ids: Arc<dyn IdSource>, host: impl Into<String>) -> Runtime {
+        Runtime {
+            clock,
+            ids,
+            host: host.into(),
+        }
+    }
+
+    /// The system clock, the operating system's randomness and the kernel's host name.
+    pub fn system() -> Runtime {
+        Runtime::new(
+            Arc::new(SystemClock),
+            Arc::new(OsRandom),
+            system_host_name(),
+        )
+    }
+}
+
+/// The machine's host name as the kernel reports it, or `unknown`.
+pub fn system_host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".to_string())
+}

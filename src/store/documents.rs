@@ -1,0 +1,436 @@
+//! Documents: every write of a key is a new immutable row, a version (with a body) or a
+//! tombstone (a delete).
+//!
+//! The rows of a key ordered by last-writer-wins (hybrid timestamp, then peer id, then version
+//! id) are its history, newest first; the first of them is its current state: live, deleted
+//! (a tombstone), or expired (a version whose absolute expiry has passed on this reader's clock).
+//! Because the state is derived from the rows on every read, it cannot drift from the history,
+//! and every peer that holds the same rows sees the same state.
+
+use std::time::Duration;
+
+use rusqlite::types::Type;
+use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
+use sha2::{Digest, Sha256};
+
+use super::{Result, Store, StoreError};
+use crate::clock::{Hlc, rfc3339};
+use crate::ids::{PeerId, VersionId};
+
+/// What a row is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Version,
+    Tombstone,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Version => "version",
+            Kind::Tombstone => "tombstone",
+        }
+    }
+
+    fn to_sql(self) -> i64 {
+        match self {
+            Kind::Version => 0,
+            Kind::Tombstone => 1,
+        }
+    }
+}
+
+/// The state of a key, derived from its current row and the reader's clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    Live,
+    Deleted,
+    Expired,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Live => "live",
+            State::Deleted => "deleted",
+            State::Expired => "expired",
+        }
+    }
+}
+
+/// One version or tombstone, without its body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    /// Position in this database's change log (local; differs between peers).
+    pub seq: i64,
+    pub id: VersionId,
+    pub project: String,
+    pub key: String,
+    pub kind: Kind,
+    /// Body size in bytes; `None` for a tombstone.
+    pub size: Option<u64>,
+    pub sha256: Option<[u8; 32]>,
+    pub hlc: Hlc,
+    /// The peer that wrote it.
+    pub peer: PeerId,
+    /// The row that was current for this key when it was written.
+    pub parent: Option<VersionId>,
+    /// Absolute expiry, milliseconds since the epoch.
+    pub expires_at_ms: Option<i64>,
+}
+
+impl Version {
+    /// The state of its key if this row is the current one, at `now_ms`.
+    pub fn state_at(&self, now_ms: i64) -> State {
+        match (self.kind, self.expires_at_ms) {
+            (Kind::Tombstone, _) => State::Deleted,
+            (Kind::Version, Some(at)) if at <= now_ms => State::Expired,
+            (Kind::Version, _) => State::Live,
+        }
+    }
+}
+
+/// A key in a listing: its current row and the state that gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub state: State,
+    pub current: Version,
+}
+
+/// A version with its body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    pub version: Version,
+    pub body: Vec<u8>,
+}
+
+const COLUMNS: &str = "seq, version_id, project, key, kind, length(body), body_sha256, hlc, \
+                       peer_id, parent_id, expires_at";
+/// Last-writer-wins order, newest first. Every peer sorts the same rows the same way.
+const NEWEST_FIRST: &str = "hlc DESC, peer_id DESC, version_id DESC";
+
+fn conversion(idx: usize, what: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(idx, Type::Blob, format!("invalid {what}").into())
+}
+
+fn read_version(r: &Row<'_>) -> rusqlite::Result<Version> {
+    let id: Vec<u8> = r.get(1)?;
+    let kind = match r.get::<_, i64>(4)? {
+        0 => Kind::Version,
+        1 => Kind::Tombstone,
+        _ => return Err(conversion(4, "kind")),
+    };
+    let sha256 = match r.get::<_, Option<Vec<u8>>>(6)? {
+        None => None,
+        Some(bytes) => {
+            Some(<[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| conversion(6, "sha256"))?)
+        }
+    };
+    let peer: Vec<u8> = r.get(8)?;
+    let parent = match r.get::<_, Option<Vec<u8>>>(9)? {
+        None => None,
+        Some(bytes) => {
+            Some(VersionId::from_slice(&bytes).ok_or_else(|| conversion(9, "parent id"))?)
+        }
+    };
+    Ok(Version {
+        seq: r.get(0)?,
+        id: VersionId::from_slice(&id).ok_or_else(|| conversion(1, "version id"))?,
+        project: r.get(2)?,
+        key: r.get(3)?,
+        kind,
+        size: r.get::<_, Option<i64>>(5)?.map(|n| n as u64),
+        sha256,
+        hlc: Hlc::from_i64(r.get(7)?).ok_or_else(|| conversion(7, "timestamp"))?,
+        peer: PeerId::from_slice(&peer).ok_or_else(|| conversion(8, "peer id"))?,
+        parent,
+        expires_at_ms: r.get(10)?,
+    })
+}
+
+fn check_name(what: &'static str, value: &str, max_bytes: usize) -> Result<()> {
+    let reason = if value.is_empty() {
+        Some("it is empty")
+    } else if value.len() > max_bytes {
+        Some("it is too long")
+    } else if value.chars().any(char::is_control) {
+        Some("it contains a control character")
+    } else if value.trim() != value {
+        Some("it begins or ends with white space")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(StoreError::InvalidName {
+            what,
+            value: value.to_string(),
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
+
+fn check_names(project: &str, key: &str) -> Result<()> {
+    check_name("project name", project, 256)?;
+    check_name("key", key, 4096)
+}
+
+/// The current row of a key, on any connection or transaction.
+fn current_on(conn: &rusqlite::Connection, project: &str, key: &str) -> Result<Option<Version>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM document_versions WHERE project = ?1 AND key = ?2 \
+         ORDER BY {NEWEST_FIRST} LIMIT 1"
+    );
+    Ok(conn
+        .query_row(&sql, params![project, key], read_version)
+        .optional()?)
+}
+
+/// Fails unless `current` is a live version: the reason a key cannot be read (or deleted).
+fn require_live(project: &str, key: &str, current: Option<&Version>, now_ms: i64) -> Result<()> {
+    let (project, key) = (project.to_string(), key.to_string());
+    match current {
+        None => Err(StoreError::NotFound { project, key }),
+        Some(v) => match v.state_at(now_ms) {
+            State::Live => Ok(()),
+            State::Deleted => Err(StoreError::Deleted {
+                project,
+                key,
+                at: v.hlc.to_string(),
+            }),
+            State::Expired => Err(StoreError::Expired {
+                project,
+                key,
+                at: rfc3339(v.expires_at_ms.unwrap_or_default()),
+            }),
+        },
+    }
+}
+
+impl Store {
+    /// Writes a new version of `key` and returns it. With `ttl`, the version expires at its
+    /// timestamp plus `ttl`, on every peer at the same instant.
+    pub fn put(
+        &mut self,
+        project: &str,
+        key: &str,
+        body: &[u8],
+        ttl: Option<Duration>,
+    ) -> Result<Version> {
+        self.write(project, key, Some(body), ttl, |_| Ok(()))
+    }
+
+    /// Deletes `key` by writing a tombstone; its history stays. Fails unless the key is live.
+    pub fn rm(&mut self, project: &str, key: &str) -> Result<Version> {
+        let now = self.now_ms();
+        self.write(project, key, None, None, |current| {
+            require_live(project, key, current, now)
+        })
+    }
+
+    /// Writes the body of an earlier version `version` (an id or a unique prefix of one) as the
+    /// new current version of `key`, whatever its state: undoes an overwrite or a delete.
+    pub fn restore(&mut self, project: &str, key: &str, version: &str) -> Result<Version> {
+        let old = self.get_version(project, key, version)?;
+        self.write(project, key, Some(&old.body), None, |_| Ok(()))
+    }
+
+    fn write(
+        &mut self,
+        project: &str,
+        key: &str,
+        body: Option<&[u8]>,
+        ttl: Option<Duration>,
+        precondition: impl FnOnce(Option<&Version>) -> Result<()>,
+    ) -> Result<Version> {
+        check_names(project, key)?;
+        let now = self.now_ms();
+        let peer = self.peer.id;
+        let ids = self.rt.ids.clone();
+        // IMMEDIATE: take the write lock before reading the parent, so no other writer can slip
+        // a version in between (and a waiting writer queues on the busy timeout).
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current = current_on(&tx, project, key)?;
+        precondition(current.as_ref())?;
+        let hlc = Hlc::next(now, current.as_ref().map(|c| c.hlc));
+        let id = VersionId::generate(ids.as_ref(), hlc.wall_ms());
+        let kind = if body.is_some() {
+            Kind::Version
+        } else {
+            Kind::Tombstone
+        };
+        let sha256: Option<[u8; 32]> = body.map(|b| Sha256::digest(b).into());
+        let expires_at_ms = ttl.map(|t| {
+            hlc.wall_ms()
+                .saturating_add(i64::try_from(t.as_millis()).unwrap_or(i64::MAX))
+        });
+        let parent = current.map(|c| c.id);
+        tx.execute(
+            "INSERT INTO document_versions
+                 (version_id, project, key, kind, body, body_sha256, hlc, peer_id, parent_id, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                id.as_bytes(),
+                project,
+                key,
+                kind.to_sql(),
+                body,
+                sha256.as_ref().map(|s| s.as_slice()),
+                hlc.to_i64(),
+                peer.as_bytes(),
+                parent.as_ref().map(|p| p.as_bytes().as_slice()),
+                expires_at_ms,
+            ],
+        )?;
+        let seq = tx.last_insert_rowid();
+        tx.commit()?;
+        tracing::debug!(%project, %key, version = %id, kind = kind.as_str(), "wrote");
+        Ok(Version {
+            seq,
+            id,
+            project: project.to_string(),
+            key: key.to_string(),
+            kind,
+            size: body.map(|b| b.len() as u64),
+            sha256,
+            hlc,
+            peer,
+            parent,
+            expires_at_ms,
+        })
+    }
+
+    /// The current row of `key` (live, deleted or expired), if it has any.
+    pub fn current(&self, project: &str, key: &str) -> Result<Option<Version>> {
+        current_on(&self.conn, project, key)
+    }
+
+    /// The live body of `key`; fails with why when it is missing, deleted or expired.
+    pub fn get(&self, project: &str, key: &str) -> Result<Document> {
+        check_names(project, key)?;
+        let current = self.current(project, key)?;
+        require_live(project, key, current.as_ref(), self.now_ms())?;
+        match current {
+            Some(version) => self.with_body(version),
+            None => Err(StoreError::NotFound {
+                project: project.to_string(),
+                key: key.to_string(),
+            }),
+        }
+    }
+
+    /// The body of one version of `key`, by id or unique id prefix, whatever the key's state.
+    pub fn get_version(&self, project: &str, key: &str, version: &str) -> Result<Document> {
+        let found = self.find_version(project, key, version)?;
+        if found.kind == Kind::Tombstone {
+            return Err(StoreError::Tombstone {
+                key: key.to_string(),
+                id: found.id,
+            });
+        }
+        self.with_body(found)
+    }
+
+    /// A row of `key` by id or unique prefix of its id (hyphens and case do not matter).
+    pub fn find_version(&self, project: &str, key: &str, version: &str) -> Result<Version> {
+        let wanted: String = version
+            .chars()
+            .filter(|c| *c != '-')
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        let mut matches = self.history(project, key).map_err(|e| match e {
+            StoreError::NotFound { project, key } => StoreError::NoSuchVersion {
+                project,
+                key,
+                id: version.to_string(),
+            },
+            e => e,
+        })?;
+        matches.retain(|v| !wanted.is_empty() && v.id.simple().starts_with(&wanted));
+        match matches.len() {
+            1 => Ok(matches.remove(0)),
+            0 => Err(StoreError::NoSuchVersion {
+                project: project.to_string(),
+                key: key.to_string(),
+                id: version.to_string(),
+            }),
+            count => Err(StoreError::AmbiguousVersion {
+                key: key.to_string(),
+                id: version.to_string(),
+                count,
+            }),
+        }
+    }
+
+    fn with_body(&self, version: Version) -> Result<Document> {
+        let body: Vec<u8> = self.conn.query_row(
+            "SELECT body FROM document_versions WHERE seq = ?1",
+            [version.seq],
+            |r| r.get(0),
+        )?;
+        Ok(Document { version, body })
+    }
+
+    /// Keys of `project` that begin with `prefix`, in key order: the live ones, and with
+    /// `include_deleted` the deleted and expired ones too.
+    pub fn ls(&self, project: &str, prefix: &str, include_deleted: bool) -> Result<Vec<Entry>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM (
+                 SELECT *, ROW_NUMBER() OVER (PARTITION BY key ORDER BY {NEWEST_FIRST}) AS rank
+                 FROM document_versions
+                 WHERE project = ?1 AND substr(key, 1, length(?2)) = ?2
+             ) WHERE rank = 1 ORDER BY key"
+        );
+        let now = self.now_ms();
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(params![project, prefix], read_version)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let current = row?;
+            let state = current.state_at(now);
+            if include_deleted || state == State::Live {
+                out.push(Entry { state, current });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every version and tombstone of `key`, newest first. A key with no rows is not found.
+    pub fn history(&self, project: &str, key: &str) -> Result<Vec<Version>> {
+        check_names(project, key)?;
+        let sql = format!(
+            "SELECT {COLUMNS} FROM document_versions WHERE project = ?1 AND key = ?2 \
+             ORDER BY {NEWEST_FIRST}"
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt
+            .query_map(params![project, key], read_version)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        if rows.is_empty() {
+            return Err(StoreError::NotFound {
+                project: project.to_string(),
+                key: key.to_string(),
+            });
+        }
+        Ok(rows)
+    }
+
+    /// The projects that have at least one row, in name order.
+    pub fn projects(&self) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT DISTINCT project FROM document_versions ORDER BY project")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// How many rows (versions and tombstones) the database holds.
+    pub fn count_rows(&self) -> Result<u64> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM document_versions", [], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+}

@@ -1,0 +1,209 @@
+//! The SQLite store: one database file per home, in WAL mode.
+//!
+//! [`Store::open`] creates the home and the database on first use, brings the schema up to date
+//! ([`migrations`]), refuses a database written by a newer binary, and creates this home's peer
+//! identity ([`peer`]). The documents themselves ([`documents`]) are rows of
+//! `document_versions`, never updated in place: a write adds a version or a tombstone, and the
+//! current state of a key is derived from its rows on every read.
+//!
+//! Every write runs in a `BEGIN IMMEDIATE` transaction, so writers queue on SQLite's busy
+//! timeout instead of failing with "database is locked" when several processes write at once.
+
+mod documents;
+pub mod migrations;
+mod peer;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use crate::ids::VersionId;
+use crate::runtime::Runtime;
+
+pub use documents::{Document, Entry, Kind, State, Version};
+pub use peer::PeerIdentity;
+
+/// How long a writer waits for another process's write transaction before giving up.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create the home folder {path}: {source}")]
+    CreateHome {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open the database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "the database {path} has schema version {found}, but this context binary knows versions up \
+         to {supported}: it was written by a newer context; upgrade this one to use it"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+    #[error("cannot bring the database {path} to schema version {version} ({name}): {source}")]
+    Migration {
+        path: PathBuf,
+        version: i64,
+        name: &'static str,
+        source: rusqlite::Error,
+    },
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the database holds an invalid {what} in row {seq}")]
+    Corrupt { what: &'static str, seq: i64 },
+    #[error("no document {key:?} in project {project:?}")]
+    NotFound { project: String, key: String },
+    #[error(
+        "{key:?} in project {project:?} was deleted at {at}; `context history {key}` lists its \
+         versions and `context restore {key} VERSION` brings one back"
+    )]
+    Deleted {
+        project: String,
+        key: String,
+        at: String,
+    },
+    #[error(
+        "{key:?} in project {project:?} expired at {at}; `context history {key}` lists its \
+         versions and `context restore {key} VERSION` brings one back"
+    )]
+    Expired {
+        project: String,
+        key: String,
+        at: String,
+    },
+    #[error(
+        "{key:?} in project {project:?} has no version {id:?} (`context history {key}` lists them)"
+    )]
+    NoSuchVersion {
+        project: String,
+        key: String,
+        id: String,
+    },
+    #[error(
+        "version {id:?} of {key:?} is ambiguous: it begins {count} version ids; give more of it"
+    )]
+    AmbiguousVersion {
+        key: String,
+        id: String,
+        count: usize,
+    },
+    #[error("version {id} of {key:?} is a tombstone (a delete): it has no body")]
+    Tombstone { key: String, id: VersionId },
+    #[error("invalid {what} {value:?}: {reason}")]
+    InvalidName {
+        what: &'static str,
+        value: String,
+        reason: &'static str,
+    },
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// An open store: the database connection, this home's peer, and the runtime inputs.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    peer: PeerIdentity,
+    rt: Runtime,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and brings it up to date.
+    pub fn open(path: &Path, rt: Runtime) -> Result<Store> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateHome {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let open_err = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut conn = Connection::open(path).map_err(open_err)?;
+        configure(&conn).map_err(open_err)?;
+        migrations::migrate(&mut conn, path)?;
+        let peer = peer::ensure(&mut conn, &rt)?;
+        tracing::debug!(path = %path.display(), peer = %peer.id, "store open");
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+            peer,
+            rt,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn peer(&self) -> &PeerIdentity {
+        &self.peer
+    }
+
+    pub fn runtime(&self) -> &Runtime {
+        &self.rt
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.rt.clock.now_ms()
+    }
+
+    /// The schema version of the open database (`PRAGMA user_version`).
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(migrations::user_version(&self.conn)?)
+    }
+
+    /// Runs SQLite's own consistency check; `ok` when the file is sound.
+    pub fn integrity_check(&self) -> Result<String> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+    }
+
+    /// A setting of this home (`None` when unset).
+    pub fn setting(&self, name: &str) -> Result<Option<String>> {
+        use rusqlite::OptionalExtension;
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM settings WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    pub fn set_setting(&self, name: &str, value: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO settings (name, value) VALUES (?1, ?2)
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            [name, value],
+        )?;
+        Ok(())
+    }
+}
+
+/// Per-connection settings. WAL lets readers run beside a writer; `synchronous = FULL` makes
+/// every commit durable before it returns (a version the user was told about survives a power
+/// cut); the busy timeout makes writers queue instead of failing; the page cache is sized for
+/// the bulk imports of a pull.
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        let _: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    }
+    conn.execute_batch(
+        "PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA cache_size = -65536;",
+    )
+}
