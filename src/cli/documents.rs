@@ -26,7 +26,7 @@ pub struct Put {
     #[arg(long, value_name = "PATH")]
     file: Option<PathBuf>,
     /// Expire the version after DURATION (30s, 15m, 12h, 7d) on every peer.
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     ttl: Option<String>,
     #[command(flatten)]
     project: ProjectFlag,

@@ -129,8 +129,24 @@ impl Store {
             path: path.to_path_buf(),
             source,
         };
-        let mut conn = Connection::open(path).map_err(open_err)?;
+        let conn = Connection::open(path).map_err(open_err)?;
         configure(&conn).map_err(open_err)?;
+        Store::on(conn, path, rt)
+    }
+
+    /// A store in memory, gone when dropped: for property tests that run thousands of cases.
+    pub fn open_in_memory(rt: Runtime) -> Result<Store> {
+        let path = Path::new(":memory:");
+        let open_err = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open_in_memory().map_err(open_err)?;
+        configure(&conn).map_err(open_err)?;
+        Store::on(conn, path, rt)
+    }
+
+    fn on(mut conn: Connection, path: &Path, rt: Runtime) -> Result<Store> {
         migrations::migrate(&mut conn, path)?;
         let peer = peer::ensure(&mut conn, &rt)?;
         tracing::debug!(path = %path.display(), peer = %peer.id, "store open");

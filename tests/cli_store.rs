@@ -1,0 +1,355 @@
+//! The store commands of the contract, flag by flag, through the real binary.
+
+use std::io::Read;
+use std::process::Stdio;
+
+use crate::util::{Home, T0, bare_command};
+
+#[test]
+fn put_prints_a_version_id_and_get_prints_the_body() {
+    let home = Home::new();
+    let id = home.put("research/background-sync", "first draft\n");
+    let uuid = uuid::Uuid::parse_str(&id).expect("a UUID");
+    assert_eq!(uuid.get_version_num(), 7, "version ids are UUID v7");
+    assert_eq!(home.get("research/background-sync"), "first draft\n");
+    assert!(home.db().exists(), "the database lives in the home");
+}
+
+#[test]
+fn put_reads_a_file_and_keeps_bytes_exactly() {
+    let home = Home::new();
+    let file = home.path().join("note.bin");
+    let body: Vec<u8> = (0u8..=255).chain(b"\r\n\0tail".iter().copied()).collect();
+    std::fs::write(&file, &body).unwrap();
+    home.run(&["put", "blob", "--file", file.to_str().unwrap()])
+        .code(0);
+    let got = home.run(&["get", "blob"]).code(0);
+    assert_eq!(got.raw_stdout, body);
+}
+
+#[test]
+fn put_of_a_missing_file_names_it_and_writes_nothing() {
+    let home = Home::new();
+    let run = home
+        .run(&["put", "k", "--file", "/nonexistent/note.md"])
+        .code(1);
+    assert!(
+        run.stderr.contains("/nonexistent/note.md"),
+        "{}",
+        run.stderr
+    );
+    home.run(&["get", "k"]).code(1);
+}
+
+#[test]
+fn every_write_is_a_new_version_and_history_is_newest_first() {
+    let home = Home::new();
+    let a = home.put("k", "one");
+    let b = home.put("k", "two");
+    let c = home.put("k", "three");
+    assert_eq!(home.get("k"), "three");
+    let history = home.run(&["history", "k", "--json"]).code(0).json();
+    let list = history.as_array().unwrap();
+    let ids: Vec<&str> = list.iter().map(|v| v["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [c.as_str(), b.as_str(), a.as_str()]);
+    let parents: Vec<Option<&str>> = list.iter().map(|v| v["parent"].as_str()).collect();
+    assert_eq!(parents, [Some(b.as_str()), Some(a.as_str()), None]);
+    for v in list {
+        assert_eq!(v["kind"], "version");
+        assert_eq!(v["peer"].as_str().unwrap().len(), 36);
+        assert!(v["created_at"].as_str().unwrap().ends_with('Z'));
+        assert!(v["size"].as_u64().is_some());
+    }
+    // The human table names every version too.
+    let table = home.ok(&["history", "k"]);
+    for id in [&a, &b, &c] {
+        assert!(table.contains(id.as_str()), "{table}");
+    }
+}
+
+#[test]
+fn get_version_reads_an_old_body_by_full_id_or_unique_prefix() {
+    let home = Home::new();
+    let old = home.put("k", "old body");
+    home.put("k", "new body");
+    assert_eq!(home.ok(&["get", "k", "--version", &old]), "old body");
+    // The random tail of a UUID v7 makes a long enough prefix unique.
+    let prefix: String = old.chars().take(30).collect();
+    assert_eq!(home.ok(&["get", "k", "--version", &prefix]), "old body");
+    let run = home.run(&["get", "k", "--version", "ffffffff"]).code(1);
+    assert!(run.stderr.contains("ffffffff"), "{}", run.stderr);
+}
+
+#[test]
+fn missing_key_exits_1_with_a_message() {
+    let home = Home::new();
+    home.put("other", "x");
+    let run = home.run(&["get", "nothing/here"]).code(1);
+    assert!(run.stdout.is_empty());
+    assert!(run.stderr.contains("nothing/here"), "{}", run.stderr);
+    home.run(&["history", "nothing/here"]).code(1);
+    home.run(&["rm", "nothing/here"]).code(1);
+}
+
+#[test]
+fn rm_writes_a_tombstone_and_keeps_history() {
+    let home = Home::new();
+    let v = home.put("k", "body");
+    let tomb = home.ok(&["rm", "k"]).trim().to_string();
+    let run = home.run(&["get", "k"]).code(1);
+    assert!(run.stderr.contains("deleted"), "{}", run.stderr);
+    let history = home.run(&["history", "k", "--json"]).code(0).json();
+    assert_eq!(history[0]["id"], tomb.as_str());
+    assert_eq!(history[0]["kind"], "tombstone");
+    assert_eq!(history[0]["parent"], v.as_str());
+    assert_eq!(history[1]["kind"], "version");
+    // The old body is still readable, and a second rm says it is already gone.
+    assert_eq!(home.ok(&["get", "k", "--version", &v]), "body");
+    home.run(&["rm", "k"]).code(1);
+    let run = home.run(&["get", "k", "--version", &tomb]).code(1);
+    assert!(run.stderr.contains("tombstone"), "{}", run.stderr);
+}
+
+#[test]
+fn restore_brings_an_overwritten_body_back_as_a_new_version() {
+    let home = Home::new();
+    let good = home.put("plan/q1", "the careful plan");
+    let bad = home.put("plan/q1", "accidentally overwritten");
+    let restored = home.ok(&["restore", "plan/q1", &good]).trim().to_string();
+    assert_ne!(restored, good, "a restore is a new version, not a rewind");
+    assert_eq!(home.get("plan/q1"), "the careful plan");
+    let history = home.run(&["history", "plan/q1", "--json"]).code(0).json();
+    let ids: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [restored.as_str(), bad.as_str(), good.as_str()]);
+    assert_eq!(history[0]["parent"], bad.as_str());
+}
+
+#[test]
+fn restore_undoes_a_delete_and_refuses_unknown_versions() {
+    let home = Home::new();
+    let v = home.put("k", "keep me");
+    home.ok(&["rm", "k"]);
+    home.ok(&["restore", "k", &v]);
+    assert_eq!(home.get("k"), "keep me");
+    home.run(&["restore", "k", "00000000-0000-7000-8000-000000000000"])
+        .code(1);
+}
+
+#[test]
+fn ls_lists_live_keys_by_prefix_and_deleted_ones_on_request() {
+    let home = Home::new();
+    home.put("research/a", "1");
+    home.put("research/b", "2");
+    home.put("plan/a", "3");
+    home.ok(&["rm", "research/b"]);
+    assert_eq!(home.ok(&["ls"]), "plan/a\nresearch/a\n");
+    assert_eq!(home.ok(&["ls", "research/"]), "research/a\n");
+    assert_eq!(
+        home.ok(&["ls", "research/", "--deleted"]),
+        "research/a\nresearch/b (deleted)\n"
+    );
+    let json = home.run(&["ls", "--deleted", "--json"]).code(0).json();
+    let list = json.as_array().unwrap();
+    assert_eq!(list.len(), 3);
+    for e in list {
+        assert_eq!(e["project"], "default");
+        assert!(e["key"].is_string());
+    }
+    assert_eq!(list[2]["key"], "research/b");
+    assert_eq!(list[2]["state"], "deleted");
+    // An empty listing is valid JSON too.
+    let empty = home.run(&["ls", "nothing/", "--json"]).code(0).json();
+    assert_eq!(empty, serde_json::json!([]));
+}
+
+#[test]
+fn projects_are_separate_and_chosen_by_flag_then_env_then_default() {
+    let home = Home::new();
+    home.run_with(&["put", "k", "--project", "work"], b"from flag", &[])
+        .code(0);
+    home.run_with(&["put", "k"], b"from env", &[("CONTEXT_PROJECT", "home")])
+        .code(0);
+    home.run_with(&["put", "k"], b"default", &[]).code(0);
+    assert_eq!(home.ok(&["get", "k", "--project", "work"]), "from flag");
+    assert_eq!(
+        home.run_with(&["get", "k"], b"", &[("CONTEXT_PROJECT", "home")])
+            .code(0)
+            .stdout,
+        "from env"
+    );
+    // The flag wins over the environment.
+    assert_eq!(
+        home.run_with(
+            &["get", "k", "--project", "work"],
+            b"",
+            &[("CONTEXT_PROJECT", "home")]
+        )
+        .code(0)
+        .stdout,
+        "from flag"
+    );
+    assert_eq!(home.get("k"), "default");
+    let json = home
+        .run(&["ls", "--project", "work", "--json"])
+        .code(0)
+        .json();
+    assert_eq!(json[0]["project"], "work");
+    home.run(&["history", "k", "--project", "work"]).code(0);
+    home.run(&["rm", "k", "--project", "work"]).code(0);
+    home.run(&["get", "k", "--project", "work"]).code(1);
+    assert_eq!(
+        home.get("k"),
+        "default",
+        "rm in one project leaves the others"
+    );
+}
+
+fn at(t: &str) -> [(&str, &str); 1] {
+    [("CONTEXT_NOW", t)]
+}
+
+#[test]
+fn ttl_expires_at_the_writers_time_plus_the_duration() {
+    let home = Home::new();
+    home.run_with(&["put", "tmp", "--ttl", "1h"], b"short-lived", &at(T0))
+        .code(0);
+    assert_eq!(
+        home.run_with(&["get", "tmp"], b"", &at("2026-11-25T10:59:59Z"))
+            .code(0)
+            .stdout,
+        "short-lived"
+    );
+    let run = home
+        .run_with(&["get", "tmp"], b"", &at("2026-11-25T11:00:00Z"))
+        .code(1);
+    assert!(run.stderr.contains("expired"), "{}", run.stderr);
+    let ls = home
+        .run_with(&["ls"], b"", &at("2026-11-25T11:00:00Z"))
+        .code(0);
+    assert_eq!(ls.stdout, "");
+    let ls = home
+        .run_with(
+            &["ls", "--deleted", "--json"],
+            b"",
+            &at("2026-11-25T11:00:00Z"),
+        )
+        .code(0)
+        .json();
+    assert_eq!(ls[0]["state"], "expired");
+    assert_eq!(ls[0]["expires_at"], "2026-11-25T11:00:00.000Z");
+    let history = home.run(&["history", "tmp", "--json"]).code(0).json();
+    assert_eq!(history[0]["expires_at"], "2026-11-25T11:00:00.000Z");
+    // A new put brings the key back without a TTL.
+    home.run_with(&["put", "tmp"], b"again", &at("2026-11-25T12:00:00Z"))
+        .code(0);
+    assert_eq!(
+        home.run_with(&["get", "tmp"], b"", &at("2030-01-01T00:00:00Z"))
+            .code(0)
+            .stdout,
+        "again"
+    );
+}
+
+#[test]
+fn every_duration_unit_is_accepted() {
+    let home = Home::new();
+    for (ttl, expiry) in [
+        ("30s", "2026-11-25T10:00:30.000Z"),
+        ("15m", "2026-11-25T10:15:00.000Z"),
+        ("12h", "2026-11-25T22:00:00.000Z"),
+        ("7d", "2026-12-02T10:00:00.000Z"),
+    ] {
+        home.run_with(&["put", ttl, "--ttl", ttl], b"x", &[("CONTEXT_NOW", T0)])
+            .code(0);
+        let history = home.run(&["history", ttl, "--json"]).code(0).json();
+        assert_eq!(history[0]["expires_at"], expiry, "--ttl {ttl}");
+    }
+}
+
+#[test]
+fn a_bad_duration_exits_1_naming_the_value_and_writes_nothing() {
+    let home = Home::new();
+    for bad in ["7w", "soon", "0s", "-5m"] {
+        let run = home
+            .run_with(&["put", "k", "--ttl", bad], b"x", &[])
+            .code(1);
+        assert!(run.stderr.contains(bad), "{}", run.stderr);
+    }
+    home.run(&["get", "k"]).code(1);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let home = Home::new();
+    home.run(&["put", "k", "--bogus"]).code(2);
+    home.run(&["ls", "--nope"]).code(2);
+    home.run(&["frobnicate"]).code(2);
+    home.run(&["get"]).code(2);
+    home.run(&["restore", "k"]).code(2);
+    home.run(&["--help"]).code(0);
+}
+
+#[test]
+fn invalid_keys_are_refused_with_exit_1() {
+    let home = Home::new();
+    for key in ["", " padded", "line\nbreak"] {
+        let run = home.run_with(&["put", key], b"x", &[]).code(1);
+        assert!(run.stderr.contains("invalid key"), "{}", run.stderr);
+    }
+}
+
+#[test]
+fn home_falls_back_to_xdg_data_home_then_home() {
+    let base = tempfile::tempdir().unwrap();
+    let xdg = base.path().join("xdg");
+    let mut cmd = bare_command(&["put", "k"]);
+    cmd.env("XDG_DATA_HOME", &xdg)
+        .env("HOME", base.path().join("h"));
+    crate::util::run_command(cmd, b"xdg").code(0);
+    assert!(xdg.join("context").join("context.db").exists());
+
+    let mut cmd = bare_command(&["put", "k"]);
+    cmd.env("HOME", base.path().join("h"));
+    crate::util::run_command(cmd, b"home").code(0);
+    assert!(
+        base.path()
+            .join("h/.local/share/context/context.db")
+            .exists()
+    );
+}
+
+#[test]
+fn database_is_in_wal_mode() {
+    let home = Home::new();
+    home.put("k", "v");
+    let conn = rusqlite::Connection::open(home.db()).unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+}
+
+#[test]
+fn a_closed_stdout_exits_quietly() {
+    let home = Home::new();
+    let body = "line\n".repeat(400_000);
+    home.put("big", &body);
+    let mut child = home
+        .command(&["get", "big"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 5];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // The read end is dropped here, as `| head -1` does.
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(&first, b"line\n");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}

@@ -1,0 +1,9 @@
+//! Integration tests: the real binary, in temporary homes. One test binary, one module per
+//! area, helpers in `util`.
+
+mod util;
+
+mod cli_store;
+mod concurrency;
+mod schema;
+mod store_model;
