@@ -61,7 +61,11 @@ impl Clock for ManualClock {
 }
 
 /// A hybrid logical clock timestamp: `wall_ms << 16 | counter`, compared as one integer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// On the wire it is that integer.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct Hlc(u64);
 
 impl Hlc {

@@ -91,6 +91,20 @@ macro_rules! uuid_newtype {
             }
         }
 
+        /// On the wire: 16 raw bytes (MessagePack bin 8).
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_bytes(self.0.as_bytes())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let bytes = serde_bytes::ByteArray::<16>::deserialize(d)?;
+                Ok($name::from_bytes(bytes.into_array()))
+            }
+        }
+
         impl FromStr for $name {
             type Err = uuid::Error;
             fn from_str(s: &str) -> Result<Self, Self::Err> {

@@ -24,6 +24,7 @@
 //! - [`home`]: where the data lives.
 //! - [`duration`]: `30s`, `15m`, `12h`, `7d`.
 
+pub mod changeset;
 pub mod clock;
 pub mod duration;
 pub mod home;

@@ -17,8 +17,9 @@ use super::{Result, Store, StoreError};
 use crate::clock::{Hlc, rfc3339};
 use crate::ids::{PeerId, VersionId};
 
-/// What a row is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// What a row is. On the wire and in SQLite: 0 for a version, 1 for a tombstone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(into = "u8", try_from = "u8")]
 pub enum Kind {
     Version,
     Tombstone,
@@ -33,9 +34,26 @@ impl Kind {
     }
 
     fn to_sql(self) -> i64 {
-        match self {
+        i64::from(u8::from(self))
+    }
+}
+
+impl From<Kind> for u8 {
+    fn from(kind: Kind) -> u8 {
+        match kind {
             Kind::Version => 0,
             Kind::Tombstone => 1,
+        }
+    }
+}
+
+impl TryFrom<u8> for Kind {
+    type Error = String;
+    fn try_from(v: u8) -> Result<Kind, String> {
+        match v {
+            0 => Ok(Kind::Version),
+            1 => Ok(Kind::Tombstone),
+            other => Err(format!("unknown kind {other}")),
         }
     }
 }

@@ -1,0 +1,485 @@
+//! Reading and writing changeset files. See `docs/changeset-format.md` for the layout:
+//!
+//! ```text
+//! magic (8) | major (u16 BE) | minor (u16 BE) | payload length (u64 BE) | payload | SHA-256 (32)
+//! ```
+//!
+//! Decoding checks, in order: length, magic, format version, declared length, checksum, zstd
+//! (bounded: never more than [`MAX_PAYLOAD_BYTES`] out), MessagePack (exactly one value, nothing
+//! after it), and the consistency of the header with the entries. Each failure is its own
+//! [`DecodeError`]; none panics.
+
+use std::io::Read;
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::{
+    Changeset, Checksum, FORMAT_MAJOR, FORMAT_MINOR, MAGIC, MAX_FILE_BYTES, MAX_PAYLOAD_BYTES,
+};
+use crate::store::Kind;
+
+const PREAMBLE_LEN: usize = 20;
+const CHECKSUM_LEN: usize = 32;
+/// zstd level: the default trade of speed for size.
+const ZSTD_LEVEL: i32 = 3;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("truncated: {len} bytes is too short to be a changeset")]
+    TooShort { len: usize },
+    #[error("not a changeset: wrong magic bytes")]
+    WrongMagic,
+    #[error(
+        "written in changeset format {major}.{minor}, newer than this binary reads \
+         ({FORMAT_MAJOR}.x): upgrade context to a release that reads format {major}"
+    )]
+    NewerFormat { major: u16, minor: u16 },
+    #[error("declares a payload of {declared} bytes, beyond the {MAX_FILE_BYTES}-byte limit")]
+    AbsurdLength { declared: u64 },
+    #[error("truncated: the header declares {expected} bytes, the file has {actual}")]
+    Truncated { expected: u64, actual: u64 },
+    #[error("{extra} unexpected bytes after the checksum")]
+    TrailingBytes { extra: u64 },
+    #[error("checksum mismatch: the file records {stored}, its content hashes to {computed}")]
+    BadChecksum {
+        stored: Checksum,
+        computed: Checksum,
+    },
+    #[error("the payload is not valid zstd: {0}")]
+    Decompress(String),
+    #[error(
+        "the payload decompresses to more than {MAX_PAYLOAD_BYTES} bytes (a decompression bomb)"
+    )]
+    DecompressionBomb,
+    #[error("the payload is not a valid changeset: {0}")]
+    Malformed(String),
+    #[error("{extra} unexpected bytes after the changeset inside the payload")]
+    TrailingPayload { extra: usize },
+    #[error("inconsistent changeset: {0}")]
+    Inconsistent(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EncodeError {
+    #[error("cannot serialize the changeset: {0}")]
+    Serialize(#[from] rmp_serde::encode::Error),
+    #[error("cannot compress the changeset: {0}")]
+    Compress(#[from] std::io::Error),
+    #[error("a changeset of {bytes} bytes exceeds the {MAX_PAYLOAD_BYTES}-byte limit")]
+    TooLarge { bytes: usize },
+}
+
+/// Writes `cs` as a changeset file; returns the bytes and their checksum (the file's trailer).
+pub fn encode(cs: &Changeset) -> Result<(Vec<u8>, Checksum), EncodeError> {
+    let payload = rmp_serde::to_vec(cs)?;
+    if payload.len() > MAX_PAYLOAD_BYTES {
+        return Err(EncodeError::TooLarge {
+            bytes: payload.len(),
+        });
+    }
+    let compressed = zstd::bulk::compress(&payload, ZSTD_LEVEL)?;
+    let mut out = Vec::with_capacity(PREAMBLE_LEN + compressed.len() + CHECKSUM_LEN);
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&FORMAT_MAJOR.to_be_bytes());
+    out.extend_from_slice(&FORMAT_MINOR.to_be_bytes());
+    out.extend_from_slice(&(compressed.len() as u64).to_be_bytes());
+    out.extend_from_slice(&compressed);
+    let checksum = Checksum(Sha256::digest(&out).into());
+    out.extend_from_slice(&checksum.0);
+    Ok((out, checksum))
+}
+
+/// The parts of a file whose framing is sound.
+struct Framed<'a> {
+    major: u16,
+    minor: u16,
+    payload: &'a [u8],
+    stored: Checksum,
+    computed: Checksum,
+}
+
+fn frame(bytes: &[u8]) -> Result<Framed<'_>, DecodeError> {
+    if bytes.len() < PREAMBLE_LEN + CHECKSUM_LEN {
+        return Err(
+            if bytes.len() >= MAGIC.len() && bytes[..MAGIC.len()] != MAGIC {
+                DecodeError::WrongMagic
+            } else {
+                DecodeError::TooShort { len: bytes.len() }
+            },
+        );
+    }
+    if bytes[..8] != MAGIC {
+        return Err(DecodeError::WrongMagic);
+    }
+    let major = u16::from_be_bytes([bytes[8], bytes[9]]);
+    let minor = u16::from_be_bytes([bytes[10], bytes[11]]);
+    if major > FORMAT_MAJOR {
+        return Err(DecodeError::NewerFormat { major, minor });
+    }
+    let mut len = [0u8; 8];
+    len.copy_from_slice(&bytes[12..20]);
+    let declared = u64::from_be_bytes(len);
+    if declared > MAX_FILE_BYTES {
+        return Err(DecodeError::AbsurdLength { declared });
+    }
+    let expected = (PREAMBLE_LEN + CHECKSUM_LEN) as u64 + declared;
+    let actual = bytes.len() as u64;
+    if actual < expected {
+        return Err(DecodeError::Truncated { expected, actual });
+    }
+    if actual > expected {
+        return Err(DecodeError::TrailingBytes {
+            extra: actual - expected,
+        });
+    }
+    let body_end = PREAMBLE_LEN + declared as usize;
+    let stored = Checksum::from_slice(&bytes[body_end..])
+        .ok_or(DecodeError::TooShort { len: bytes.len() })?;
+    let computed = Checksum(Sha256::digest(&bytes[..body_end]).into());
+    Ok(Framed {
+        major,
+        minor,
+        payload: &bytes[PREAMBLE_LEN..body_end],
+        stored,
+        computed,
+    })
+}
+
+/// Checks the framing and the checksum only; returns the checksum.
+pub fn verify(bytes: &[u8]) -> Result<Checksum, DecodeError> {
+    let f = frame(bytes)?;
+    if f.stored != f.computed {
+        return Err(DecodeError::BadChecksum {
+            stored: f.stored,
+            computed: f.computed,
+        });
+    }
+    Ok(f.stored)
+}
+
+/// Decodes a changeset file, refusing anything malformed; returns it with its checksum.
+pub fn decode(bytes: &[u8]) -> Result<(Changeset, Checksum), DecodeError> {
+    let checksum = verify(bytes)?;
+    let f = frame(bytes)?;
+    Ok((decode_payload(f.payload)?, checksum))
+}
+
+/// What `context sync inspect` shows: as much as can be read, with a verdict on each part.
+#[derive(Debug)]
+pub struct Inspection {
+    pub major: u16,
+    pub minor: u16,
+    pub size: usize,
+    /// The checksum when it matches, else why not.
+    pub checksum: Result<Checksum, DecodeError>,
+    /// The content, decoded even when the checksum failed (to help find what changed).
+    pub changeset: Result<Changeset, DecodeError>,
+}
+
+/// Reads what can be read of a file; an error only when its framing is broken.
+pub fn inspect(bytes: &[u8]) -> Result<Inspection, DecodeError> {
+    let f = frame(bytes)?;
+    let checksum = if f.stored == f.computed {
+        Ok(f.stored)
+    } else {
+        Err(DecodeError::BadChecksum {
+            stored: f.stored,
+            computed: f.computed,
+        })
+    };
+    Ok(Inspection {
+        major: f.major,
+        minor: f.minor,
+        size: bytes.len(),
+        checksum,
+        changeset: decode_payload(f.payload),
+    })
+}
+
+fn decode_payload(payload: &[u8]) -> Result<Changeset, DecodeError> {
+    let raw = decompress(payload)?;
+    let mut de = rmp_serde::Deserializer::new(std::io::Cursor::new(&raw[..]));
+    let cs = Changeset::deserialize(&mut de).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    let extra = raw.len().saturating_sub(de.get_ref().position() as usize);
+    if extra > 0 {
+        return Err(DecodeError::TrailingPayload { extra });
+    }
+    check_consistency(&cs)?;
+    Ok(cs)
+}
+
+/// zstd with a hard ceiling on the output, whatever the frame claims.
+fn decompress(payload: &[u8]) -> Result<Vec<u8>, DecodeError> {
+    let err = |e: std::io::Error| DecodeError::Decompress(e.to_string());
+    let hint = zstd::zstd_safe::get_frame_content_size(payload)
+        .ok()
+        .flatten()
+        .unwrap_or(0);
+    if hint > MAX_PAYLOAD_BYTES as u64 {
+        return Err(DecodeError::DecompressionBomb);
+    }
+    // The payload is one zstd frame and nothing else.
+    let frame_len = zstd::zstd_safe::find_frame_compressed_size(payload).map_err(|code| {
+        DecodeError::Decompress(zstd::zstd_safe::get_error_name(code).to_string())
+    })?;
+    if frame_len < payload.len() {
+        return Err(DecodeError::TrailingPayload {
+            extra: payload.len() - frame_len,
+        });
+    }
+    let mut decoder = zstd::stream::read::Decoder::with_buffer(payload)
+        .map_err(err)?
+        .single_frame();
+    let mut out = Vec::with_capacity(hint as usize);
+    (&mut decoder)
+        .take(MAX_PAYLOAD_BYTES as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(err)?;
+    if out.len() > MAX_PAYLOAD_BYTES {
+        return Err(DecodeError::DecompressionBomb);
+    }
+    Ok(out)
+}
+
+fn check_consistency(cs: &Changeset) -> Result<(), DecodeError> {
+    let bad = |msg: String| Err(DecodeError::Inconsistent(msg));
+    let h = &cs.header;
+    if h.generation == 0 || h.seq == 0 {
+        return bad("generation and sequence start at 1".into());
+    }
+    if (h.seq == 1) != h.prev.is_none() {
+        return bad(format!(
+            "changeset {} {} a previous checksum",
+            h.seq,
+            if h.seq == 1 { "has" } else { "lacks" }
+        ));
+    }
+    let versions = cs
+        .entries
+        .iter()
+        .filter(|e| e.kind == Kind::Version)
+        .count() as u64;
+    if versions != h.versions || cs.entries.len() as u64 != h.versions + h.tombstones {
+        return bad(format!(
+            "the header counts {} versions and {} tombstones, the entries differ",
+            h.versions, h.tombstones
+        ));
+    }
+    let mut projects = std::collections::BTreeMap::<&str, u64>::new();
+    for e in &cs.entries {
+        *projects.entry(&e.project).or_default() += 1;
+        match e.kind {
+            Kind::Version if e.body.is_none() || e.sha256.is_none() => {
+                return bad(format!("version {} has no body", e.id));
+            }
+            Kind::Tombstone
+                if e.body.is_some() || e.sha256.is_some() || e.expires_at_ms.is_some() =>
+            {
+                return bad(format!("tombstone {} carries a body or an expiry", e.id));
+            }
+            _ => {}
+        }
+        if e.hlc.to_i64() < 0 {
+            return bad(format!("version {} has an out-of-range timestamp", e.id));
+        }
+    }
+    let listed: Vec<(&str, u64)> = h.projects.iter().map(|(p, n)| (p.as_str(), *n)).collect();
+    let counted: Vec<(&str, u64)> = projects.into_iter().collect();
+    if listed != counted {
+        return bad("the header's per-project counts differ from the entries".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::changeset::{Entry, Header};
+    use crate::clock::Hlc;
+    use crate::ids::{PeerId, SeededIds, VersionId};
+    use proptest::prelude::*;
+
+    pub(crate) fn sample(entries: usize) -> Changeset {
+        let ids = SeededIds::new(3);
+        let peer = PeerId::generate(&ids);
+        let entries = (0..entries)
+            .map(|i| {
+                let tomb = i % 4 == 3;
+                let body = format!("body {i} of some note text");
+                Entry {
+                    id: VersionId::generate(&ids, 1_000 + i as i64),
+                    project: if i % 2 == 0 { "default" } else { "work" }.to_string(),
+                    key: format!("k/{}", i % 3),
+                    kind: if tomb { Kind::Tombstone } else { Kind::Version },
+                    sha256: (!tomb).then(|| Checksum(Sha256::digest(body.as_bytes()).into())),
+                    body: (!tomb).then(|| body.into_bytes()),
+                    hlc: Hlc::from_parts(1_000 + i as i64, 0),
+                    peer,
+                    parent: None,
+                    expires_at_ms: None,
+                }
+            })
+            .collect();
+        let header = Header {
+            peer,
+            generation: 1,
+            seq: 1,
+            prev: None,
+            created_at_ms: 5_000,
+            host: "test".into(),
+            snapshot: false,
+            versions: 0,
+            tombstones: 0,
+            projects: vec![],
+        };
+        Changeset::new(header, entries)
+    }
+
+    #[test]
+    fn round_trip() {
+        let cs = sample(10);
+        let (bytes, sum) = encode(&cs).unwrap();
+        let (back, sum2) = decode(&bytes).unwrap();
+        assert_eq!(back, cs);
+        assert_eq!(sum, sum2);
+        assert_eq!(cs.header.versions, 8);
+        assert_eq!(cs.header.tombstones, 2);
+        assert_eq!(
+            cs.header.projects,
+            vec![("default".to_string(), 5), ("work".to_string(), 5)]
+        );
+    }
+
+    #[test]
+    fn each_kind_of_damage_has_its_own_error() {
+        let (bytes, _) = encode(&sample(5)).unwrap();
+        assert!(matches!(
+            decode(&bytes[..10]),
+            Err(DecodeError::TooShort { .. })
+        ));
+        assert!(matches!(
+            decode(&bytes[..bytes.len() - 1]),
+            Err(DecodeError::Truncated { .. })
+        ));
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(matches!(
+            decode(&longer),
+            Err(DecodeError::TrailingBytes { extra: 1 })
+        ));
+        let mut magic = bytes.clone();
+        magic[0] = b'X';
+        assert_eq!(decode(&magic).unwrap_err(), DecodeError::WrongMagic);
+        let mut future = bytes.clone();
+        future[8..10].copy_from_slice(&2u16.to_be_bytes());
+        assert_eq!(
+            decode(&future).unwrap_err(),
+            DecodeError::NewerFormat { major: 2, minor: 0 }
+        );
+        let mut absurd = bytes.clone();
+        absurd[12..20].copy_from_slice(&u64::MAX.to_be_bytes());
+        assert!(matches!(
+            decode(&absurd),
+            Err(DecodeError::AbsurdLength { .. })
+        ));
+        let mut flipped = bytes.clone();
+        flipped[30] ^= 1;
+        assert!(matches!(
+            decode(&flipped),
+            Err(DecodeError::BadChecksum { .. })
+        ));
+    }
+
+    /// Re-frames `payload` (already compressed) with a valid checksum.
+    fn framed(payload: &[u8]) -> Vec<u8> {
+        let mut out = MAGIC.to_vec();
+        out.extend_from_slice(&FORMAT_MAJOR.to_be_bytes());
+        out.extend_from_slice(&FORMAT_MINOR.to_be_bytes());
+        out.extend_from_slice(&(payload.len() as u64).to_be_bytes());
+        out.extend_from_slice(payload);
+        let sum: [u8; 32] = Sha256::digest(&out).into();
+        out.extend_from_slice(&sum);
+        out
+    }
+
+    #[test]
+    fn a_decompression_bomb_is_refused_without_inflating_it() {
+        // 1 GiB of zeros compresses to about 40 KB.
+        let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 19).unwrap();
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..(MAX_PAYLOAD_BYTES >> 20) + 1 {
+            std::io::Write::write_all(&mut enc, &zeros).unwrap();
+        }
+        let bomb = enc.finish().unwrap();
+        assert_eq!(
+            decode(&framed(&bomb)).unwrap_err(),
+            DecodeError::DecompressionBomb
+        );
+    }
+
+    #[test]
+    fn garbage_payloads_are_named() {
+        assert!(matches!(
+            decode(&framed(b"not zstd at all")),
+            Err(DecodeError::Decompress(_))
+        ));
+        let not_msgpack = zstd::bulk::compress(&[0xc1u8, 0xc1, 0xc1], 3).unwrap();
+        assert!(matches!(
+            decode(&framed(&not_msgpack)),
+            Err(DecodeError::Malformed(_))
+        ));
+        let mut two = rmp_serde::to_vec(&sample(1)).unwrap();
+        two.push(0xc0);
+        let two = zstd::bulk::compress(&two, 3).unwrap();
+        assert!(matches!(
+            decode(&framed(&two)),
+            Err(DecodeError::TrailingPayload { extra: 1 })
+        ));
+        let mut after_frame =
+            zstd::bulk::compress(&rmp_serde::to_vec(&sample(1)).unwrap(), 3).unwrap();
+        after_frame.extend_from_slice(b"junk");
+        assert!(matches!(
+            decode(&framed(&after_frame)),
+            Err(DecodeError::TrailingPayload { extra: 4 })
+        ));
+        let mut lying = sample(3);
+        lying.header.versions = 7;
+        let lying = zstd::bulk::compress(&rmp_serde::to_vec(&lying).unwrap(), 3).unwrap();
+        assert!(matches!(
+            decode(&framed(&lying)),
+            Err(DecodeError::Inconsistent(_))
+        ));
+    }
+
+    proptest! {
+        /// Random bytes never panic the decoder and are never taken for a changeset.
+        #[test]
+        fn random_bytes_are_refused(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
+            prop_assert!(decode(&bytes).is_err());
+            let _ = inspect(&bytes);
+        }
+
+        /// Any change to a valid file (a flipped byte, a cut, an insertion) is refused: the
+        /// decoder never panics and never accepts a file that differs from what was written.
+        #[test]
+        fn mutated_files_are_refused(
+            n in 1usize..12,
+            at in any::<prop::sample::Index>(),
+            mask in 1u8..=255,
+            how in 0u8..3,
+            extra in any::<u8>(),
+        ) {
+            let (bytes, _) = encode(&sample(n)).unwrap();
+            let i = at.index(bytes.len());
+            let mut m = bytes.clone();
+            match how {
+                0 => m[i] ^= mask,
+                1 => m.truncate(i),
+                _ => m.insert(i, extra),
+            }
+            prop_assert!(decode(&m).is_err());
+            let _ = inspect(&m);
+        }
+    }
+}
