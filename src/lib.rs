@@ -29,5 +29,6 @@ pub mod clock;
 pub mod duration;
 pub mod home;
 pub mod ids;
+pub mod remote;
 pub mod runtime;
 pub mod store;

@@ -1,0 +1,169 @@
+//! File names in a remote are an API: this is the one place that formats and parses them.
+//!
+//! ```text
+//! REMOTE/<peer id>/<generation: 8 hex>-<sequence: 16 hex>.cset   a changeset of a stream
+//! REMOTE/<peer id>/manifest.json                                 that peer's manifest
+//! ```
+//!
+//! Fixed-width lower-case hex, so that sorting names sorts a peer's changesets in stream order
+//! (generation, then sequence), as `ls` shows them. Anything else is not ours: the leftovers of
+//! file-sync tools (temporary files, conflict copies) are recognised so that they can be
+//! skipped with a warning rather than taken for damage.
+
+use std::fmt;
+
+use crate::ids::PeerId;
+
+pub const EXTENSION: &str = ".cset";
+pub const MANIFEST: &str = "manifest.json";
+
+/// A changeset's place: stream (peer, generation) and position in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CsetName {
+    pub peer: PeerId,
+    pub generation: u64,
+    pub seq: u64,
+}
+
+impl CsetName {
+    /// Generations are written with 8 hex digits; a larger one cannot be named.
+    pub const MAX_GENERATION: u64 = 0xffff_ffff;
+
+    pub fn file_name(&self) -> String {
+        format!("{:08x}-{:016x}{EXTENSION}", self.generation, self.seq)
+    }
+
+    /// The path relative to the remote's root, with `/` separators.
+    pub fn rel_path(&self) -> String {
+        format!("{}/{}", self.peer, self.file_name())
+    }
+}
+
+impl fmt::Display for CsetName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.rel_path())
+    }
+}
+
+/// What a file found in a remote is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    Changeset(CsetName),
+    Manifest(PeerId),
+    /// A file-sync tool's conflict copy of a changeset: two machines wrote as the same peer.
+    ConflictCopy,
+    /// A file being written (ours or a file-sync tool's), or left by an interrupted write.
+    Temporary,
+    /// Something else; a `.cset` among these is worth a warning.
+    Other,
+}
+
+/// Classifies the file `file` in the folder `dir` (a peer id, or `None` at the root).
+pub fn classify(dir: Option<&str>, file: &str) -> Found {
+    let lower = file.to_ascii_lowercase();
+    if file.starts_with('.') || file.starts_with('~') || lower.ends_with(".tmp") {
+        return Found::Temporary;
+    }
+    let peer = dir.and_then(|d| d.parse::<PeerId>().ok().filter(|p| p.to_string() == d));
+    if let Some(peer) = peer {
+        if file == MANIFEST {
+            return Found::Manifest(peer);
+        }
+        if let Some(name) = parse_stem(peer, file) {
+            return Found::Changeset(name);
+        }
+    }
+    if lower.contains("conflict") {
+        return Found::ConflictCopy;
+    }
+    Found::Other
+}
+
+fn parse_stem(peer: PeerId, file: &str) -> Option<CsetName> {
+    let stem = file.strip_suffix(EXTENSION)?;
+    let (g, s) = stem.split_once('-')?;
+    let hex = |t: &str, n: usize| {
+        (t.len() == n
+            && t.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+        .then(|| u64::from_str_radix(t, 16).ok())
+        .flatten()
+    };
+    Some(CsetName {
+        peer,
+        generation: hex(g, 8)?,
+        seq: hex(s, 16)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const P: &str = "0b9a0f4e-7c36-4f57-9d5f-4a4c6f1b2e3d";
+
+    #[test]
+    fn names_round_trip_and_sort_in_stream_order() {
+        let peer: PeerId = P.parse().unwrap();
+        let names: Vec<CsetName> = [(1, 2), (1, 10), (2, 1), (1, 1)]
+            .iter()
+            .map(|&(generation, seq)| CsetName {
+                peer,
+                generation,
+                seq,
+            })
+            .collect();
+        for n in &names {
+            assert_eq!(classify(Some(P), &n.file_name()), Found::Changeset(*n));
+        }
+        let mut by_name: Vec<String> = names.iter().map(|n| n.rel_path()).collect();
+        by_name.sort();
+        let mut by_stream = names.clone();
+        by_stream.sort();
+        let sorted: Vec<String> = by_stream.iter().map(|n| n.rel_path()).collect();
+        assert_eq!(by_name, sorted);
+        assert_eq!(names[0].file_name(), "00000001-0000000000000002.cset");
+    }
+
+    #[test]
+    fn leftovers_of_sync_tools_are_recognised() {
+        let cases = [
+            (
+                "00000001-0000000000000002.sync-conflict-20261125-101500-ABC1234.cset",
+                Found::ConflictCopy,
+            ),
+            (
+                "00000001-0000000000000002 (conflicted copy 2026-11-25).cset",
+                Found::ConflictCopy,
+            ),
+            (
+                ".syncthing.00000001-0000000000000002.cset.tmp",
+                Found::Temporary,
+            ),
+            (
+                "~syncthing~00000001-0000000000000002.cset.tmp",
+                Found::Temporary,
+            ),
+            (".00000001-0000000000000002.cset.tmp-123", Found::Temporary),
+            ("00000001-2.cset", Found::Other),
+            ("00000001-000000000000000G.cset", Found::Other),
+            ("0000000A-0000000000000002.cset", Found::Other),
+            ("notes.txt", Found::Other),
+        ];
+        for (file, want) in cases {
+            assert_eq!(classify(Some(P), file), want, "{file}");
+        }
+        assert_eq!(
+            classify(None, "00000001-0000000000000002.cset"),
+            Found::Other
+        );
+        assert_eq!(
+            classify(Some(&P.to_uppercase()), "00000001-0000000000000002.cset"),
+            Found::Other
+        );
+        assert_eq!(
+            classify(Some(P), MANIFEST),
+            Found::Manifest(P.parse().unwrap())
+        );
+    }
+}
