@@ -32,3 +32,4 @@ pub mod ids;
 pub mod remote;
 pub mod runtime;
 pub mod store;
+pub mod sync;

@@ -22,7 +22,7 @@ fn main() -> ExitCode {
     init_tracing(cli.verbose);
     let mut stdout = std::io::stdout().lock();
     match cli::run(cli, &mut stdout) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(status) => ExitCode::from(status),
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("context: {e}");

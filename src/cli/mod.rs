@@ -3,6 +3,7 @@
 //! only place that prints them and turns them into exit statuses.
 
 mod documents;
+mod sync;
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -10,11 +11,13 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
+use context::changeset::DecodeError;
 use context::clock::{ManualClock, parse_instant};
 use context::duration::DurationError;
 use context::home::{self, HomeError};
 use context::runtime::Runtime;
 use context::store::{Store, StoreError};
+use context::sync::SyncError;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -46,6 +49,8 @@ enum Command {
     History(documents::History),
     /// Write an earlier version's body as the new current version of KEY.
     Restore(documents::Restore),
+    /// Sync with other machines through a shared folder: pull, then push (or a subcommand).
+    Sync(sync::SyncArgs),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,12 +67,20 @@ pub enum CliError {
     BadNow(String),
     #[error("cannot write the output: {0}")]
     Output(#[from] io::Error),
+    #[error(transparent)]
+    Sync(#[from] SyncError),
+    #[error("{path}: {source}")]
+    BadChangeset { path: PathBuf, source: DecodeError },
 }
 
 impl CliError {
     /// The exit status the contract promises for this error.
     pub fn exit_status(&self) -> u8 {
-        1
+        match self {
+            CliError::Sync(e) => e.exit_status(),
+            CliError::BadChangeset { .. } => 5,
+            _ => 1,
+        }
     }
 
     /// A closed stdout (`context get k | head -1`): not worth a message.
@@ -76,19 +89,20 @@ impl CliError {
     }
 }
 
-/// Runs the parsed command, writing its results to `out`.
-pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
+/// Runs the parsed command, writing its results to `out`; returns the exit status.
+pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CliError> {
     let env = Env::from_process();
-    match cli.command {
-        Command::Put(c) => c.run(&env, out),
-        Command::Get(c) => c.run(&env, out),
-        Command::Rm(c) => c.run(&env, out),
-        Command::Ls(c) => c.run(&env, out),
-        Command::History(c) => c.run(&env, out),
-        Command::Restore(c) => c.run(&env, out),
+    let status = match cli.command {
+        Command::Put(c) => c.run(&env, out).map(|()| 0),
+        Command::Get(c) => c.run(&env, out).map(|()| 0),
+        Command::Rm(c) => c.run(&env, out).map(|()| 0),
+        Command::Ls(c) => c.run(&env, out).map(|()| 0),
+        Command::History(c) => c.run(&env, out).map(|()| 0),
+        Command::Restore(c) => c.run(&env, out).map(|()| 0),
+        Command::Sync(c) => c.run(&env, out),
     }?;
     out.flush()?;
-    Ok(())
+    Ok(status)
 }
 
 /// What the commands read from the process environment.
@@ -127,6 +141,12 @@ impl Env {
             rt.host = host;
         }
         Ok(rt)
+    }
+
+    /// `$CONTEXT_SCENARIO_ID`, else a fresh id for this run.
+    fn scenario_id(&self) -> String {
+        self.var("CONTEXT_SCENARIO_ID")
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
     }
 
     fn open_store(&self) -> Result<Store, CliError> {

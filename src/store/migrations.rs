@@ -22,6 +22,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0002_settings.sql",
         include_str!("../../migrations/0002_settings.sql"),
     ),
+    (
+        "0003_sync.sql",
+        include_str!("../../migrations/0003_sync.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

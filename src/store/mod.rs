@@ -12,6 +12,7 @@
 mod documents;
 pub mod migrations;
 mod peer;
+mod sync_state;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -23,6 +24,7 @@ use crate::runtime::Runtime;
 
 pub use documents::{Document, Entry, Kind, State, Version};
 pub use peer::PeerIdentity;
+pub use sync_state::{Applied, Import, Pushed, RowRef, Run};
 
 /// How long a writer waits for another process's write transaction before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -222,4 +224,52 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
          PRAGMA foreign_keys = ON;
          PRAGMA cache_size = -65536;",
     )
+}
+
+/// Copies the database at `db` with SQLite's online backup API into `backups/` beside it,
+/// named after `now_ms`, keeping the newest `keep` backups; returns the new file.
+pub fn backup(db: &Path, now_ms: i64, keep: usize) -> Result<PathBuf> {
+    let dir = db
+        .parent()
+        .unwrap_or_else(|| Path::new("."))
+        .join("backups");
+    std::fs::create_dir_all(&dir).map_err(|source| StoreError::CreateHome {
+        path: dir.clone(),
+        source,
+    })?;
+    let stamp = crate::clock::rfc3339(now_ms).replace([':', '.'], "-");
+    let mut dest = dir.join(format!("context-{stamp}.db"));
+    let mut n = 1;
+    while dest.exists() {
+        dest = dir.join(format!("context-{stamp}-{n}.db"));
+        n += 1;
+    }
+    let src = Connection::open(db)?;
+    src.busy_timeout(BUSY_TIMEOUT)?;
+    let mut out = Connection::open(&dest)?;
+    {
+        let backup = rusqlite::backup::Backup::new(&src, &mut out)?;
+        backup.run_to_completion(1024, Duration::from_millis(0), None)?;
+    }
+    drop(out);
+    let mut existing: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("context-") && n.ends_with(".db"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    existing.sort();
+    // Names sort by time: drop the oldest beyond `keep`.
+    let excess = existing.len().saturating_sub(keep);
+    for old in existing.into_iter().take(excess) {
+        if old != dest {
+            let _ = std::fs::remove_file(old);
+        }
+    }
+    Ok(dest)
 }

@@ -1,0 +1,620 @@
+//! `context sync ...`: flags, remote resolution, locking, run logging and output.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use context::changeset::{self, Changeset, MAX_FILE_BYTES};
+use context::clock::rfc3339;
+use context::remote::{FolderRemote, Remote, RemoteError};
+use context::store::{Run, Store};
+use context::sync::{
+    self, DEFAULT_REMOTE_SETTING, PullOptions, PullReport, PushOptions, PushReport, SyncError,
+    SyncLock, describe_counts, plural,
+};
+
+use super::{CliError, Env};
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct SyncArgs {
+    #[command(subcommand)]
+    command: Option<SyncCommand>,
+    #[command(flatten)]
+    run: RunFlags,
+}
+
+#[derive(Debug, Subcommand)]
+enum SyncCommand {
+    /// Set the default remote (a folder every machine sees, or a file:// URL).
+    Remote { path: String },
+    /// Write this peer's changes since its last push to the remote.
+    Push(RunFlags),
+    /// Apply, in one transaction, every changeset of the remote not yet applied here.
+    Pull(PullFlags),
+    /// This peer, ahead, behind, last push and pull.
+    Status(StatusFlags),
+    /// Decode one changeset file: header, checksum verdict, every entry.
+    Inspect {
+        file: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args, Clone)]
+struct RunFlags {
+    /// The remote folder (else the default set with `context sync remote`).
+    #[arg(long, value_name = "R")]
+    remote: Option<String>,
+    /// Override a refusal: start a new generation (push), let last-writer-wins replace local
+    /// changes (pull).
+    #[arg(long)]
+    force: bool,
+    /// Wait up to SECS for another sync of this home to finish.
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    wait: u64,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct PullFlags {
+    #[command(flatten)]
+    run: RunFlags,
+    /// Print what would be applied, and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+struct StatusFlags {
+    #[arg(long, value_name = "R")]
+    remote: Option<String>,
+    #[arg(long)]
+    json: bool,
+}
+
+impl SyncArgs {
+    pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<u8, CliError> {
+        match self.command {
+            None => {
+                let pulled = run_pull(env, &self.run, false, out)?;
+                let pushed = run_push(env, &self.run, out)?;
+                Ok(if pulled != 0 { pulled } else { pushed })
+            }
+            Some(SyncCommand::Remote { path }) => set_remote(env, &path, out),
+            Some(SyncCommand::Push(flags)) => run_push(env, &flags, out),
+            Some(SyncCommand::Pull(flags)) => run_pull(env, &flags.run, flags.dry_run, out),
+            Some(SyncCommand::Status(flags)) => show_status(env, flags, out),
+            Some(SyncCommand::Inspect { file, json }) => inspect(&file, json, out),
+        }
+    }
+}
+
+/// A path or file:// URL made absolute, so the same folder is one remote however it is named.
+fn normalise(location: &str) -> String {
+    let path = Path::new(location.strip_prefix("file://").unwrap_or(location));
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    std::fs::canonicalize(&absolute)
+        .unwrap_or(absolute)
+        .display()
+        .to_string()
+}
+
+fn set_remote(env: &Env, path: &str, out: &mut dyn Write) -> Result<u8, CliError> {
+    let location = normalise(path);
+    FolderRemote::open(&location).map_err(SyncError::from)?;
+    let store = env.open_store()?;
+    store.set_setting(DEFAULT_REMOTE_SETTING, &location)?;
+    writeln!(out, "default remote: {location}")?;
+    Ok(0)
+}
+
+fn open_remote(store: &Store, flag: Option<&str>) -> Result<FolderRemote, CliError> {
+    let location = match flag {
+        Some(r) => normalise(r),
+        None => store
+            .setting(DEFAULT_REMOTE_SETTING)?
+            .ok_or(SyncError::NoRemote)?,
+    };
+    Ok(FolderRemote::open(&location).map_err(SyncError::from)?)
+}
+
+/// What every sync run shares: the lock, the store, the remote, the span, the log entry.
+struct Session {
+    _lock: SyncLock,
+    store: Store,
+    started_ms: i64,
+    scenario_id: String,
+    span: tracing::Span,
+}
+
+impl Session {
+    fn open(env: &Env, command: &'static str, wait: u64) -> Result<Session, CliError> {
+        let home = env.home()?;
+        let lock = SyncLock::acquire(&home, Duration::from_secs(wait)).map_err(CliError::from)?;
+        let store = env.open_store()?;
+        let scenario_id = env.scenario_id();
+        let span = tracing::info_span!(
+            "sync",
+            command,
+            peer = %store.peer().id,
+            remote = tracing::field::Empty,
+            project = tracing::field::Empty,
+            scenario_id = %scenario_id,
+        );
+        Ok(Session {
+            _lock: lock,
+            started_ms: store.now_ms(),
+            store,
+            scenario_id,
+            span,
+        })
+    }
+
+    fn log(
+        &self,
+        command: &str,
+        remote: Option<String>,
+        exit_status: u8,
+        outcome: &str,
+        summary: serde_json::Value,
+    ) {
+        let run = Run {
+            command: command.to_string(),
+            remote,
+            scenario_id: self.scenario_id.clone(),
+            started_at_ms: self.started_ms,
+            finished_at_ms: self.store.now_ms(),
+            exit_status: i64::from(exit_status),
+            outcome: outcome.to_string(),
+            summary: summary.to_string(),
+        };
+        if let Err(e) = self.store.record_run(&run) {
+            tracing::warn!("could not log the run: {e}");
+        }
+    }
+}
+
+fn outcome_of(status: u8) -> &'static str {
+    match status {
+        0 => "ok",
+        3 => "diverged",
+        4 => "busy",
+        5 => "bad-data",
+        _ => "error",
+    }
+}
+
+fn run_push(env: &Env, flags: &RunFlags, out: &mut dyn Write) -> Result<u8, CliError> {
+    let mut session = Session::open(env, "push", flags.wait)?;
+    let span = session.span.clone();
+    let _enter = span.enter();
+    let started = Instant::now();
+    let result = open_remote(&session.store, flags.remote.as_deref()).and_then(|remote| {
+        span.record("remote", remote.location().as_str());
+        Ok(sync::push(
+            &mut session.store,
+            &remote,
+            PushOptions { force: flags.force },
+        )?)
+    });
+    let location = flags
+        .remote
+        .as_deref()
+        .map(normalise)
+        .or_else(|| session.store.setting(DEFAULT_REMOTE_SETTING).ok().flatten());
+    match result {
+        Ok(report) => {
+            span.record("project", projects(&report.per_project).as_str());
+            session.log("push", location, 0, "ok", push_json(&report));
+            tracing::info!(
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "push done"
+            );
+            print_push(&report, flags.json, out)?;
+            Ok(0)
+        }
+        Err(e) => {
+            let status = e.exit_status();
+            session.log(
+                "push",
+                location,
+                status,
+                outcome_of(status),
+                json!({ "error": e.to_string() }),
+            );
+            Err(e)
+        }
+    }
+}
+
+fn projects(per_project: &sync::PerProject) -> String {
+    per_project.keys().cloned().collect::<Vec<_>>().join(",")
+}
+
+fn push_json(r: &PushReport) -> serde_json::Value {
+    json!({
+        "remote": r.remote,
+        "generation": r.generation,
+        "changesets": r.published.iter().map(|(n, c)| json!({"name": n, "entries": c})).collect::<Vec<_>>(),
+        "adopted": r.adopted,
+        "entries": r.entries(),
+        "projects": r.per_project,
+        "new_generation": r.new_generation,
+    })
+}
+
+fn print_push(r: &PushReport, as_json: bool, out: &mut dyn Write) -> Result<(), CliError> {
+    if as_json {
+        writeln!(out, "{}", push_json(r))?;
+        return Ok(());
+    }
+    if let Some(why) = &r.new_generation {
+        writeln!(out, "started generation {}: {why}", r.generation)?;
+    }
+    if !r.adopted.is_empty() {
+        writeln!(
+            out,
+            "finished an interrupted push: {}",
+            r.adopted.join(", ")
+        )?;
+    }
+    if !r.published.is_empty() {
+        writeln!(
+            out,
+            "pushed {} to {} ({})",
+            describe_counts(&r.per_project),
+            r.remote,
+            plural(r.published.len() as u64, "changeset")
+        )?;
+    }
+    Ok(())
+}
+
+fn run_pull(
+    env: &Env,
+    flags: &RunFlags,
+    dry_run: bool,
+    out: &mut dyn Write,
+) -> Result<u8, CliError> {
+    let mut session = Session::open(env, "pull", flags.wait)?;
+    let span = session.span.clone();
+    let _enter = span.enter();
+    let result = open_remote(&session.store, flags.remote.as_deref()).and_then(|remote| {
+        span.record("remote", remote.location().as_str());
+        Ok(sync::pull(
+            &mut session.store,
+            &remote,
+            PullOptions {
+                force: flags.force,
+                dry_run,
+            },
+        )?)
+    });
+    let location = flags
+        .remote
+        .as_deref()
+        .map(normalise)
+        .or_else(|| session.store.setting(DEFAULT_REMOTE_SETTING).ok().flatten());
+    match result {
+        Ok(report) => {
+            span.record("project", projects(&report.per_project).as_str());
+            let status = report.exit_status();
+            if !dry_run {
+                let summary = serde_json::to_value(&report).unwrap_or_default();
+                session.log("pull", location, status, outcome_of(status), summary);
+            }
+            print_pull(&report, flags.json, out)?;
+            Ok(status)
+        }
+        Err(e) => {
+            let status = e.exit_status();
+            session.log(
+                "pull",
+                location,
+                status,
+                outcome_of(status),
+                json!({ "error": e.to_string() }),
+            );
+            Err(e)
+        }
+    }
+}
+
+fn print_pull(r: &PullReport, as_json: bool, out: &mut dyn Write) -> Result<(), CliError> {
+    if as_json {
+        serde_json::to_writer(&mut *out, r).map_err(std::io::Error::from)?;
+        writeln!(out)?;
+    }
+    let mut err = std::io::stderr().lock();
+    if r.dry_run && !as_json {
+        for p in &r.plan {
+            let action = serde_json::to_value(p.action).unwrap_or_default();
+            writeln!(
+                out,
+                "{:<13} {}/{}  {} -> {}",
+                action.as_str().unwrap_or("?"),
+                p.project,
+                p.key,
+                p.local.as_deref().unwrap_or("-"),
+                p.winner
+            )?;
+        }
+        if r.rows() > 0 {
+            writeln!(
+                out,
+                "would apply {} from {} ({}); nothing changed (--dry-run)",
+                describe_counts(&r.per_project),
+                r.remote,
+                plural(r.changesets, "changeset")
+            )?;
+        }
+    }
+    if !r.conflicts.is_empty() {
+        let refused = !r.forced;
+        for c in &r.conflicts {
+            let line = format!(
+                "{}: {} in project {}: local version {} {} by {}",
+                if refused { "conflict" } else { "replaced" },
+                c.key,
+                c.project,
+                c.local.as_deref().unwrap_or("-"),
+                if refused {
+                    "would be replaced"
+                } else {
+                    "was replaced"
+                },
+                c.winner
+            );
+            if refused {
+                writeln!(err, "{line}")?;
+            } else if !as_json {
+                writeln!(
+                    out,
+                    "{line} (`context restore {} {}` brings it back)",
+                    c.key,
+                    c.local.as_deref().unwrap_or("-")
+                )?;
+            }
+        }
+        if refused {
+            writeln!(
+                err,
+                "pull refused: {} would replace local changes that the other peer never saw; \
+                 nothing was changed. `context sync pull --force` lets the newest write win \
+                 (the replaced versions stay in history, and a backup is taken first).",
+                plural(r.conflicts.len() as u64, "key")
+            )?;
+        }
+    }
+    if let Some(b) = &r.backup
+        && !as_json
+    {
+        writeln!(
+            out,
+            "backup of the database before replacing local versions: {}",
+            b.display()
+        )?;
+    }
+    for b in &r.bad {
+        writeln!(
+            err,
+            "bad changeset {}/{}: {}; its stream stops there",
+            r.remote, b.path, b.reason
+        )?;
+    }
+    if r.applied && r.rows() > 0 && !as_json {
+        writeln!(
+            out,
+            "pulled {} from {} ({})",
+            describe_counts(&r.per_project),
+            r.remote,
+            plural(r.changesets, "changeset")
+        )?;
+    }
+    Ok(())
+}
+
+fn show_status(env: &Env, flags: StatusFlags, out: &mut dyn Write) -> Result<u8, CliError> {
+    let store = env.open_store()?;
+    let remote = open_remote(&store, flags.remote.as_deref())?;
+    let s = sync::status(&store, &remote)?;
+    if flags.json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&s).map_err(std::io::Error::from)?
+        )?;
+        return Ok(0);
+    }
+    writeln!(
+        out,
+        "peer     {} (generation {}, host {})",
+        s.peer_id, s.generation, s.host
+    )?;
+    writeln!(out, "remote   {}", s.remote)?;
+    writeln!(out, "ahead    {} (local changes not yet pushed)", s.ahead)?;
+    writeln!(out, "behind   {} (changesets not yet applied)", s.behind)?;
+    let last = |r: &Option<sync::status::LastRun>| match r {
+        Some(r) => format!("{} ({}, exit {})", r.at, r.outcome, r.exit_status),
+        None => "never".to_string(),
+    };
+    writeln!(out, "pushed   {}", last(&s.last_push_run))?;
+    writeln!(out, "pulled   {}", last(&s.last_pull_run))?;
+    for p in &s.peers {
+        writeln!(
+            out,
+            "peer seen {} generation {} host {} last push {}{}",
+            p.peer_id,
+            p.generation,
+            p.host.as_deref().unwrap_or("?"),
+            p.last_push_at.as_deref().unwrap_or("?"),
+            if p.this_peer { " (this peer)" } else { "" }
+        )?;
+    }
+    for c in &s.conflicts_resolved {
+        writeln!(
+            out,
+            "resolved {} in {}: replaced {} (restore with `context restore {} {}`)",
+            c.key,
+            c.project,
+            c.local.as_deref().unwrap_or("-"),
+            c.key,
+            c.local.as_deref().unwrap_or("-")
+        )?;
+    }
+    Ok(0)
+}
+
+fn inspect(file: &Path, as_json: bool, out: &mut dyn Write) -> Result<u8, CliError> {
+    let read_err = |source| CliError::ReadInput {
+        what: file.display().to_string(),
+        source,
+    };
+    let size = std::fs::metadata(file).map_err(read_err)?.len();
+    if size > MAX_FILE_BYTES + 64 {
+        return Err(SyncError::from(RemoteError::TooLarge {
+            path: file.to_path_buf(),
+            size,
+        })
+        .into());
+    }
+    let bytes = std::fs::read(file).map_err(read_err)?;
+    let found = changeset::inspect(&bytes).map_err(|source| CliError::BadChangeset {
+        path: file.to_path_buf(),
+        source,
+    })?;
+    let healthy = found.checksum.is_ok() && found.changeset.is_ok();
+    if as_json {
+        let value = json!({
+            "file": file.display().to_string(),
+            "format": format!("{}.{}", found.major, found.minor),
+            "size": found.size,
+            "checksum": match &found.checksum {
+                Ok(sum) => json!({"ok": true, "sha256": sum.hex()}),
+                Err(e) => json!({"ok": false, "error": e.to_string()}),
+            },
+            "header": found.changeset.as_ref().ok().map(header_json),
+            "entries": found.changeset.as_ref().map(entries_json).unwrap_or_default(),
+            "error": found.changeset.as_ref().err().map(|e| e.to_string()),
+        });
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&value).map_err(std::io::Error::from)?
+        )?;
+    } else {
+        writeln!(out, "file       {} ({} bytes)", file.display(), found.size)?;
+        writeln!(out, "format     {}.{}", found.major, found.minor)?;
+        match &found.checksum {
+            Ok(sum) => writeln!(out, "checksum   ok (sha256 {sum})")?,
+            Err(e) => writeln!(out, "checksum   BAD: {e}")?,
+        }
+        match &found.changeset {
+            Err(e) => writeln!(out, "content    cannot be decoded: {e}")?,
+            Ok(cs) => {
+                let h = &cs.header;
+                writeln!(
+                    out,
+                    "stream     peer {} generation {} changeset {}",
+                    h.peer, h.generation, h.seq
+                )?;
+                writeln!(
+                    out,
+                    "previous   {}",
+                    h.prev
+                        .map_or_else(|| "none (first of its stream)".to_string(), |p| p.hex())
+                )?;
+                writeln!(
+                    out,
+                    "written    {} on {}{}",
+                    rfc3339(h.created_at_ms),
+                    h.host,
+                    if h.snapshot { " (snapshot)" } else { "" }
+                )?;
+                let projects: Vec<String> = h
+                    .projects
+                    .iter()
+                    .map(|(p, n)| format!("{p}: {n}"))
+                    .collect();
+                writeln!(
+                    out,
+                    "entries    {} versions, {} tombstones ({})",
+                    h.versions,
+                    h.tombstones,
+                    projects.join(", ")
+                )?;
+                writeln!(out)?;
+                writeln!(
+                    out,
+                    "{:<9}  {:<36}  {:<24}  {:>8}  {:<36}  PROJECT/KEY",
+                    "KIND", "VERSION", "TIME", "SIZE", "PARENT"
+                )?;
+                for e in &cs.entries {
+                    writeln!(
+                        out,
+                        "{:<9}  {:<36}  {:<24}  {:>8}  {:<36}  {}/{}",
+                        e.kind.as_str(),
+                        e.id.to_string(),
+                        rfc3339(e.hlc.wall_ms()),
+                        e.body
+                            .as_ref()
+                            .map_or_else(|| "-".to_string(), |b| b.len().to_string()),
+                        e.parent.map_or_else(|| "-".to_string(), |p| p.to_string()),
+                        e.project,
+                        e.key
+                    )?;
+                }
+            }
+        }
+    }
+    if !healthy {
+        let mut err = std::io::stderr().lock();
+        writeln!(err, "context: {} is damaged", file.display())?;
+        return Ok(5);
+    }
+    Ok(0)
+}
+
+fn header_json(cs: &Changeset) -> serde_json::Value {
+    let h = &cs.header;
+    json!({
+        "peer": h.peer.to_string(),
+        "generation": h.generation,
+        "seq": h.seq,
+        "prev": h.prev.map(|p| p.hex()),
+        "created_at": rfc3339(h.created_at_ms),
+        "host": h.host,
+        "snapshot": h.snapshot,
+        "versions": h.versions,
+        "tombstones": h.tombstones,
+        "projects": h.projects.iter().map(|(p, n)| json!({"project": p, "entries": n})).collect::<Vec<_>>(),
+    })
+}
+
+fn entries_json(cs: &Changeset) -> Vec<serde_json::Value> {
+    cs.entries
+        .iter()
+        .map(|e| {
+            json!({
+                "id": e.id.to_string(),
+                "project": e.project,
+                "key": e.key,
+                "kind": e.kind.as_str(),
+                "parent": e.parent.map(|p| p.to_string()),
+                "peer": e.peer.to_string(),
+                "size": e.body.as_ref().map(Vec::len),
+                "created_at": rfc3339(e.hlc.wall_ms()),
+                "hlc": e.hlc.to_i64(),
+                "expires_at": e.expires_at_ms.map(rfc3339),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,447 @@
+//! What the store keeps for sync: remotes, this peer's published streams, how far other
+//! streams are applied, the rows a push exports and a pull imports, and the log of runs.
+//!
+//! The rules (what to export, how to classify an incoming version) live in `sync`; this module
+//! is only the SQL they need.
+
+use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+
+use super::documents::Kind;
+use super::{Result, Store, StoreError};
+use crate::changeset::{Checksum, Entry};
+use crate::clock::Hlc;
+use crate::ids::{PeerId, VersionId};
+
+/// This peer's stream in one remote, in one generation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pushed {
+    pub generation: u64,
+    /// The last changeset published (0 before the first).
+    pub last_seq: u64,
+    pub last_checksum: Option<Checksum>,
+    /// The local change-log position covered.
+    pub high_water: i64,
+}
+
+/// How far a stream has been applied here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    pub last_seq: u64,
+    pub last_checksum: Checksum,
+}
+
+/// One logged run of push or pull.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    pub command: String,
+    pub remote: Option<String>,
+    pub scenario_id: String,
+    pub started_at_ms: i64,
+    pub finished_at_ms: i64,
+    pub exit_status: i64,
+    pub outcome: String,
+    pub summary: String,
+}
+
+/// How many runs the log keeps.
+const RUNS_KEPT: i64 = 500;
+
+fn checksum_col(bytes: Option<Vec<u8>>) -> Option<Checksum> {
+    bytes.and_then(|b| Checksum::from_slice(&b))
+}
+
+impl Store {
+    /// The id of `location` among the remotes this home knows, added if new.
+    pub fn remote_id(&self, location: &str) -> Result<i64> {
+        self.conn.execute(
+            "INSERT INTO remotes (location) VALUES (?1) ON CONFLICT (location) DO NOTHING",
+            [location],
+        )?;
+        Ok(self.conn.query_row(
+            "SELECT remote_id FROM remotes WHERE location = ?1",
+            [location],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// This peer's stream in `remote_id` for `generation`, if it has one.
+    pub fn pushed(&self, remote_id: i64, generation: u64) -> Result<Option<Pushed>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT generation, last_seq, last_checksum, high_water FROM pushed
+                 WHERE remote_id = ?1 AND generation = ?2",
+                params![remote_id, generation as i64],
+                read_pushed,
+            )
+            .optional()?)
+    }
+
+    /// This peer's latest stream in `remote_id`, whatever its generation.
+    pub fn latest_pushed(&self, remote_id: i64) -> Result<Option<Pushed>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT generation, last_seq, last_checksum, high_water FROM pushed
+                 WHERE remote_id = ?1 ORDER BY generation DESC LIMIT 1",
+                [remote_id],
+                read_pushed,
+            )
+            .optional()?)
+    }
+
+    pub fn all_pushed(&self, remote_id: i64) -> Result<Vec<Pushed>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT generation, last_seq, last_checksum, high_water FROM pushed
+             WHERE remote_id = ?1 ORDER BY generation",
+        )?;
+        let rows = stmt.query_map([remote_id], read_pushed)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Records that the stream (`remote_id`, `p.generation`) now stands at `p`.
+    pub fn set_pushed(&self, remote_id: i64, p: &Pushed) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO pushed (remote_id, generation, last_seq, last_checksum, high_water)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (remote_id, generation) DO UPDATE SET
+                 last_seq = excluded.last_seq, last_checksum = excluded.last_checksum,
+                 high_water = excluded.high_water",
+            params![
+                remote_id,
+                p.generation as i64,
+                p.last_seq as i64,
+                p.last_checksum.map(|c| c.0.to_vec()),
+                p.high_water
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The newest position in the change log.
+    pub fn max_seq(&self) -> Result<i64> {
+        Ok(self.conn.query_row(
+            "SELECT coalesce(max(seq), 0) FROM document_versions",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Rows with `after < seq <= upto`, oldest first, at most `limit`, leaving out those pulled
+    /// from `exclude_remote`; each with its change-log position.
+    pub fn export_page(
+        &self,
+        after: i64,
+        upto: i64,
+        exclude_remote: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<(i64, Entry)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, version_id, project, key, kind, body, body_sha256, hlc, peer_id,
+                    parent_id, expires_at
+             FROM document_versions
+             WHERE seq > ?1 AND seq <= ?2 AND received_from IS NOT ?3
+             ORDER BY seq LIMIT ?4",
+        )?;
+        let rows = stmt.query_map(params![after, upto, exclude_remote, limit as i64], |r| {
+            let seq: i64 = r.get(0)?;
+            Ok((seq, read_entry(r, 1)?))
+        })?;
+        let rows = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// How many rows a push to `remote_id` from `after` would send.
+    pub fn count_unpushed(&self, after: i64, remote_id: i64) -> Result<u64> {
+        let n: i64 = self.conn.query_row(
+            "SELECT count(*) FROM document_versions WHERE seq > ?1 AND received_from IS NOT ?2",
+            params![after, remote_id],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
+    }
+
+    /// The change-log position of version `id`, if this database has it.
+    pub fn seq_of(&self, id: VersionId) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT seq FROM document_versions WHERE version_id = ?1",
+                [id.as_bytes()],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Starts generation `generation` of this peer, on `host`.
+    pub fn start_generation(&mut self, generation: u64, host: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE peer SET generation = ?1, host = ?2 WHERE id = 1",
+            params![generation as i64, host],
+        )?;
+        self.peer.generation = generation as i64;
+        self.peer.host = host.to_string();
+        Ok(())
+    }
+
+    /// How far every stream of `remote_id` has been applied here.
+    pub fn applied(&self, remote_id: i64) -> Result<Vec<((PeerId, u64), Applied)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT peer_id, generation, last_seq, last_checksum FROM applied
+             WHERE remote_id = ?1 ORDER BY peer_id, generation",
+        )?;
+        let rows = stmt.query_map([remote_id], |r| {
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, Vec<u8>>(3)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (peer, generation, last_seq, sum) = row?;
+            let corrupt = StoreError::Corrupt {
+                what: "applied position",
+                seq: last_seq,
+            };
+            let peer = PeerId::from_slice(&peer).ok_or(corrupt)?;
+            let last_checksum = Checksum::from_slice(&sum).ok_or(StoreError::Corrupt {
+                what: "applied checksum",
+                seq: last_seq,
+            })?;
+            out.push((
+                (peer, generation as u64),
+                Applied {
+                    last_seq: last_seq as u64,
+                    last_checksum,
+                },
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Opens the one transaction a pull applies everything in.
+    pub fn begin_import(&mut self) -> Result<Import<'_>> {
+        let me = self.peer.id;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        Ok(Import { tx, me })
+    }
+
+    /// Logs a run, keeping the newest few hundred.
+    pub fn record_run(&self, run: &Run) -> Result<()> {
+        let remote_id = match &run.remote {
+            Some(location) => Some(self.remote_id(location)?),
+            None => None,
+        };
+        self.conn.execute(
+            "INSERT INTO sync_runs (remote_id, command, scenario_id, started_at, finished_at,
+                                    exit_status, outcome, summary)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                remote_id,
+                run.command,
+                run.scenario_id,
+                run.started_at_ms,
+                run.finished_at_ms,
+                run.exit_status,
+                run.outcome,
+                run.summary
+            ],
+        )?;
+        self.conn.execute(
+            "DELETE FROM sync_runs WHERE run_id <= (SELECT max(run_id) FROM sync_runs) - ?1",
+            [RUNS_KEPT],
+        )?;
+        Ok(())
+    }
+
+    /// The newest runs, newest first; of one command when `command` is given.
+    pub fn runs(&self, command: Option<&str>, limit: usize) -> Result<Vec<Run>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT command, r.location, scenario_id, started_at, finished_at, exit_status,
+                    outcome, summary
+             FROM sync_runs LEFT JOIN remotes r USING (remote_id)
+             WHERE ?1 IS NULL OR command = ?1
+             ORDER BY run_id DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![command, limit as i64], |r| {
+            Ok(Run {
+                command: r.get(0)?,
+                remote: r.get(1)?,
+                scenario_id: r.get(2)?,
+                started_at_ms: r.get(3)?,
+                finished_at_ms: r.get(4)?,
+                exit_status: r.get(5)?,
+                outcome: r.get(6)?,
+                summary: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+}
+
+fn read_pushed(r: &rusqlite::Row<'_>) -> rusqlite::Result<Pushed> {
+    Ok(Pushed {
+        generation: r.get::<_, i64>(0)? as u64,
+        last_seq: r.get::<_, i64>(1)? as u64,
+        last_checksum: checksum_col(r.get(2)?),
+        high_water: r.get(3)?,
+    })
+}
+
+fn bad(idx: usize, what: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        idx,
+        rusqlite::types::Type::Blob,
+        format!("invalid {what}").into(),
+    )
+}
+
+/// Reads the replicated columns starting at `at`: version_id, project, key, kind, body,
+/// body_sha256, hlc, peer_id, parent_id, expires_at.
+fn read_entry(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Entry> {
+    let id: Vec<u8> = r.get(at)?;
+    let kind = Kind::try_from(r.get::<_, i64>(at + 3)? as u8).map_err(|_| bad(at + 3, "kind"))?;
+    let peer: Vec<u8> = r.get(at + 7)?;
+    let parent: Option<Vec<u8>> = r.get(at + 8)?;
+    Ok(Entry {
+        id: VersionId::from_slice(&id).ok_or_else(|| bad(at, "version id"))?,
+        project: r.get(at + 1)?,
+        key: r.get(at + 2)?,
+        kind,
+        body: r.get(at + 4)?,
+        sha256: checksum_col(r.get(at + 5)?),
+        hlc: Hlc::from_i64(r.get(at + 6)?).ok_or_else(|| bad(at + 6, "timestamp"))?,
+        peer: PeerId::from_slice(&peer).ok_or_else(|| bad(at + 7, "peer id"))?,
+        parent: match parent {
+            Some(p) => Some(VersionId::from_slice(&p).ok_or_else(|| bad(at + 8, "parent id"))?),
+            None => None,
+        },
+        expires_at_ms: r.get(at + 9)?,
+    })
+}
+
+/// A row as the import compares it: identity and order, no body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowRef {
+    pub id: VersionId,
+    pub hlc: Hlc,
+    pub peer: PeerId,
+    pub parent: Option<VersionId>,
+}
+
+impl RowRef {
+    /// Last-writer-wins order: timestamp, then peer id, then version id.
+    pub fn lww(&self) -> (Hlc, PeerId, VersionId) {
+        (self.hlc, self.peer, self.id)
+    }
+}
+
+/// The open transaction of a pull: the queries and inserts it is made of.
+pub struct Import<'a> {
+    tx: Transaction<'a>,
+    me: PeerId,
+}
+
+impl Import<'_> {
+    /// This peer's id (whose rows are "local changes").
+    pub fn me(&self) -> PeerId {
+        self.me
+    }
+
+    pub fn contains(&self, id: VersionId) -> Result<bool> {
+        let mut stmt = self
+            .tx
+            .prepare_cached("SELECT 1 FROM document_versions WHERE version_id = ?1")?;
+        Ok(stmt.exists([id.as_bytes()])?)
+    }
+
+    pub fn row(&self, id: VersionId) -> Result<Option<RowRef>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT version_id, hlc, peer_id, parent_id FROM document_versions WHERE version_id = ?1",
+        )?;
+        Ok(stmt.query_row([id.as_bytes()], read_ref).optional()?)
+    }
+
+    /// The current (last-writer-wins) row of a key, as of everything imported so far.
+    pub fn current(&self, project: &str, key: &str) -> Result<Option<RowRef>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT version_id, hlc, peer_id, parent_id FROM document_versions
+             WHERE project = ?1 AND key = ?2
+             ORDER BY hlc DESC, peer_id DESC, version_id DESC LIMIT 1",
+        )?;
+        Ok(stmt.query_row(params![project, key], read_ref).optional()?)
+    }
+
+    pub fn insert(&self, e: &Entry, remote_id: i64) -> Result<()> {
+        let mut stmt = self.tx.prepare_cached(
+            "INSERT INTO document_versions
+                 (version_id, project, key, kind, body, body_sha256, hlc, peer_id, parent_id,
+                  expires_at, received_from)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )?;
+        stmt.execute(params![
+            e.id.as_bytes(),
+            e.project,
+            e.key,
+            i64::from(u8::from(e.kind)),
+            e.body,
+            e.sha256.map(|s| s.0.to_vec()),
+            e.hlc.to_i64(),
+            e.peer.as_bytes(),
+            e.parent.map(|p| p.as_bytes().to_vec()),
+            e.expires_at_ms,
+            remote_id,
+        ])?;
+        Ok(())
+    }
+
+    pub fn set_applied(
+        &self,
+        remote_id: i64,
+        peer: PeerId,
+        generation: u64,
+        applied: Applied,
+    ) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO applied (remote_id, peer_id, generation, last_seq, last_checksum)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (remote_id, peer_id, generation) DO UPDATE SET
+                 last_seq = excluded.last_seq, last_checksum = excluded.last_checksum",
+            params![
+                remote_id,
+                peer.as_bytes(),
+                generation as i64,
+                applied.last_seq as i64,
+                applied.last_checksum.0.to_vec()
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn commit(self) -> Result<()> {
+        Ok(self.tx.commit()?)
+    }
+
+    pub fn rollback(self) -> Result<()> {
+        Ok(self.tx.rollback()?)
+    }
+}
+
+fn read_ref(r: &rusqlite::Row<'_>) -> rusqlite::Result<RowRef> {
+    let id: Vec<u8> = r.get(0)?;
+    let peer: Vec<u8> = r.get(2)?;
+    let parent: Option<Vec<u8>> = r.get(3)?;
+    Ok(RowRef {
+        id: VersionId::from_slice(&id).ok_or_else(|| bad(0, "version id"))?,
+        hlc: Hlc::from_i64(r.get(1)?).ok_or_else(|| bad(1, "timestamp"))?,
+        peer: PeerId::from_slice(&peer).ok_or_else(|| bad(2, "peer id"))?,
+        parent: match parent {
+            Some(p) => Some(VersionId::from_slice(&p).ok_or_else(|| bad(3, "parent id"))?),
+            None => None,
+        },
+    })
+}

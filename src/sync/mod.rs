@@ -1,0 +1,189 @@
+//! Sync: push this peer's changes to a remote as changesets, pull the other peers'.
+//!
+//! - [`push`] exports the rows above this peer's high-water mark for a remote into changesets
+//!   of bounded size, publishes each atomically, and only then advances the mark. Before that
+//!   it checks that the remote holds exactly the stream this database remembers publishing:
+//!   not more (a restored backup, a copied home), not less (an emptied or replaced folder).
+//! - [`pull`] reads every stream it has not fully applied, checks each changeset (checksum,
+//!   chain, no gaps), and classifies and applies every entry in one SQLite transaction:
+//!   fast-forward, already present, kept in history, or conflict.
+//! - [`status`] compares the two sides without changing either.
+//!
+//! Every run is logged in the database (`sync_runs`) and publishes this peer's manifest in the
+//! remote, with how far it has applied each stream (its acknowledgements).
+
+mod lock;
+pub mod pull;
+pub mod push;
+pub mod status;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::changeset::EncodeError;
+use crate::clock::rfc3339;
+use crate::remote::{Ack, Manifest, Remote, RemoteError};
+use crate::store::{Store, StoreError};
+
+pub use lock::{LOCK_FILE, SyncLock};
+pub use pull::{PullOptions, PullReport, pull};
+pub use push::{PushOptions, PushReport, push};
+pub use status::{Status, status};
+
+/// The setting that holds the default remote.
+pub const DEFAULT_REMOTE_SETTING: &str = "sync.remote";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Remote(#[from] RemoteError),
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    #[error("no remote: pass --remote PATH, or set a default once with `context sync remote PATH`")]
+    NoRemote,
+    #[error(
+        "another sync is running on this home (it holds {path}); gave up after {waited_s}s: \
+         try again later or pass --wait SECS"
+    )]
+    Busy { path: PathBuf, waited_s: u64 },
+    #[error("cannot take the sync lock {path}: {source}")]
+    Lock {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Diverged(Divergence),
+}
+
+impl SyncError {
+    /// The contract's exit status for this error.
+    pub fn exit_status(&self) -> u8 {
+        match self {
+            SyncError::Diverged(_) => 3,
+            SyncError::Busy { .. } => 4,
+            _ => 1,
+        }
+    }
+}
+
+/// What a push found wrong between this database and its stream in the remote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Divergence {
+    pub kind: DivergenceKind,
+    /// What was found, and what `--force` would do.
+    pub explanation: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DivergenceKind {
+    /// The remote holds more of this peer's history than this database knows.
+    RemoteAhead,
+    /// The remote lacks (or holds something else than) what this peer published there.
+    RemoteMissing,
+}
+
+impl std::fmt::Display for Divergence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.explanation)
+    }
+}
+
+/// Versions and tombstones per project, for summaries.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    pub versions: u64,
+    pub tombstones: u64,
+}
+
+impl Counts {
+    pub fn add(&mut self, kind: crate::store::Kind) {
+        match kind {
+            crate::store::Kind::Version => self.versions += 1,
+            crate::store::Kind::Tombstone => self.tombstones += 1,
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.versions + self.tombstones
+    }
+}
+
+pub type PerProject = BTreeMap<String, Counts>;
+
+/// "3 versions, 1 tombstone in default; 2 versions in work".
+pub fn describe_counts(per_project: &PerProject) -> String {
+    per_project
+        .iter()
+        .map(|(project, c)| {
+            let mut parts = Vec::new();
+            if c.versions > 0 {
+                parts.push(plural(c.versions, "version"));
+            }
+            if c.tombstones > 0 {
+                parts.push(plural(c.tombstones, "tombstone"));
+            }
+            format!("{} in {project}", parts.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+pub fn plural(n: u64, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// Publishes this peer's manifest in `remote` when it changed: its generation, the last
+/// changeset of each of its streams there, and how far it has applied every other stream.
+pub(crate) fn publish_manifest(
+    store: &Store,
+    remote: &dyn Remote,
+    remote_id: i64,
+    pushed_now: bool,
+) -> Result<(), SyncError> {
+    let me = store.peer();
+    // A manifest we cannot parse is ours to replace.
+    let existing = remote.read_manifest(me.id).unwrap_or(None);
+    let published = store
+        .all_pushed(remote_id)?
+        .into_iter()
+        .filter(|p| p.last_seq > 0)
+        .map(|p| Ack {
+            peer: me.id.to_string(),
+            generation: p.generation,
+            seq: p.last_seq,
+        })
+        .collect();
+    let acks = store
+        .applied(remote_id)?
+        .into_iter()
+        .map(|((peer, generation), a)| Ack {
+            peer: peer.to_string(),
+            generation,
+            seq: a.last_seq,
+        })
+        .collect();
+    let last_push_at = if pushed_now {
+        Some(rfc3339(store.now_ms()))
+    } else {
+        existing.as_ref().and_then(|m| m.last_push_at.clone())
+    };
+    let manifest = Manifest {
+        format: Manifest::FORMAT,
+        peer: me.id.to_string(),
+        generation: me.generation as u64,
+        host: store.runtime().host.clone(),
+        published,
+        last_push_at,
+        acks,
+    };
+    if existing.as_ref() != Some(&manifest) {
+        remote.write_manifest(&manifest)?;
+    }
+    Ok(())
+}

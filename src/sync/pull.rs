@@ -1,0 +1,319 @@
+//! `context sync pull`: apply every changeset of the remote not yet applied here.
+//!
+//! Every stream (peer, generation) other than this peer's current one is read from where it was
+//! last applied: other peers' streams, and this peer's own other generations, so a restored
+//! database gets back what its lost history published. Each changeset must chain on from the
+//! previous one (sequence number and checksum); a gap, a bad checksum or a changeset that does
+//! not decode stops its stream there (exit 5, the file named) while the others go on.
+//!
+//! Everything is applied in one SQLite transaction, with the new positions of every stream, so
+//! a crash leaves all or nothing. The plan is computed inside that transaction: incoming rows
+//! not already present are inserted, then each key they touched is compared before and after.
+//! The current state of a key is its last-writer-wins row, so the rows alone decide the result,
+//! in whatever order they arrive:
+//!
+//! - new key, or the new current row descends from the old one: a fast-forward;
+//! - the old current row still wins: the incoming rows are kept in history;
+//! - the old current row came from another peer: last-writer-wins replaces it, no conflict;
+//! - the old current row is a local change the winner never saw: a conflict. Without
+//!   `--force` the whole transaction is rolled back (exit 3); with it, the winner stays,
+//!   a backup of the database is taken first, and the replaced version is listed.
+//!
+//! `--dry-run` computes the same plan and rolls back.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::changeset::{self, Entry};
+use crate::ids::{PeerId, VersionId};
+use crate::remote::{Found, Remote};
+use crate::store::{self, Applied, Import, RowRef, Store};
+
+use super::{PerProject, SyncError, publish_manifest};
+
+/// How many backups taken before a forced pull are kept.
+pub const BACKUPS_KEPT: usize = 5;
+/// A parent chain longer than this is not walked for ancestry (treated as unseen).
+const MAX_ANCESTRY_STEPS: usize = 100_000;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PullOptions {
+    pub force: bool,
+    pub dry_run: bool,
+}
+
+/// What happens to one key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// The key is new here.
+    New,
+    /// The new current version descends from the local one.
+    FastForward,
+    /// The local version still wins; the incoming ones join its history.
+    KeptLocal,
+    /// Last-writer-wins replaces a version that another peer wrote.
+    Replaced,
+    /// The winner would replace a local change it never saw.
+    Conflict,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyPlan {
+    pub project: String,
+    pub key: String,
+    pub action: Action,
+    /// The current version before the pull.
+    pub local: Option<String>,
+    /// The current version after it.
+    pub winner: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BadFile {
+    pub path: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkippedFile {
+    pub path: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PullReport {
+    pub remote: String,
+    pub dry_run: bool,
+    pub forced: bool,
+    /// Whether the transaction was committed.
+    pub applied: bool,
+    pub changesets: u64,
+    /// Rows inserted, per project.
+    pub per_project: PerProject,
+    pub already_present: u64,
+    /// Keys whose winner replaced a local change (refused without `--force`).
+    pub conflicts: Vec<KeyPlan>,
+    pub bad: Vec<BadFile>,
+    pub skipped: Vec<SkippedFile>,
+    /// Where the database was backed up before a forced pull replaced local versions.
+    pub backup: Option<PathBuf>,
+    /// Every key touched, with what happens to it (with `--dry-run`).
+    pub plan: Vec<KeyPlan>,
+}
+
+impl PullReport {
+    pub fn exit_status(&self) -> u8 {
+        if !self.conflicts.is_empty() && !self.forced {
+            3
+        } else if !self.bad.is_empty() {
+            5
+        } else {
+            0
+        }
+    }
+
+    pub fn rows(&self) -> u64 {
+        self.per_project.values().map(|c| c.total()).sum()
+    }
+}
+
+pub fn pull(
+    store: &mut Store,
+    remote: &dyn Remote,
+    opts: PullOptions,
+) -> Result<PullReport, SyncError> {
+    let location = remote.location();
+    let remote_id = store.remote_id(&location)?;
+    let listing = remote.list()?;
+    let mut report = PullReport {
+        remote: location,
+        dry_run: opts.dry_run,
+        forced: opts.force,
+        ..PullReport::default()
+    };
+    for s in &listing.skipped {
+        let reason = match s.why {
+            Found::ConflictCopy => {
+                "a file-sync tool's conflict copy: two machines wrote as the same peer \
+                 (a copied home?); skipped"
+            }
+            Found::Temporary => "a temporary file (a write in progress, or left behind); skipped",
+            _ => "not a changeset name this tool writes; skipped",
+        };
+        tracing::warn!(file = %s.path, "{reason}");
+        report.skipped.push(SkippedFile {
+            path: s.path.clone(),
+            reason: reason.to_string(),
+        });
+    }
+
+    let me = store.peer().clone();
+    let applied: HashMap<(PeerId, u64), Applied> = store.applied(remote_id)?.into_iter().collect();
+    let db_path = store.path().to_path_buf();
+    let now = store.now_ms();
+    let imp = store.begin_import()?;
+    // The current row of every key touched, as it was before this pull.
+    let mut before: HashMap<(String, String), Option<RowRef>> = HashMap::new();
+
+    for ((peer, generation), names) in listing.streams() {
+        if peer == me.id && generation == me.generation as u64 {
+            continue;
+        }
+        let position = applied.get(&(peer, generation)).copied();
+        let start = position.map_or(1, |a| a.last_seq + 1);
+        let mut prev = position.map(|a| a.last_checksum);
+        for (expected, name) in (start..).zip(names.iter().filter(|n| n.seq >= start)) {
+            let bad = |reason: String| BadFile {
+                path: name.rel_path(),
+                reason,
+            };
+            if name.seq != expected {
+                report.bad.push(bad(format!(
+                    "gap in the stream: changesets {expected} to {} of peer {peer} \
+                     generation {generation} are missing",
+                    name.seq - 1
+                )));
+                break;
+            }
+            let decoded = remote
+                .read(name)
+                .map_err(|e| e.to_string())
+                .and_then(|bytes| changeset::decode(&bytes).map_err(|e| e.to_string()));
+            let (cs, checksum) = match decoded {
+                Ok(d) => d,
+                Err(reason) => {
+                    report.bad.push(bad(reason));
+                    break;
+                }
+            };
+            let h = &cs.header;
+            if h.peer != peer || h.generation != generation || h.seq != name.seq {
+                report.bad.push(bad(format!(
+                    "its header says peer {} generation {} changeset {}, not what its name says",
+                    h.peer, h.generation, h.seq
+                )));
+                break;
+            }
+            if h.prev != prev {
+                report.bad.push(bad(
+                    "it does not chain on from the previous changeset of its stream (the \
+                     previous one was replaced, or this one was)"
+                        .to_string(),
+                ));
+                break;
+            }
+            for entry in &cs.entries {
+                import_entry(&imp, entry, remote_id, &mut before, &mut report)?;
+            }
+            imp.set_applied(
+                remote_id,
+                peer,
+                generation,
+                Applied {
+                    last_seq: name.seq,
+                    last_checksum: checksum,
+                },
+            )?;
+            report.changesets += 1;
+            prev = Some(checksum);
+        }
+    }
+
+    // The plan: each touched key, before and after.
+    let mut keys: Vec<_> = before.into_iter().collect();
+    keys.sort_by(|a, b| a.0.cmp(&b.0));
+    for ((project, key), old) in keys {
+        let Some(new) = imp.current(&project, &key)? else {
+            continue;
+        };
+        let action = match old {
+            None => Action::New,
+            Some(old) if old.id == new.id => Action::KeptLocal,
+            Some(old) if descends(&imp, &new, &old)? => Action::FastForward,
+            Some(old) if old.peer != me.id => Action::Replaced,
+            Some(_) => Action::Conflict,
+        };
+        let item = KeyPlan {
+            project,
+            key,
+            action,
+            local: old.map(|o| o.id.to_string()),
+            winner: new.id.to_string(),
+        };
+        if action == Action::Conflict {
+            report.conflicts.push(item.clone());
+        }
+        if opts.dry_run {
+            report.plan.push(item);
+        }
+    }
+
+    let refused = !report.conflicts.is_empty() && !opts.force;
+    if refused || opts.dry_run {
+        imp.rollback()?;
+        return Ok(report);
+    }
+    if !report.conflicts.is_empty() && db_path != std::path::Path::new(":memory:") {
+        report.backup = Some(store::backup(&db_path, now, BACKUPS_KEPT)?);
+    }
+    imp.commit()?;
+    report.applied = true;
+    publish_manifest(store, remote, remote_id, false)?;
+    Ok(report)
+}
+
+fn import_entry(
+    imp: &Import<'_>,
+    entry: &Entry,
+    remote_id: i64,
+    before: &mut HashMap<(String, String), Option<RowRef>>,
+    report: &mut PullReport,
+) -> Result<(), SyncError> {
+    if imp.contains(entry.id)? {
+        report.already_present += 1;
+        return Ok(());
+    }
+    let k = (entry.project.clone(), entry.key.clone());
+    if let std::collections::hash_map::Entry::Vacant(slot) = before.entry(k) {
+        slot.insert(imp.current(&entry.project, &entry.key)?);
+    }
+    imp.insert(entry, remote_id)?;
+    report
+        .per_project
+        .entry(entry.project.clone())
+        .or_default()
+        .add(entry.kind);
+    Ok(())
+}
+
+/// Whether `row` has `ancestor` in its parent chain (its writer had seen `ancestor`).
+fn descends(imp: &Import<'_>, row: &RowRef, ancestor: &RowRef) -> Result<bool, SyncError> {
+    let mut next: Option<VersionId> = row.parent;
+    for _ in 0..MAX_ANCESTRY_STEPS {
+        let Some(id) = next else {
+            return Ok(false);
+        };
+        if id == ancestor.id {
+            return Ok(true);
+        }
+        match imp.row(id)? {
+            // Parents always order before their children: one older than the ancestor
+            // cannot lead back to it.
+            Some(r) if r.lww() > ancestor.lww() => next = r.parent,
+            _ => return Ok(false),
+        }
+    }
+    Ok(false)
+}
+
+/// Summaries of conflicts grouped by project, for messages.
+pub fn conflicts_by_project(conflicts: &[KeyPlan]) -> BTreeMap<&str, Vec<&KeyPlan>> {
+    let mut out: BTreeMap<&str, Vec<&KeyPlan>> = BTreeMap::new();
+    for c in conflicts {
+        out.entry(c.project.as_str()).or_default().push(c);
+    }
+    out
+}

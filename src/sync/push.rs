@@ -1,0 +1,363 @@
+//! `context sync push`: publish this peer's new rows to a remote.
+//!
+//! The stream of (this peer, its generation) in a remote is a chain of changesets. Push first
+//! checks the chain against what this database remembers publishing ([`Pushed`]):
+//!
+//! - changesets beyond the last one it remembers, whose every entry this database holds and
+//!   which chain on from it, were left by an interrupted push of this same database: they are
+//!   adopted (the mark moves over them), not published again;
+//! - anything else beyond it, or a newer generation of this peer, means another database
+//!   pushes as this peer (a restored backup, a copied home): refused, exit 3;
+//! - the last changeset it remembers missing or different means the remote lost what this peer
+//!   published (an emptied, replaced or unmounted folder): refused, exit 3.
+//!
+//! With `--force` a refused push starts a new generation: a fresh stream that both histories
+//! survive beside (after a lost remote, it republishes everything this database holds).
+//!
+//! Then it exports the rows above the high-water mark, oldest first, in pages, into
+//! changesets of bounded size: memory stays bounded whatever the backlog. Rows pulled from this
+//! same remote are not echoed back. Each changeset is published atomically before the mark
+//! advances past it, so a crash between the two leaves a changeset the next push adopts.
+
+use std::collections::BTreeMap;
+
+use crate::changeset::{self, Changeset, Entry, Header};
+use crate::remote::{CsetName, Remote};
+use crate::store::{Pushed, Store};
+
+use super::{Counts, Divergence, DivergenceKind, PerProject, SyncError, publish_manifest};
+
+/// Rows read from SQLite at a time.
+const PAGE_ROWS: usize = 1_000;
+/// A changeset is closed once its bodies reach this many bytes...
+const CHUNK_BYTES: usize = 8 << 20;
+/// ...or it holds this many entries.
+const CHUNK_ENTRIES: usize = 50_000;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PushOptions {
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct PushReport {
+    pub remote: String,
+    pub generation: u64,
+    /// Changesets published by this run, with their entry counts.
+    pub published: Vec<(String, u64)>,
+    /// Changesets of an interrupted push that this run recognised and finished.
+    pub adopted: Vec<String>,
+    pub per_project: PerProject,
+    /// Set when `--force` started a new generation: what was found.
+    pub new_generation: Option<String>,
+}
+
+impl PushReport {
+    pub fn entries(&self) -> u64 {
+        self.per_project.values().map(Counts::total).sum()
+    }
+}
+
+pub fn push(
+    store: &mut Store,
+    remote: &dyn Remote,
+    opts: PushOptions,
+) -> Result<PushReport, SyncError> {
+    let location = remote.location();
+    let remote_id = store.remote_id(&location)?;
+    let generation = store.peer().generation as u64;
+    let mut report = PushReport {
+        remote: location,
+        generation,
+        ..PushReport::default()
+    };
+
+    // Where this generation's stream stands; a generation new to this remote continues from
+    // the mark of the previous one.
+    let mut state = match store.pushed(remote_id, generation)? {
+        Some(p) => p,
+        None => Pushed {
+            generation,
+            last_seq: 0,
+            last_checksum: None,
+            high_water: store.latest_pushed(remote_id)?.map_or(0, |p| p.high_water),
+        },
+    };
+
+    let mut echo_filter = true;
+    if let Some(divergence) = check_stream(store, remote, remote_id, &mut state, &mut report)? {
+        if !opts.force {
+            return Err(SyncError::Diverged(divergence));
+        }
+        let mine = remote
+            .list()?
+            .changesets
+            .iter()
+            .filter(|n| n.peer == store.peer().id)
+            .map(|n| n.generation)
+            .max()
+            .unwrap_or(0);
+        let next = generation.max(mine) + 1;
+        let host = store.runtime().host.clone();
+        store.start_generation(next, &host)?;
+        tracing::warn!(from = generation, to = next, "starting a new generation");
+        report.new_generation = Some(divergence.explanation.clone());
+        report.generation = next;
+        if divergence.kind == DivergenceKind::RemoteMissing {
+            // The remote lost what it had: publish everything again, pulled rows included.
+            state.high_water = 0;
+            echo_filter = false;
+        }
+        state = Pushed {
+            generation: next,
+            last_seq: 0,
+            last_checksum: None,
+            high_water: state.high_water,
+        };
+    }
+
+    export(
+        store,
+        remote,
+        remote_id,
+        &mut state,
+        echo_filter,
+        &mut report,
+    )?;
+    publish_manifest(store, remote, remote_id, !report.published.is_empty())?;
+    Ok(report)
+}
+
+/// Compares this peer's stream in the remote with what this database remembers; adopts what
+/// an interrupted push of this database left; returns what does not fit.
+fn check_stream(
+    store: &Store,
+    remote: &dyn Remote,
+    remote_id: i64,
+    state: &mut Pushed,
+    report: &mut PushReport,
+) -> Result<Option<Divergence>, SyncError> {
+    let me = store.peer().clone();
+    let generation = state.generation;
+    let listing = remote.list()?;
+    let mine: BTreeMap<u64, Vec<CsetName>> = listing
+        .changesets
+        .iter()
+        .filter(|n| n.peer == me.id)
+        .fold(BTreeMap::new(), |mut m, n| {
+            m.entry(n.generation).or_insert_with(Vec::new).push(*n);
+            m
+        });
+    let copied = if me.host != store.runtime().host {
+        format!(
+            " This home was created on host {:?} and now runs on {:?}: it looks copied.",
+            me.host,
+            store.runtime().host
+        )
+    } else {
+        String::new()
+    };
+    let ahead = |what: String| {
+        Some(Divergence {
+            kind: DivergenceKind::RemoteAhead,
+            explanation: format!(
+                "push refused: {what} Another database pushes as this peer ({}): this one was \
+                 restored from a backup, or the home was copied to another machine.{copied} \
+                 `context sync push --force` starts generation {} so that both histories are \
+                 kept; `context sync pull` brings back what the other one published.",
+                me.id,
+                mine.keys()
+                    .max()
+                    .copied()
+                    .unwrap_or(generation)
+                    .max(generation)
+                    + 1
+            ),
+        })
+    };
+
+    if let Some((&newer, _)) = mine.range(generation + 1..).next() {
+        return Ok(ahead(format!(
+            "the remote {} holds generation {newer} of this peer, but this database is at \
+             generation {generation}.",
+            remote.location()
+        )));
+    }
+    let stream = mine.get(&generation).cloned().unwrap_or_default();
+
+    if state.last_seq > 0 {
+        let last = stream.iter().find(|n| n.seq == state.last_seq);
+        let missing = |what: String| {
+            Some(Divergence {
+                kind: DivergenceKind::RemoteMissing,
+                explanation: format!(
+                    "push refused: {what} Was the folder emptied or replaced, or is it not \
+                     mounted? `context sync push --force` publishes again everything this \
+                     database holds, as generation {}.",
+                    generation + 1
+                ),
+            })
+        };
+        let Some(last) = last else {
+            let present = stream.iter().filter(|n| n.seq <= state.last_seq).count();
+            return Ok(missing(format!(
+                "the remote {} lacks changesets this peer published there: {} of \
+                 generation {generation} were published, {present} of them are left.",
+                remote.location(),
+                state.last_seq
+            )));
+        };
+        let same = changeset::verify(&remote.read(last)?).ok() == state.last_checksum;
+        if !same {
+            return Ok(missing(format!(
+                "the changeset {} in the remote {} is not the one this peer published there.",
+                last,
+                remote.location()
+            )));
+        }
+    }
+
+    let known = state.last_seq;
+    for name in stream.iter().filter(|n| n.seq > known) {
+        if name.seq != state.last_seq + 1 {
+            return Ok(ahead(format!(
+                "the remote holds {name}, beyond changeset {} that this database published last.",
+                state.last_seq
+            )));
+        }
+        let bytes = remote.read(name)?;
+        let Ok((cs, checksum)) = changeset::decode(&bytes) else {
+            return Ok(ahead(format!(
+                "the remote holds {name}, beyond what this database published, and it does \
+                 not decode."
+            )));
+        };
+        let mut high_water = state.high_water;
+        let mut unknown = 0usize;
+        for e in &cs.entries {
+            match store.seq_of(e.id)? {
+                Some(seq) => high_water = high_water.max(seq),
+                None => unknown += 1,
+            }
+        }
+        if cs.header.prev != state.last_checksum || unknown > 0 {
+            return Ok(ahead(format!(
+                "the remote holds {name} (written on host {:?}), beyond what this database \
+                 published, with {unknown} versions this database does not have.",
+                cs.header.host
+            )));
+        }
+        // Ours: a push of this database published it and died before recording it.
+        tracing::info!(changeset = %name, "finishing an interrupted push");
+        *state = Pushed {
+            generation,
+            last_seq: name.seq,
+            last_checksum: Some(checksum),
+            high_water,
+        };
+        store.set_pushed(remote_id, state)?;
+        report.adopted.push(name.to_string());
+    }
+    Ok(None)
+}
+
+fn export(
+    store: &Store,
+    remote: &dyn Remote,
+    remote_id: i64,
+    state: &mut Pushed,
+    echo_filter: bool,
+    report: &mut PushReport,
+) -> Result<(), SyncError> {
+    let upto = store.max_seq()?;
+    let exclude = echo_filter.then_some(remote_id);
+    let mut after = state.high_water;
+    let mut chunk: Vec<Entry> = Vec::new();
+    let mut chunk_bytes = 0usize;
+    let mut chunk_last = after;
+    loop {
+        let page = store.export_page(after, upto, exclude, PAGE_ROWS)?;
+        let Some(&(last, _)) = page.last() else {
+            break;
+        };
+        after = last;
+        for (seq, entry) in page {
+            chunk_bytes += entry.body.as_ref().map_or(0, Vec::len) + entry.key.len() + 64;
+            chunk.push(entry);
+            chunk_last = seq;
+            if chunk_bytes >= CHUNK_BYTES || chunk.len() >= CHUNK_ENTRIES {
+                publish_chunk(
+                    store,
+                    remote,
+                    remote_id,
+                    state,
+                    std::mem::take(&mut chunk),
+                    chunk_last,
+                    report,
+                )?;
+                chunk_bytes = 0;
+            }
+        }
+    }
+    if !chunk.is_empty() {
+        publish_chunk(store, remote, remote_id, state, chunk, chunk_last, report)?;
+    }
+    // Rows left out (pulled from this remote) are passed over for good.
+    if state.high_water < upto {
+        state.high_water = upto;
+        store.set_pushed(remote_id, state)?;
+    }
+    Ok(())
+}
+
+fn publish_chunk(
+    store: &Store,
+    remote: &dyn Remote,
+    remote_id: i64,
+    state: &mut Pushed,
+    entries: Vec<Entry>,
+    covers: i64,
+    report: &mut PushReport,
+) -> Result<(), SyncError> {
+    let me = store.peer();
+    let name = CsetName {
+        peer: me.id,
+        generation: state.generation,
+        seq: state.last_seq + 1,
+    };
+    for e in &entries {
+        report
+            .per_project
+            .entry(e.project.clone())
+            .or_default()
+            .add(e.kind);
+    }
+    let header = Header {
+        peer: me.id,
+        generation: state.generation,
+        seq: name.seq,
+        prev: state.last_checksum,
+        created_at_ms: store.now_ms(),
+        host: store.runtime().host.clone(),
+        snapshot: false,
+        versions: 0,
+        tombstones: 0,
+        projects: Vec::new(),
+    };
+    let cs = Changeset::new(header, entries);
+    let count = cs.entries.len() as u64;
+    let (bytes, checksum) = changeset::encode(&cs)?;
+    drop(cs);
+    remote.publish(&name, &bytes)?;
+    // Only now, with the changeset in place, does the mark move past its rows.
+    *state = Pushed {
+        generation: state.generation,
+        last_seq: name.seq,
+        last_checksum: Some(checksum),
+        high_water: covers,
+    };
+    store.set_pushed(remote_id, state)?;
+    tracing::info!(changeset = %name, entries = count, bytes = bytes.len(), "published");
+    report.published.push((name.to_string(), count));
+    Ok(())
+}

@@ -1,0 +1,155 @@
+//! `context sync status`: where this peer stands against a remote, changing neither side.
+
+use serde::Serialize;
+
+use crate::clock::rfc3339;
+use crate::remote::Remote;
+use crate::store::{Run, Store};
+
+use super::SyncError;
+use super::pull::KeyPlan;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PeerSeen {
+    pub peer_id: String,
+    pub generation: u64,
+    pub host: Option<String>,
+    pub last_push_at: Option<String>,
+    pub changesets: u64,
+    pub this_peer: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LastRun {
+    pub at: String,
+    pub outcome: String,
+    pub exit_status: i64,
+    pub scenario_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Status {
+    pub peer_id: String,
+    pub generation: u64,
+    pub host: String,
+    pub remote: String,
+    /// Local rows not yet pushed to this remote.
+    pub ahead: u64,
+    /// Changesets in the remote not yet applied here.
+    pub behind: u64,
+    pub last_push: Option<String>,
+    pub last_pull: Option<String>,
+    pub last_push_run: Option<LastRun>,
+    pub last_pull_run: Option<LastRun>,
+    pub peers: Vec<PeerSeen>,
+    /// Keys where the last `pull --force` replaced a local version, with the replaced id.
+    pub conflicts_resolved: Vec<KeyPlan>,
+}
+
+pub fn status(store: &Store, remote: &dyn Remote) -> Result<Status, SyncError> {
+    let location = remote.location();
+    let remote_id = store.remote_id(&location)?;
+    let me = store.peer();
+    let generation = me.generation as u64;
+    let listing = remote.list()?;
+
+    let high_water = match store.pushed(remote_id, generation)? {
+        Some(p) => p.high_water,
+        None => store.latest_pushed(remote_id)?.map_or(0, |p| p.high_water),
+    };
+    let ahead = store.count_unpushed(high_water, remote_id)?;
+
+    let applied = store.applied(remote_id)?;
+    let mut behind = 0;
+    let mut peers: Vec<PeerSeen> = Vec::new();
+    for ((peer, gen_), names) in listing.streams() {
+        let this_peer = peer == me.id;
+        if !(this_peer && gen_ == generation) {
+            let done = applied
+                .iter()
+                .find(|(k, _)| *k == (peer, gen_))
+                .map_or(0, |(_, a)| a.last_seq);
+            behind += names.iter().filter(|n| n.seq > done).count() as u64;
+        }
+        match peers
+            .iter_mut()
+            .find(|p| p.peer_id == peer.to_string() && p.generation <= gen_)
+        {
+            Some(seen) => {
+                seen.generation = gen_;
+                seen.changesets += names.len() as u64;
+            }
+            None => peers.push(PeerSeen {
+                peer_id: peer.to_string(),
+                generation: gen_,
+                host: None,
+                last_push_at: None,
+                changesets: names.len() as u64,
+                this_peer,
+            }),
+        }
+    }
+    for peer in &listing.manifests {
+        let Ok(Some(m)) = remote.read_manifest(*peer) else {
+            continue;
+        };
+        let seen = match peers.iter_mut().find(|p| p.peer_id == m.peer) {
+            Some(seen) => seen,
+            None => {
+                peers.push(PeerSeen {
+                    peer_id: m.peer.clone(),
+                    generation: m.generation,
+                    host: None,
+                    last_push_at: None,
+                    changesets: 0,
+                    this_peer: *peer == me.id,
+                });
+                peers.last_mut().expect("just pushed")
+            }
+        };
+        seen.generation = seen.generation.max(m.generation);
+        seen.host = Some(m.host);
+        seen.last_push_at = m.last_push_at;
+    }
+
+    let last = |command: &str| -> Result<Option<Run>, SyncError> {
+        Ok(store
+            .runs(Some(command), 50)?
+            .into_iter()
+            .find(|r| r.remote.as_deref() == Some(location.as_str())))
+    };
+    let as_last = |r: &Run| LastRun {
+        at: rfc3339(r.finished_at_ms),
+        outcome: r.outcome.clone(),
+        exit_status: r.exit_status,
+        scenario_id: r.scenario_id.clone(),
+    };
+    let last_push = last("push")?;
+    let last_pull = last("pull")?;
+    let conflicts_resolved = last_pull
+        .as_ref()
+        .and_then(|r| serde_json::from_str::<serde_json::Value>(&r.summary).ok())
+        .and_then(|v| {
+            if v["forced"].as_bool() == Some(true) {
+                serde_json::from_value::<Vec<KeyPlan>>(v["conflicts"].clone()).ok()
+            } else {
+                None
+            }
+        })
+        .unwrap_or_default();
+
+    Ok(Status {
+        peer_id: me.id.to_string(),
+        generation,
+        host: me.host.clone(),
+        remote: location,
+        ahead,
+        behind,
+        last_push: last_push.as_ref().map(|r| rfc3339(r.finished_at_ms)),
+        last_pull: last_pull.as_ref().map(|r| rfc3339(r.finished_at_ms)),
+        last_push_run: last_push.as_ref().map(as_last),
+        last_pull_run: last_pull.as_ref().map(as_last),
+        peers,
+        conflicts_resolved,
+    })
+}
