@@ -7,3 +7,4 @@ mod cli_store;
 mod concurrency;
 mod schema;
 mod store_model;
+mod sync_cli;

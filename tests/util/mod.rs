@@ -154,3 +154,112 @@ pub fn run_command(mut cmd: Command, stdin: &[u8]) -> Run {
     let _ = writer.join();
     Run::from(out)
 }
+
+/// A shared folder for sync tests.
+pub struct Folder {
+    dir: TempDir,
+}
+
+impl Folder {
+    pub fn new() -> Folder {
+        Folder {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn arg(&self) -> &str {
+        self.dir.path().to_str().expect("utf-8 temp path")
+    }
+
+    /// Every changeset file, sorted by path.
+    pub fn changesets(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for peer in std::fs::read_dir(self.path()).unwrap().flatten() {
+            if peer.path().is_dir() {
+                for f in std::fs::read_dir(peer.path()).unwrap().flatten() {
+                    if f.file_name().to_string_lossy().ends_with(".cset") {
+                        out.push(f.path());
+                    }
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+}
+
+impl Home {
+    /// `context sync SUB --remote FOLDER ARGS...`
+    pub fn sync(&self, sub: &str, folder: &Folder, args: &[&str]) -> Run {
+        let mut all = vec!["sync", sub, "--remote", folder.arg()];
+        all.extend_from_slice(args);
+        self.run(&all)
+    }
+
+    /// Writes `n` versions through the library (fast: no process per write).
+    pub fn bulk_put(&self, prefix: &str, n: usize, body_len: usize) {
+        let rt = context::runtime::Runtime::system();
+        let mut store = context::store::Store::open(&self.db(), rt).expect("open store");
+        let body = "x".repeat(body_len);
+        for i in 0..n {
+            store
+                .put("default", &format!("{prefix}/{i}"), format!("{i} {body}").as_bytes(), None)
+                .expect("put");
+        }
+    }
+
+    /// The number of rows (versions and tombstones) in the database.
+    pub fn rows(&self) -> i64 {
+        let conn = rusqlite::Connection::open(self.db()).unwrap();
+        conn.query_row("SELECT count(*) FROM document_versions", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    /// Every version id in the database, sorted.
+    pub fn version_ids(&self) -> Vec<Vec<u8>> {
+        let conn = rusqlite::Connection::open(self.db()).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT version_id FROM document_versions ORDER BY version_id")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[track_caller]
+    pub fn assert_intact(&self) {
+        let conn = rusqlite::Connection::open(self.db()).unwrap();
+        let check: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(check, "ok");
+    }
+}
+
+/// Decodes a changeset file with `context sync inspect --json`.
+pub fn inspect(path: &Path) -> serde_json::Value {
+    let run = run_command(bare_command(&["sync", "inspect", path.to_str().unwrap(), "--json"]), b"");
+    assert_eq!(run.code, 0, "inspect {}: {}", path.display(), run.stderr);
+    run.json()
+}
+
+/// Every entry id in every changeset of `folder`, in file order.
+pub fn published_ids(folder: &Folder) -> Vec<String> {
+    folder
+        .changesets()
+        .iter()
+        .flat_map(|p| {
+            inspect(p)["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["id"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}

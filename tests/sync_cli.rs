@@ -1,0 +1,312 @@
+//! Push, pull and status between real homes and one shared folder, through the real binary.
+
+use crate::util::{Folder, Home, inspect, published_ids};
+
+fn at(t: &str) -> [(&str, &str); 1] {
+    [("CONTEXT_NOW", t)]
+}
+
+fn put_at(home: &Home, key: &str, body: &str, t: &str) -> String {
+    home.run_with(&["put", key], body.as_bytes(), &at(t))
+        .code(0)
+        .stdout
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn a_push_with_nothing_new_writes_nothing() {
+    let (a, folder) = (Home::new(), Folder::new());
+    let run = a.sync("push", &folder, &[]).code(0);
+    assert_eq!(run.stdout, "", "silence when nothing happened");
+    assert!(folder.changesets().is_empty());
+    a.put("k", "v");
+    a.sync("push", &folder, &[]).code(0);
+    let before = folder.changesets();
+    let run = a.sync("push", &folder, &[]).code(0);
+    assert_eq!(run.stdout, "");
+    assert_eq!(folder.changesets(), before);
+}
+
+#[test]
+fn a_push_after_n_writes_publishes_n_entries() {
+    let (a, folder) = (Home::new(), Folder::new());
+    for i in 0..5 {
+        a.put(&format!("k{}", i % 3), &format!("body {i}"));
+    }
+    a.ok(&["rm", "k0"]);
+    a.run_with(&["put", "w", "--project", "work"], b"w", &[]).code(0);
+    let run = a.sync("push", &folder, &["--json"]).code(0);
+    let report = run.json();
+    assert_eq!(report["entries"], 7);
+    assert_eq!(report["projects"]["default"]["versions"], 5);
+    assert_eq!(report["projects"]["default"]["tombstones"], 1);
+    assert_eq!(report["projects"]["work"]["versions"], 1);
+    let ids = published_ids(&folder);
+    assert_eq!(ids.len(), 7);
+    let files = folder.changesets();
+    let cs = inspect(&files[0]);
+    assert_eq!(cs["checksum"]["ok"], true);
+    assert_eq!(cs["header"]["seq"], 1);
+    assert_eq!(cs["header"]["versions"], 6);
+    assert_eq!(cs["header"]["tombstones"], 1);
+    // Two more writes: one more changeset with exactly those two, chained to the first.
+    a.put("k1", "again");
+    a.put("k9", "new");
+    a.sync("push", &folder, &[]).code(0);
+    let files = folder.changesets();
+    assert_eq!(files.len(), 2);
+    let second = inspect(&files[1]);
+    assert_eq!(second["entries"].as_array().unwrap().len(), 2);
+    assert_eq!(second["header"]["prev"], cs["checksum"]["sha256"]);
+}
+
+#[test]
+fn versions_deletes_and_ttl_round_trip_and_a_second_pull_is_a_no_op() {
+    let (a, b, folder) = (Home::new(), Home::new(), Folder::new());
+    put_at(&a, "note", "first", "2026-11-25T10:00:00Z");
+    put_at(&a, "note", "second", "2026-11-25T10:01:00Z");
+    put_at(&a, "gone", "bye", "2026-11-25T10:02:00Z");
+    a.run_with(&["rm", "gone"], b"", &at("2026-11-25T10:03:00Z")).code(0);
+    a.run_with(&["put", "tmp", "--ttl", "1h"], b"brief", &at("2026-11-25T10:00:00Z"))
+        .code(0);
+    a.sync("push", &folder, &[]).code(0);
+
+    let run = b.sync("pull", &folder, &[]).code(0);
+    assert!(run.stdout.starts_with("pulled 4 versions, 1 tombstone in default"), "{}", run.stdout);
+    assert_eq!(b.get("note"), "second");
+    assert!(b.run(&["get", "gone"]).code(1).stderr.contains("deleted"));
+    let now = at("2026-11-25T10:30:00Z");
+    assert_eq!(b.run_with(&["get", "tmp"], b"", &now).code(0).stdout, "brief");
+    let later = at("2026-11-25T11:00:00Z");
+    assert!(b.run_with(&["get", "tmp"], b"", &later).code(1).stderr.contains("expired"));
+    // The same history, ids and parents included.
+    assert_eq!(
+        a.run(&["history", "note", "--json"]).code(0).json(),
+        b.run(&["history", "note", "--json"]).code(0).json()
+    );
+    assert_eq!(a.version_ids(), b.version_ids());
+
+    let again = b.sync("pull", &folder, &[]).code(0);
+    assert_eq!(again.stdout, "", "a second pull says nothing");
+    assert_eq!(a.version_ids(), b.version_ids());
+    b.assert_intact();
+}
+
+#[test]
+fn fast_forward_edits_need_no_force() {
+    let (a, b, folder) = (Home::new(), Home::new(), Folder::new());
+    a.put("plan", "v1");
+    a.sync("push", &folder, &[]).code(0);
+    b.sync("pull", &folder, &[]).code(0);
+    b.put("plan", "v2 from b");
+    b.sync("push", &folder, &[]).code(0);
+    a.sync("pull", &folder, &[]).code(0);
+    assert_eq!(a.get("plan"), "v2 from b");
+    a.put("plan", "v3 from a");
+    a.sync("push", &folder, &[]).code(0);
+    b.sync("pull", &folder, &[]).code(0);
+    assert_eq!(b.get("plan"), "v3 from a");
+    assert_eq!(a.version_ids(), b.version_ids());
+}
+
+/// Both peers edit the same key; the later edit wins everywhere once forced, and nothing is lost.
+fn conflict_scenario(force_a_first: bool) {
+    let (a, b, folder) = (Home::new(), Home::new(), Folder::new());
+    put_at(&a, "plan", "base", "2026-11-25T10:00:00Z");
+    a.sync("push", &folder, &[]).code(0);
+    b.sync("pull", &folder, &[]).code(0);
+    let a_edit = put_at(&a, "plan", "edit on a", "2026-11-25T10:05:00Z");
+    let b_edit = put_at(&b, "plan", "edit on b", "2026-11-25T10:06:00Z");
+    a.sync("push", &folder, &[]).code(0);
+    b.sync("push", &folder, &[]).code(0);
+
+    // A's local edit would be replaced by B's later one: refused, nothing changed.
+    let a_rows = a.version_ids();
+    let refused = a.sync("pull", &folder, &[]).code(3);
+    assert!(refused.stderr.contains("plan"), "{}", refused.stderr);
+    assert!(refused.stderr.contains(&a_edit), "{}", refused.stderr);
+    assert!(refused.stderr.contains(&b_edit), "{}", refused.stderr);
+    assert_eq!(a.version_ids(), a_rows, "a refused pull changes nothing");
+    assert_eq!(a.get("plan"), "edit on a");
+    let json = a.sync("pull", &folder, &["--json"]).code(3).json();
+    assert_eq!(json["conflicts"][0]["key"], "plan");
+    assert_eq!(json["conflicts"][0]["local"], a_edit.as_str());
+    assert_eq!(json["conflicts"][0]["winner"], b_edit.as_str());
+
+    let force = |h: &Home| {
+        let run = h.sync("pull", &folder, &["--force"]).code(0);
+        run.stdout
+    };
+    let (first, second) = if force_a_first { (&a, &b) } else { (&b, &a) };
+    let out_first = force(first);
+    let out_second = force(second);
+    let a_out = if force_a_first { out_first } else { out_second };
+    assert!(a_out.contains(&a_edit), "the replaced version is listed: {a_out}");
+    assert!(a_out.contains("backup"), "{a_out}");
+    assert!(std::fs::read_dir(a.path().join("backups")).unwrap().count() == 1);
+
+    assert_eq!(a.get("plan"), "edit on b");
+    assert_eq!(b.get("plan"), "edit on b");
+    assert_eq!(a.version_ids(), b.version_ids());
+    let history = a.run(&["history", "plan", "--json"]).code(0).json();
+    let ids: Vec<&str> = history.as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&a_edit.as_str()) && ids.contains(&b_edit.as_str()));
+    // The replaced version is one restore away.
+    assert_eq!(a.ok(&["get", "plan", "--version", &a_edit]), "edit on a");
+    let status = a.sync("status", &folder, &["--json"]).code(0).json();
+    assert_eq!(status["conflicts_resolved"][0]["local"], a_edit.as_str());
+}
+
+#[test]
+fn a_conflict_is_refused_then_forced_a_first() {
+    conflict_scenario(true);
+}
+
+#[test]
+fn a_conflict_is_refused_then_forced_b_first() {
+    conflict_scenario(false);
+}
+
+#[test]
+fn a_late_older_version_never_resurrects_a_delete() {
+    let (a, b, folder) = (Home::new(), Home::new(), Folder::new());
+    put_at(&a, "k", "v1", "2026-11-25T10:00:00Z");
+    a.sync("push", &folder, &[]).code(0);
+    b.sync("pull", &folder, &[]).code(0);
+    // B edits (earlier clock), A deletes later; B's edit arrives at A after the delete.
+    put_at(&b, "k", "older edit", "2026-11-25T10:01:00Z");
+    a.run_with(&["rm", "k"], b"", &at("2026-11-25T10:02:00Z")).code(0);
+    b.sync("push", &folder, &[]).code(0);
+    a.sync("pull", &folder, &[]).code(0);
+    a.run(&["get", "k"]).code(1);
+    assert!(a.ok(&["ls", "--deleted"]).contains("k (deleted)"));
+    a.sync("push", &folder, &[]).code(0);
+    // At B the later delete wins over its own older edit: a conflict (its change is replaced).
+    b.sync("pull", &folder, &[]).code(3);
+    b.sync("pull", &folder, &["--force"]).code(0);
+    b.run(&["get", "k"]).code(1);
+}
+
+#[test]
+fn a_pull_with_dry_run_prints_the_plan_and_changes_nothing() {
+    let (a, b, folder) = (Home::new(), Home::new(), Folder::new());
+    a.put("k", "v");
+    a.sync("push", &folder, &[]).code(0);
+    let run = b.sync("pull", &folder, &["--dry-run"]).code(0);
+    assert!(run.stdout.contains("new"), "{}", run.stdout);
+    assert!(run.stdout.contains("default/k"), "{}", run.stdout);
+    assert_eq!(b.rows(), 0);
+    b.sync("pull", &folder, &[]).code(0);
+    assert_eq!(b.get("k"), "v");
+}
+
+#[test]
+fn versions_hop_across_two_remotes_and_are_never_echoed() {
+    let (a, b, c) = (Home::new(), Home::new(), Home::new());
+    let (x, y) = (Folder::new(), Folder::new());
+    a.put("from/a", "hello from a");
+    a.sync("push", &x, &[]).code(0);
+    b.sync("pull", &x, &[]).code(0);
+    let x_files = x.changesets();
+    // B pushes back to X: A's row came from X, so nothing is written there.
+    b.sync("push", &x, &[]).code(0);
+    assert_eq!(x.changesets(), x_files, "nothing echoed to X");
+    // But it hops on to Y, and C gets it.
+    b.sync("push", &y, &[]).code(0);
+    c.sync("pull", &y, &[]).code(0);
+    assert_eq!(c.get("from/a"), "hello from a");
+    // And C's own writes travel back the other way, without A's echoing into Y again.
+    c.put("from/c", "hello from c");
+    c.sync("push", &y, &[]).code(0);
+    assert_eq!(published_ids(&y).len(), 2);
+    b.sync("pull", &y, &[]).code(0);
+    b.sync("push", &x, &[]).code(0);
+    a.sync("pull", &x, &[]).code(0);
+    assert_eq!(a.get("from/c"), "hello from c");
+    assert_eq!(published_ids(&x).len(), 2, "each version written to X once");
+    let mut ids = published_ids(&y);
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 2, "each version written to Y once");
+}
+
+#[test]
+fn three_homes_converge_through_one_folder() {
+    let (a, b, c, folder) = (Home::new(), Home::new(), Home::new(), Folder::new());
+    a.put("a", "1");
+    b.put("b", "2");
+    c.put("c", "3");
+    for h in [&a, &b, &c] {
+        h.sync("push", &folder, &[]).code(0);
+    }
+    for h in [&a, &b, &c] {
+        h.sync("pull", &folder, &[]).code(0);
+    }
+    assert_eq!(a.version_ids(), b.version_ids());
+    assert_eq!(b.version_ids(), c.version_ids());
+    assert_eq!(c.ok(&["ls"]), "a\nb\nc\n");
+}
+
+#[test]
+fn the_everyday_sync_command_pulls_then_pushes() {
+    let (a, b, folder) = (Home::new(), Home::new(), Folder::new());
+    a.ok(&["sync", "remote", folder.arg()]);
+    b.ok(&["sync", "remote", &format!("file://{}", folder.arg())]);
+    a.put("k", "from a");
+    a.ok(&["sync"]);
+    b.put("j", "from b");
+    b.ok(&["sync"]);
+    a.ok(&["sync"]);
+    assert_eq!(a.get("j"), "from b");
+    assert_eq!(b.get("k"), "from a");
+}
+
+#[test]
+fn without_a_remote_sync_says_how_to_set_one() {
+    let a = Home::new();
+    for sub in ["push", "pull", "status"] {
+        let run = a.run(&["sync", sub]).code(1);
+        assert!(run.stderr.contains("context sync remote"), "{}", run.stderr);
+    }
+    let run = a.run(&["sync", "push", "--remote", "/nonexistent/folder"]).code(1);
+    assert!(run.stderr.contains("/nonexistent/folder"), "{}", run.stderr);
+    a.run(&["sync", "remote", "/nonexistent/folder"]).code(1);
+    a.run(&["sync", "push", "--bogus"]).code(2);
+}
+
+#[test]
+fn status_numbers_are_exact_before_and_after_push_and_pull() {
+    let (a, b, folder) = (Home::new(), Home::new(), Folder::new());
+    let status = |h: &Home| h.sync("status", &folder, &["--json"]).code(0).json();
+    let s = status(&a);
+    assert_eq!((s["ahead"].as_u64(), s["behind"].as_u64()), (Some(0), Some(0)));
+    assert!(s["last_push"].is_null() && s["last_pull"].is_null());
+    assert_eq!(s["generation"], 1);
+    assert_eq!(s["peer_id"].as_str().unwrap().len(), 36);
+    assert_eq!(s["remote"], std::fs::canonicalize(folder.path()).unwrap().to_str().unwrap());
+
+    for i in 0..3 {
+        a.put(&format!("k{i}"), "v");
+    }
+    a.ok(&["rm", "k0"]);
+    assert_eq!(status(&a)["ahead"], 4);
+    a.sync("push", &folder, &[]).code(0);
+    let s = status(&a);
+    assert_eq!((s["ahead"].as_u64(), s["behind"].as_u64()), (Some(0), Some(0)));
+    assert!(s["last_push"].as_str().unwrap().ends_with('Z'));
+
+    a.put("k9", "v");
+    a.sync("push", &folder, &[]).code(0);
+    let s = status(&b);
+    assert_eq!((s["ahead"].as_u64(), s["behind"].as_u64()), (Some(0), Some(2)));
+    b.sync("pull", &folder, &[]).code(0);
+    let s = status(&b);
+    assert_eq!((s["ahead"].as_u64(), s["behind"].as_u64()), (Some(0), Some(0)));
+    assert!(s["last_pull"].as_str().unwrap().ends_with('Z'));
+    // Pulled rows are not "ahead" of the remote they came from.
+    b.put("mine", "v");
+    assert_eq!(status(&b)["ahead"], 1);
+    let peers = s["peers"].as_array().unwrap();
+    assert!(peers.iter().any(|p| p["peer_id"] == status(&a)["peer_id"]));
+}
