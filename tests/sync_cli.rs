@@ -35,7 +35,8 @@ fn a_push_after_n_writes_publishes_n_entries() {
         a.put(&format!("k{}", i % 3), &format!("body {i}"));
     }
     a.ok(&["rm", "k0"]);
-    a.run_with(&["put", "w", "--project", "work"], b"w", &[]).code(0);
+    a.run_with(&["put", "w", "--project", "work"], b"w", &[])
+        .code(0);
     let run = a.sync("push", &folder, &["--json"]).code(0);
     let report = run.json();
     assert_eq!(report["entries"], 7);
@@ -67,19 +68,37 @@ fn versions_deletes_and_ttl_round_trip_and_a_second_pull_is_a_no_op() {
     put_at(&a, "note", "first", "2026-11-25T10:00:00Z");
     put_at(&a, "note", "second", "2026-11-25T10:01:00Z");
     put_at(&a, "gone", "bye", "2026-11-25T10:02:00Z");
-    a.run_with(&["rm", "gone"], b"", &at("2026-11-25T10:03:00Z")).code(0);
-    a.run_with(&["put", "tmp", "--ttl", "1h"], b"brief", &at("2026-11-25T10:00:00Z"))
+    a.run_with(&["rm", "gone"], b"", &at("2026-11-25T10:03:00Z"))
         .code(0);
+    a.run_with(
+        &["put", "tmp", "--ttl", "1h"],
+        b"brief",
+        &at("2026-11-25T10:00:00Z"),
+    )
+    .code(0);
     a.sync("push", &folder, &[]).code(0);
 
     let run = b.sync("pull", &folder, &[]).code(0);
-    assert!(run.stdout.starts_with("pulled 4 versions, 1 tombstone in default"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .starts_with("pulled 4 versions, 1 tombstone in default"),
+        "{}",
+        run.stdout
+    );
     assert_eq!(b.get("note"), "second");
     assert!(b.run(&["get", "gone"]).code(1).stderr.contains("deleted"));
     let now = at("2026-11-25T10:30:00Z");
-    assert_eq!(b.run_with(&["get", "tmp"], b"", &now).code(0).stdout, "brief");
+    assert_eq!(
+        b.run_with(&["get", "tmp"], b"", &now).code(0).stdout,
+        "brief"
+    );
     let later = at("2026-11-25T11:00:00Z");
-    assert!(b.run_with(&["get", "tmp"], b"", &later).code(1).stderr.contains("expired"));
+    assert!(
+        b.run_with(&["get", "tmp"], b"", &later)
+            .code(1)
+            .stderr
+            .contains("expired")
+    );
     // The same history, ids and parents included.
     assert_eq!(
         a.run(&["history", "note", "--json"]).code(0).json(),
@@ -142,7 +161,10 @@ fn conflict_scenario(force_a_first: bool) {
     let out_first = force(first);
     let out_second = force(second);
     let a_out = if force_a_first { out_first } else { out_second };
-    assert!(a_out.contains(&a_edit), "the replaced version is listed: {a_out}");
+    assert!(
+        a_out.contains(&a_edit),
+        "the replaced version is listed: {a_out}"
+    );
     assert!(a_out.contains("backup"), "{a_out}");
     assert!(std::fs::read_dir(a.path().join("backups")).unwrap().count() == 1);
 
@@ -150,7 +172,12 @@ fn conflict_scenario(force_a_first: bool) {
     assert_eq!(b.get("plan"), "edit on b");
     assert_eq!(a.version_ids(), b.version_ids());
     let history = a.run(&["history", "plan", "--json"]).code(0).json();
-    let ids: Vec<&str> = history.as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["id"].as_str().unwrap())
+        .collect();
     assert!(ids.contains(&a_edit.as_str()) && ids.contains(&b_edit.as_str()));
     // The replaced version is one restore away.
     assert_eq!(a.ok(&["get", "plan", "--version", &a_edit]), "edit on a");
@@ -176,7 +203,8 @@ fn a_late_older_version_never_resurrects_a_delete() {
     b.sync("pull", &folder, &[]).code(0);
     // B edits (earlier clock), A deletes later; B's edit arrives at A after the delete.
     put_at(&b, "k", "older edit", "2026-11-25T10:01:00Z");
-    a.run_with(&["rm", "k"], b"", &at("2026-11-25T10:02:00Z")).code(0);
+    a.run_with(&["rm", "k"], b"", &at("2026-11-25T10:02:00Z"))
+        .code(0);
     b.sync("push", &folder, &[]).code(0);
     a.sync("pull", &folder, &[]).code(0);
     a.run(&["get", "k"]).code(1);
@@ -269,7 +297,9 @@ fn without_a_remote_sync_says_how_to_set_one() {
         let run = a.run(&["sync", sub]).code(1);
         assert!(run.stderr.contains("context sync remote"), "{}", run.stderr);
     }
-    let run = a.run(&["sync", "push", "--remote", "/nonexistent/folder"]).code(1);
+    let run = a
+        .run(&["sync", "push", "--remote", "/nonexistent/folder"])
+        .code(1);
     assert!(run.stderr.contains("/nonexistent/folder"), "{}", run.stderr);
     a.run(&["sync", "remote", "/nonexistent/folder"]).code(1);
     a.run(&["sync", "push", "--bogus"]).code(2);
@@ -280,11 +310,20 @@ fn status_numbers_are_exact_before_and_after_push_and_pull() {
     let (a, b, folder) = (Home::new(), Home::new(), Folder::new());
     let status = |h: &Home| h.sync("status", &folder, &["--json"]).code(0).json();
     let s = status(&a);
-    assert_eq!((s["ahead"].as_u64(), s["behind"].as_u64()), (Some(0), Some(0)));
+    assert_eq!(
+        (s["ahead"].as_u64(), s["behind"].as_u64()),
+        (Some(0), Some(0))
+    );
     assert!(s["last_push"].is_null() && s["last_pull"].is_null());
     assert_eq!(s["generation"], 1);
     assert_eq!(s["peer_id"].as_str().unwrap().len(), 36);
-    assert_eq!(s["remote"], std::fs::canonicalize(folder.path()).unwrap().to_str().unwrap());
+    assert_eq!(
+        s["remote"],
+        std::fs::canonicalize(folder.path())
+            .unwrap()
+            .to_str()
+            .unwrap()
+    );
 
     for i in 0..3 {
         a.put(&format!("k{i}"), "v");
@@ -293,16 +332,25 @@ fn status_numbers_are_exact_before_and_after_push_and_pull() {
     assert_eq!(status(&a)["ahead"], 4);
     a.sync("push", &folder, &[]).code(0);
     let s = status(&a);
-    assert_eq!((s["ahead"].as_u64(), s["behind"].as_u64()), (Some(0), Some(0)));
+    assert_eq!(
+        (s["ahead"].as_u64(), s["behind"].as_u64()),
+        (Some(0), Some(0))
+    );
     assert!(s["last_push"].as_str().unwrap().ends_with('Z'));
 
     a.put("k9", "v");
     a.sync("push", &folder, &[]).code(0);
     let s = status(&b);
-    assert_eq!((s["ahead"].as_u64(), s["behind"].as_u64()), (Some(0), Some(2)));
+    assert_eq!(
+        (s["ahead"].as_u64(), s["behind"].as_u64()),
+        (Some(0), Some(2))
+    );
     b.sync("pull", &folder, &[]).code(0);
     let s = status(&b);
-    assert_eq!((s["ahead"].as_u64(), s["behind"].as_u64()), (Some(0), Some(0)));
+    assert_eq!(
+        (s["ahead"].as_u64(), s["behind"].as_u64()),
+        (Some(0), Some(0))
+    );
     assert!(s["last_pull"].as_str().unwrap().ends_with('Z'));
     // Pulled rows are not "ahead" of the remote they came from.
     b.put("mine", "v");

@@ -5,6 +5,7 @@ mod util;
 
 mod cli_store;
 mod concurrency;
+mod divergence;
 mod schema;
 mod store_model;
 mod sync_cli;

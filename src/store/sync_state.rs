@@ -140,7 +140,7 @@ impl Store {
             "SELECT seq, version_id, project, key, kind, body, body_sha256, hlc, peer_id,
                     parent_id, expires_at
              FROM document_versions
-             WHERE seq > ?1 AND seq <= ?2 AND received_from IS NOT ?3
+             WHERE seq > ?1 AND seq <= ?2 AND (?3 IS NULL OR received_from IS NOT ?3)
              ORDER BY seq LIMIT ?4",
         )?;
         let rows = stmt.query_map(params![after, upto, exclude_remote, limit as i64], |r| {

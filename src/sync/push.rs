@@ -6,8 +6,8 @@
 //! - changesets beyond the last one it remembers, whose every entry this database holds and
 //!   which chain on from it, were left by an interrupted push of this same database: they are
 //!   adopted (the mark moves over them), not published again;
-//! - anything else beyond it, or a newer generation of this peer, means another database
-//!   pushes as this peer (a restored backup, a copied home): refused, exit 3;
+//! - anything else beyond it means another database pushes as this peer in this generation
+//!   (a restored backup, a copied home): refused, exit 3;
 //! - the last changeset it remembers missing or different means the remote lost what this peer
 //!   published (an emptied, replaced or unmounted folder): refused, exit 3.
 //!
@@ -176,13 +176,8 @@ fn check_stream(
         })
     };
 
-    if let Some((&newer, _)) = mine.range(generation + 1..).next() {
-        return Ok(ahead(format!(
-            "the remote {} holds generation {newer} of this peer, but this database is at \
-             generation {generation}.",
-            remote.location()
-        )));
-    }
+    // Other generations of this peer (its own past, or a copy's new start) are streams of their
+    // own, which pulls apply like any other; only this generation's stream is checked here.
     let stream = mine.get(&generation).cloned().unwrap_or_default();
 
     if state.last_seq > 0 {

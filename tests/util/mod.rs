@@ -207,7 +207,12 @@ impl Home {
         let body = "x".repeat(body_len);
         for i in 0..n {
             store
-                .put("default", &format!("{prefix}/{i}"), format!("{i} {body}").as_bytes(), None)
+                .put(
+                    "default",
+                    &format!("{prefix}/{i}"),
+                    format!("{i} {body}").as_bytes(),
+                    None,
+                )
                 .expect("put");
         }
     }
@@ -243,7 +248,10 @@ impl Home {
 
 /// Decodes a changeset file with `context sync inspect --json`.
 pub fn inspect(path: &Path) -> serde_json::Value {
-    let run = run_command(bare_command(&["sync", "inspect", path.to_str().unwrap(), "--json"]), b"");
+    let run = run_command(
+        bare_command(&["sync", "inspect", path.to_str().unwrap(), "--json"]),
+        b"",
+    );
     assert_eq!(run.code, 0, "inspect {}: {}", path.display(), run.stderr);
     run.json()
 }
