@@ -4,6 +4,7 @@
 mod util;
 
 mod cli_store;
+mod bad_data;
 mod concurrency;
 mod divergence;
 mod schema;
