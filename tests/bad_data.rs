@@ -75,7 +75,11 @@ fn a_gap_in_a_stream_stops_it() {
     let c = Home::new();
     let run = c.sync("pull", &folder, &[]).code(5);
     assert!(run.stderr.contains("gap"), "{}", run.stderr);
-    assert!(run.stderr.contains("0000000000000003.cset"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("0000000000000003.cset"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(c.get("a/1"), "a one");
     c.run(&["get", "a/3"]).code(1);
     assert_eq!(c.get("b/2"), "b two");
@@ -95,7 +99,9 @@ fn a_changeset_replaced_by_another_one_breaks_the_chain() {
 fn random_junk_named_like_a_changeset_is_bad_data() {
     let folder = Folder::new();
     let (_a, _b, fa, _) = two_streams(&folder);
-    let junk: Vec<u8> = (0..2000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let junk: Vec<u8> = (0..2000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     std::fs::write(&fa[0], junk).unwrap();
     assert_stops_at(&folder, &fa[0], false);
 }
@@ -107,7 +113,11 @@ fn leftovers_of_file_sync_tools_are_skipped_with_a_warning() {
     let dir = fa[0].parent().unwrap();
     let conflict = dir.join("00000001-0000000000000002.sync-conflict-20261125-101500-ABC1234.cset");
     std::fs::write(&conflict, b"whatever").unwrap();
-    std::fs::write(dir.join(".syncthing.00000001-0000000000000003.cset.tmp"), b"partial").unwrap();
+    std::fs::write(
+        dir.join(".syncthing.00000001-0000000000000003.cset.tmp"),
+        b"partial",
+    )
+    .unwrap();
     std::fs::write(folder.path().join("README.txt"), b"not ours").unwrap();
     std::fs::create_dir(folder.path().join(".stfolder")).unwrap();
     let c = Home::new();
@@ -125,17 +135,31 @@ fn leftovers_of_file_sync_tools_are_skipped_with_a_warning() {
 fn inspect_reports_damage_with_exit_5() {
     let folder = Folder::new();
     let (_a, _b, fa, _) = two_streams(&folder);
-    let ok = Home::new().run(&["sync", "inspect", fa[0].to_str().unwrap()]).code(0);
+    let ok = Home::new()
+        .run(&["sync", "inspect", fa[0].to_str().unwrap()])
+        .code(0);
     assert!(ok.stdout.contains("checksum   ok"), "{}", ok.stdout);
     assert!(ok.stdout.contains("default/a/1"), "{}", ok.stdout);
     let mut bytes = std::fs::read(&fa[0]).unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
     std::fs::write(&fa[0], &bytes).unwrap();
-    let bad = Home::new().run(&["sync", "inspect", fa[0].to_str().unwrap()]).code(5);
+    let bad = Home::new()
+        .run(&["sync", "inspect", fa[0].to_str().unwrap()])
+        .code(5);
     assert!(bad.stdout.contains("BAD"), "{}", bad.stdout);
-    assert!(bad.stdout.contains("default/a/1"), "the content is still shown: {}", bad.stdout);
+    assert!(
+        bad.stdout.contains("default/a/1"),
+        "the content is still shown: {}",
+        bad.stdout
+    );
     std::fs::write(&fa[0], b"short").unwrap();
-    let run = Home::new().run(&["sync", "inspect", fa[0].to_str().unwrap()]).code(5);
-    assert!(run.stderr.contains(fa[0].to_str().unwrap()), "{}", run.stderr);
+    let run = Home::new()
+        .run(&["sync", "inspect", fa[0].to_str().unwrap()])
+        .code(5);
+    assert!(
+        run.stderr.contains(fa[0].to_str().unwrap()),
+        "{}",
+        run.stderr
+    );
 }

@@ -3,9 +3,10 @@
 
 mod util;
 
-mod cli_store;
 mod bad_data;
+mod cli_store;
 mod concurrency;
+mod crash;
 mod divergence;
 mod schema;
 mod store_model;

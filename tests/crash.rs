@@ -1,0 +1,136 @@
+//! `kill -9` at random instants of real push and pull processes: the database stays intact, no
+//! partial changeset is ever visible, no partial import is ever visible, and the next run
+//! finishes the job with nothing lost or doubled.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::util::{Folder, Home, inspect, published_ids};
+
+/// A small deterministic generator for kill delays (reproducible runs).
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % n
+    }
+}
+
+/// Starts `args` in `home`, kills it with SIGKILL after `delay` unless it ended first;
+/// returns whether it was killed.
+fn run_and_kill(home: &Home, args: &[&str], delay: Duration) -> bool {
+    let mut child = home
+        .command(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(delay);
+    let killed = matches!(child.try_wait(), Ok(None));
+    if killed {
+        child.kill().expect("SIGKILL"); // Child::kill sends SIGKILL on Unix.
+    }
+    child.wait().expect("reap");
+    killed
+}
+
+#[test]
+fn push_killed_at_random_instants_publishes_everything_exactly_once() {
+    let (a, folder) = (Home::new(), Folder::new());
+    let mut rng = Lcg(0x5eed_0001);
+    // Calibrate: how long one round's push takes here, so kills spread over all of it.
+    a.bulk_put("warmup", 40, 40_000);
+    let start = std::time::Instant::now();
+    a.sync("push", &folder, &[]).code(0);
+    let span = start.elapsed().as_millis() as u64 + 5;
+    let mut kills = 0;
+    for round in 0..400 {
+        if kills >= 25 {
+            break;
+        }
+        // New work every round, big enough for the push to take a while.
+        a.bulk_put(&format!("r{round}"), 40, 40_000);
+        let delay = Duration::from_millis(rng.below(span));
+        if run_and_kill(&a, &["sync", "push", "--remote", folder.arg()], delay) {
+            kills += 1;
+        }
+        // Whatever instant it died at: every visible changeset is whole...
+        for f in folder.changesets() {
+            assert_eq!(inspect(&f)["checksum"]["ok"], true, "{}", f.display());
+        }
+        a.assert_intact();
+        // ...and the next push finishes the job (adopting what the dead one published).
+        a.sync("push", &folder, &[]).code(0);
+        assert_eq!(
+            a.sync("status", &folder, &["--json"]).code(0).json()["ahead"],
+            0
+        );
+    }
+    assert!(kills >= 20, "only {kills} pushes were killed mid-way");
+
+    a.sync("push", &folder, &[]).code(0);
+    let mut published = published_ids(&folder);
+    let total = published.len();
+    published.sort();
+    published.dedup();
+    assert_eq!(published.len(), total, "a version was published twice");
+    assert_eq!(total as i64, a.rows(), "every version published");
+    // And a fresh peer gets exactly that.
+    let b = Home::new();
+    b.sync("pull", &folder, &[]).code(0);
+    assert_eq!(a.version_ids(), b.version_ids());
+}
+
+#[test]
+fn pull_killed_at_random_instants_never_leaves_a_partial_import() {
+    let (a, folder) = (Home::new(), Folder::new());
+    a.bulk_put("big", 4_000, 3_000);
+    a.sync("push", &folder, &[]).code(0);
+    let total = a.rows();
+    // Calibrate: how long the whole pull takes here, so kills spread over all of it.
+    let scratch = Home::new();
+    let start = std::time::Instant::now();
+    scratch.sync("pull", &folder, &[]).code(0);
+    let span = start.elapsed().as_millis() as u64 + 10;
+    let mut rng = Lcg(0x5eed_0002);
+    let mut kills = 0;
+    let mut completed = 0;
+    let b = Home::new();
+    b.put("local/before", "mine");
+    for _ in 0..200 {
+        if kills >= 25 {
+            break;
+        }
+        let delay = Duration::from_millis(rng.below(span));
+        let killed = run_and_kill(&b, &["sync", "pull", "--remote", folder.arg()], delay);
+        b.assert_intact();
+        let rows = b.rows();
+        assert!(
+            rows == 1 || rows == total + 1,
+            "a partial import is visible: {rows} rows"
+        );
+        if killed {
+            kills += 1;
+        }
+        if rows > 1 {
+            completed += 1;
+            // Done: start over in a fresh home so later kills land in a large pull again.
+            b.sync("pull", &folder, &[]).code(0);
+            std::fs::remove_file(b.db()).unwrap();
+            for f in ["context.db-wal", "context.db-shm"] {
+                let _ = std::fs::remove_file(b.path().join(f));
+            }
+            b.put("local/before", "mine");
+        }
+    }
+    eprintln!("pull: {kills} kills, {completed} completed, span {span}ms");
+    assert!(kills >= 20, "only {kills} pulls were killed mid-way");
+    b.sync("pull", &folder, &[]).code(0);
+    assert_eq!(b.rows(), total + 1);
+    assert_eq!(b.get("local/before"), "mine");
+}
