@@ -5,12 +5,17 @@
 //!
 //! - `fixtures/db/schema-1.db`: a database as the first schema left it (migration 0001 only),
 //!   rows written with that schema's columns, for the migrate-forward test.
+//! - `fixtures/changesets/v1/`: golden changesets of format 1.0, a stream of two, laid out as in
+//!   a remote (`<peer>/<generation>-<seq>.cset`), and broken copies of the first one:
+//!   `truncated.cset`, `flipped-byte.cset`, `future-version.cset`, `wrong-magic.cset`.
 
 use std::path::Path;
 
+use context::changeset::{self, Changeset, Checksum, Entry, Header};
 use context::clock::Hlc;
 use context::ids::{PeerId, SeededIds, VersionId};
-use context::store::migrations;
+use context::remote::CsetName;
+use context::store::{Kind, migrations};
 use rusqlite::{Connection, params};
 use sha2::{Digest, Sha256};
 
@@ -20,6 +25,155 @@ const T: i64 = 1_793_523_600_000;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     schema_1(&root.join("db").join("schema-1.db"))?;
+    changesets_v1(&root.join("changesets").join("v1"))?;
+    Ok(())
+}
+
+fn entry(
+    ids: &SeededIds,
+    peer: PeerId,
+    (project, key): (&str, &str),
+    body: Option<&[u8]>,
+    at: i64,
+    parent: Option<VersionId>,
+    expires_at_ms: Option<i64>,
+) -> Entry {
+    let hlc = Hlc::from_parts(at, 0);
+    Entry {
+        id: VersionId::generate(ids, at),
+        project: project.to_string(),
+        key: key.to_string(),
+        kind: if body.is_some() {
+            Kind::Version
+        } else {
+            Kind::Tombstone
+        },
+        body: body.map(<[u8]>::to_vec),
+        sha256: body.map(|b| Checksum(Sha256::digest(b).into())),
+        hlc,
+        peer,
+        parent,
+        expires_at_ms,
+    }
+}
+
+fn changesets_v1(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)?;
+    }
+    let ids = SeededIds::new(2);
+    let peer = PeerId::generate(&ids);
+    let other = PeerId::generate(&ids);
+    let draft = entry(
+        &ids,
+        peer,
+        ("default", "research/background-sync"),
+        Some(b"first draft\n"),
+        T,
+        None,
+        None,
+    );
+    let second = entry(
+        &ids,
+        peer,
+        ("default", "research/background-sync"),
+        Some(b"second draft\n"),
+        T + 60_000,
+        Some(draft.id),
+        None,
+    );
+    let short = entry(
+        &ids,
+        peer,
+        ("default", "tmp/scratch"),
+        Some(b"short-lived\n"),
+        T + 120_000,
+        None,
+        Some(T + 120_000 + 3_600_000),
+    );
+    // A version written by another peer, passed on by this one (versions hop between remotes).
+    let relayed = entry(
+        &ids,
+        other,
+        ("plans", "plan/q1"),
+        Some(b"ship it\n"),
+        T + 180_000,
+        None,
+        None,
+    );
+    let binary = entry(
+        &ids,
+        peer,
+        ("plans", "blob"),
+        Some(&[0, 159, 146, 150, 255, 10]),
+        T + 240_000,
+        None,
+        None,
+    );
+    let first_header = Header {
+        peer,
+        generation: 1,
+        seq: 1,
+        prev: None,
+        created_at_ms: T + 300_000,
+        host: "fixture-host".into(),
+        snapshot: false,
+        versions: 0,
+        tombstones: 0,
+        projects: vec![],
+    };
+    let first = Changeset::new(
+        first_header.clone(),
+        vec![draft, second.clone(), short, relayed, binary],
+    );
+    let (first_bytes, first_sum) = changeset::encode(&first)?;
+    let gone = entry(
+        &ids,
+        peer,
+        ("default", "research/background-sync"),
+        None,
+        T + 360_000,
+        Some(second.id),
+        None,
+    );
+    let second_cs = Changeset::new(
+        Header {
+            seq: 2,
+            prev: Some(first_sum),
+            created_at_ms: T + 420_000,
+            ..first_header
+        },
+        vec![gone],
+    );
+    let (second_bytes, _) = changeset::encode(&second_cs)?;
+
+    let stream = dir.join(peer.to_string());
+    std::fs::create_dir_all(&stream)?;
+    for (seq, bytes) in [(1, &first_bytes), (2, &second_bytes)] {
+        let name = CsetName {
+            peer,
+            generation: 1,
+            seq,
+        };
+        std::fs::write(stream.join(name.file_name()), bytes)?;
+    }
+    let broken = dir.join("broken");
+    std::fs::create_dir_all(&broken)?;
+    std::fs::write(
+        broken.join("truncated.cset"),
+        &first_bytes[..first_bytes.len() / 2],
+    )?;
+    let mut flipped = first_bytes.clone();
+    let mid = flipped.len() / 2;
+    flipped[mid] ^= 0x01;
+    std::fs::write(broken.join("flipped-byte.cset"), flipped)?;
+    let mut future = first_bytes.clone();
+    future[8..10].copy_from_slice(&2u16.to_be_bytes());
+    std::fs::write(broken.join("future-version.cset"), future)?;
+    let mut magic = first_bytes.clone();
+    magic[..8].copy_from_slice(b"PK\x03\x04zip!");
+    std::fs::write(broken.join("wrong-magic.cset"), magic)?;
+    println!("wrote {} (stream of peer {peer})", dir.display());
     Ok(())
 }
 

@@ -8,6 +8,7 @@ mod cli_store;
 mod concurrency;
 mod crash;
 mod divergence;
+mod golden;
 mod schema;
 mod store_model;
 mod sync_cli;
