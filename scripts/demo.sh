@@ -1,32 +1,66 @@
 #!/usr/bin/env bash
-# `make demo`: the store end to end, with real output, in a temporary home.
+# `make demo`: two peers (a laptop and a desktop) syncing through a shared folder in a temporary
+# directory, end to end, with real output.
 set -euo pipefail
 bin="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-export CONTEXT_HOME="$work/laptop"
-unset CONTEXT_PROJECT XDG_DATA_HOME
+shared="$work/shared-folder"
+mkdir -p "$shared"
+unset CONTEXT_PROJECT XDG_DATA_HOME CONTEXT_NOW CONTEXT_HOST
 
-run() {
-    printf '\n$ %s\n' "$*"
-    "$@"
+# Each machine is a home; the shared folder stands for a Syncthing or Dropbox folder.
+on() {
+    local machine=$1
+    shift
+    printf '\n[%s]$ context %s\n' "$machine" "$*"
+    CONTEXT_HOME="$work/$machine" "$bin" "$@"
 }
-context() { "$bin" "$@"; }
+on_with_stdin() {
+    local machine=$1 text=$2
+    shift 2
+    printf "\n[%s]$ echo '%s' | context %s\n" "$machine" "$text" "$*"
+    printf '%s\n' "$text" | CONTEXT_HOME="$work/$machine" "$bin" "$@"
+}
 
-echo "# a home in $CONTEXT_HOME"
-printf "\n$ echo 'Litestream ships WAL segments.' | context put research/background-sync\n"
-echo 'Litestream ships WAL segments.' | context put research/background-sync
-first=$(context history research/background-sync --json | sed -n 's/.*"id": "\(.*\)".*/\1/p' | head -1)
-printf 'Use changesets instead of WAL shipping.\n' > "$work/note.md"
-run context put research/background-sync --file "$work/note.md"
-run context get research/background-sync
-run context put --project plans plan/q1 --ttl 7d --file "$work/note.md"
-run context ls
-run context ls --project plans --json
-run context history research/background-sync
-run context restore research/background-sync "$first"
-run context get research/background-sync
-run context rm research/background-sync
-printf '\n$ context get research/background-sync   # deleted: exit 1\n'
-context get research/background-sync || echo "(exit $?)"
-run context ls --deleted
+echo "# two homes and a shared folder in $work"
+on laptop sync remote "$shared"
+on desktop sync remote "$shared"
+
+echo; echo "# write on the laptop, push"
+on_with_stdin laptop 'Litestream ships WAL segments; we ship changesets.' put research/background-sync
+on_with_stdin laptop 'Q1: background sync.' put plan/q1 --project plans
+on laptop sync push
+
+echo; echo "# pull on the desktop"
+on desktop sync pull
+on desktop get research/background-sync
+on desktop ls --project plans
+
+echo; echo "# an edit back from the desktop: a fast-forward, no --force needed"
+on_with_stdin desktop 'Q1: background sync, then benchmarks.' put plan/q1 --project plans
+on desktop sync push
+on laptop sync pull
+on laptop get plan/q1 --project plans
+
+echo; echo "# both edit the same note before syncing: a conflict"
+on_with_stdin laptop 'Laptop: changesets are zstd MessagePack.' put research/background-sync
+on_with_stdin desktop 'Desktop: changesets are checksummed.' put research/background-sync
+on laptop sync push
+on desktop sync push
+printf '\n[laptop]$ context sync pull   # refused: the desktop edit would replace an unseen local edit\n'
+CONTEXT_HOME="$work/laptop" "$bin" sync pull || echo "(exit $?)"
+on laptop sync pull --force
+on desktop sync pull
+on laptop get research/background-sync
+on desktop get research/background-sync
+on laptop history research/background-sync
+
+echo; echo "# where each stands"
+on laptop sync status
+on laptop sync status --json
+
+echo; echo "# what is in the shared folder"
+(cd "$shared" && find . -type f | sort)
+first=$(cd "$shared" && find . -name '*.cset' | sort | head -1)
+on laptop sync inspect "$shared/${first#./}"

@@ -183,6 +183,10 @@ fn conflict_scenario(force_a_first: bool) {
     assert_eq!(a.ok(&["get", "plan", "--version", &a_edit]), "edit on a");
     let status = a.sync("status", &folder, &["--json"]).code(0).json();
     assert_eq!(status["conflicts_resolved"][0]["local"], a_edit.as_str());
+    // Still reported after later, ordinary pulls.
+    a.sync("pull", &folder, &[]).code(0);
+    let status = a.sync("status", &folder, &["--json"]).code(0).json();
+    assert_eq!(status["conflicts_resolved"][0]["key"], "plan");
 }
 
 #[test]

@@ -126,16 +126,14 @@ pub fn status(store: &Store, remote: &dyn Remote) -> Result<Status, SyncError> {
     };
     let last_push = last("push")?;
     let last_pull = last("pull")?;
-    let conflicts_resolved = last_pull
-        .as_ref()
-        .and_then(|r| serde_json::from_str::<serde_json::Value>(&r.summary).ok())
-        .and_then(|v| {
-            if v["forced"].as_bool() == Some(true) {
-                serde_json::from_value::<Vec<KeyPlan>>(v["conflicts"].clone()).ok()
-            } else {
-                None
-            }
-        })
+    // The most recent forced pull that replaced local versions, however many pulls came since.
+    let conflicts_resolved = store
+        .runs(Some("pull"), 50)?
+        .into_iter()
+        .filter(|r| r.remote.as_deref() == Some(location.as_str()))
+        .filter_map(|r| serde_json::from_str::<serde_json::Value>(&r.summary).ok())
+        .find(|v| v["forced"].as_bool() == Some(true) && v["applied"].as_bool() == Some(true))
+        .and_then(|v| serde_json::from_value::<Vec<KeyPlan>>(v["conflicts"].clone()).ok())
         .unwrap_or_default();
 
     Ok(Status {
