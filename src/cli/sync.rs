@@ -158,12 +158,57 @@ impl Session {
         })
     }
 
+    /// Resolves the remote and runs `op` on it inside this run's span. A failure is logged as
+    /// a run and returned; on success the result comes back with the remote's location.
+    fn with_remote<T>(
+        &mut self,
+        command: &str,
+        flags: &RunFlags,
+        op: impl FnOnce(&mut Store, &dyn Remote) -> Result<T, SyncError>,
+    ) -> Result<(T, Option<String>), CliError> {
+        let span = self.span.clone();
+        let _enter = span.enter();
+        let remote = open_remote(&self.store, flags.remote.as_deref());
+        let location = match &remote {
+            Ok(r) => Some(r.location()),
+            Err(_) => flags.remote.as_deref().map(normalise),
+        };
+        if let Some(l) = &location {
+            span.record("remote", l.as_str());
+        }
+        let result = remote.and_then(|r| Ok(op(&mut self.store, &r)?));
+        match result {
+            Ok(value) => Ok((value, location)),
+            Err(e) => {
+                let status = e.exit_status();
+                let summary = json!({ "error": e.to_string() });
+                self.log(command, location, status, summary);
+                Err(e)
+            }
+        }
+    }
+
+    /// Logs a finished run and records the projects it touched on its span.
+    fn finish(
+        &self,
+        command: &str,
+        remote: Option<String>,
+        exit_status: u8,
+        per_project: &sync::PerProject,
+        summary: serde_json::Value,
+    ) {
+        let projects = per_project.keys().cloned().collect::<Vec<_>>().join(",");
+        self.span.record("project", projects.as_str());
+        let _enter = self.span.enter();
+        tracing::info!(exit_status, "{command} finished");
+        self.log(command, remote, exit_status, summary);
+    }
+
     fn log(
         &self,
         command: &str,
         remote: Option<String>,
         exit_status: u8,
-        outcome: &str,
         summary: serde_json::Value,
     ) {
         let run = Run {
@@ -173,7 +218,7 @@ impl Session {
             started_at_ms: self.started_ms,
             finished_at_ms: self.store.now_ms(),
             exit_status: i64::from(exit_status),
-            outcome: outcome.to_string(),
+            outcome: outcome_of(exit_status).to_string(),
             summary: summary.to_string(),
         };
         if let Err(e) = self.store.record_run(&run) {
@@ -194,49 +239,18 @@ fn outcome_of(status: u8) -> &'static str {
 
 fn run_push(env: &Env, flags: &RunFlags, out: &mut dyn Write) -> Result<u8, CliError> {
     let mut session = Session::open(env, "push", flags.wait)?;
-    let span = session.span.clone();
-    let _enter = span.enter();
     let started = Instant::now();
-    let result = open_remote(&session.store, flags.remote.as_deref()).and_then(|remote| {
-        span.record("remote", remote.location().as_str());
-        Ok(sync::push(
-            &mut session.store,
-            &remote,
-            PushOptions { force: flags.force },
-        )?)
-    });
-    let location = flags
-        .remote
-        .as_deref()
-        .map(normalise)
-        .or_else(|| session.store.setting(DEFAULT_REMOTE_SETTING).ok().flatten());
-    match result {
-        Ok(report) => {
-            span.record("project", projects(&report.per_project).as_str());
-            session.log("push", location, 0, "ok", push_json(&report));
-            tracing::info!(
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "push done"
-            );
-            print_push(&report, flags.json, out)?;
-            Ok(0)
-        }
-        Err(e) => {
-            let status = e.exit_status();
-            session.log(
-                "push",
-                location,
-                status,
-                outcome_of(status),
-                json!({ "error": e.to_string() }),
-            );
-            Err(e)
-        }
-    }
-}
-
-fn projects(per_project: &sync::PerProject) -> String {
-    per_project.keys().cloned().collect::<Vec<_>>().join(",")
+    let opts = PushOptions { force: flags.force };
+    let (report, location) = session.with_remote("push", flags, |store, remote| {
+        sync::push(store, remote, opts)
+    })?;
+    tracing::debug!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "push took"
+    );
+    session.finish("push", location, 0, &report.per_project, push_json(&report));
+    print_push(&report, flags.json, out)?;
+    Ok(0)
 }
 
 fn push_json(r: &PushReport) -> serde_json::Value {
@@ -285,47 +299,21 @@ fn run_pull(
     out: &mut dyn Write,
 ) -> Result<u8, CliError> {
     let mut session = Session::open(env, "pull", flags.wait)?;
-    let span = session.span.clone();
-    let _enter = span.enter();
-    let result = open_remote(&session.store, flags.remote.as_deref()).and_then(|remote| {
-        span.record("remote", remote.location().as_str());
-        Ok(sync::pull(
-            &mut session.store,
-            &remote,
-            PullOptions {
-                force: flags.force,
-                dry_run,
-            },
-        )?)
-    });
-    let location = flags
-        .remote
-        .as_deref()
-        .map(normalise)
-        .or_else(|| session.store.setting(DEFAULT_REMOTE_SETTING).ok().flatten());
-    match result {
-        Ok(report) => {
-            span.record("project", projects(&report.per_project).as_str());
-            let status = report.exit_status();
-            if !dry_run {
-                let summary = serde_json::to_value(&report).unwrap_or_default();
-                session.log("pull", location, status, outcome_of(status), summary);
-            }
-            print_pull(&report, flags.json, out)?;
-            Ok(status)
-        }
-        Err(e) => {
-            let status = e.exit_status();
-            session.log(
-                "pull",
-                location,
-                status,
-                outcome_of(status),
-                json!({ "error": e.to_string() }),
-            );
-            Err(e)
-        }
+    let opts = PullOptions {
+        force: flags.force,
+        dry_run,
+    };
+    let (report, location) = session.with_remote("pull", flags, |store, remote| {
+        sync::pull(store, remote, opts)
+    })?;
+    let status = report.exit_status();
+    // A dry run changed nothing, so it is no run to log.
+    if !dry_run {
+        let summary = serde_json::to_value(&report).unwrap_or_default();
+        session.finish("pull", location, status, &report.per_project, summary);
     }
+    print_pull(&report, flags.json, out)?;
+    Ok(status)
 }
 
 fn print_pull(r: &PullReport, as_json: bool, out: &mut dyn Write) -> Result<(), CliError> {
