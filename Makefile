@@ -1,7 +1,7 @@
 # The commands a newcomer looks for. `make ci` is exactly what CI runs (.ci/run).
 CARGO ?= cargo
 
-.PHONY: build test ci demo bench fmt lint
+.PHONY: build test ci demo bench fmt lint soak fuzz
 
 build:
 	$(CARGO) build --release
@@ -23,3 +23,7 @@ demo:
 
 bench:
 	$(CARGO) bench --bench store
+
+# The model-based convergence test at 10,000 cases (CI runs 300).
+soak:
+	PROPTEST_CASES=10000 $(CARGO) test --test integration convergence -- --nocapture

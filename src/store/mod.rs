@@ -188,6 +188,17 @@ impl Store {
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
     }
 
+    /// Copies the whole database, as it stands, into a new file at `dest` (SQLite's online
+    /// backup API: consistent even while other processes write).
+    pub fn copy_to(&self, dest: &Path) -> Result<()> {
+        self.conn.backup(
+            rusqlite::MAIN_DB,
+            dest,
+            None::<fn(rusqlite::backup::Progress)>,
+        )?;
+        Ok(())
+    }
+
     /// A setting of this home (`None` when unset).
     pub fn setting(&self, name: &str) -> Result<Option<String>> {
         use rusqlite::OptionalExtension;

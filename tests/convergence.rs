@@ -1,0 +1,599 @@
+//! Many peers, one or two shared folders, random histories: the guarantees sync makes, checked
+//! against the library in-process (real SQLite files on tmpfs, in-memory remotes).
+//!
+//! Peers put, delete, restore and expire documents under skewed clocks; push and pull (with and
+//! without `--force`); restore their database from an earlier backup; copy their home to a new
+//! machine. Some cases split the peers between two folders with one peer relaying between them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
+
+use context::changeset;
+use context::clock::ManualClock;
+use context::ids::{SeededIds, VersionId};
+use context::remote::{MemoryRemote, Remote};
+use context::runtime::Runtime;
+use context::store::{State, Store, StoreError, Version};
+use context::sync::{self, PullOptions, PushOptions, SyncError};
+
+const KEYS: [&str; 3] = ["a", "b", "notes/c"];
+const PROJECTS: [&str; 2] = ["default", "work"];
+const T0: i64 = 1_795_600_000_000;
+const MAX_PEERS: usize = 6;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Put {
+        peer: usize,
+        doc: (usize, usize),
+        body: u8,
+    },
+    PutTtl {
+        peer: usize,
+        doc: (usize, usize),
+        ttl_s: u64,
+    },
+    Rm {
+        peer: usize,
+        doc: (usize, usize),
+    },
+    Restore {
+        peer: usize,
+        doc: (usize, usize),
+        nth: usize,
+    },
+    Advance {
+        ms: i64,
+    },
+    Skew {
+        peer: usize,
+        ms: i64,
+    },
+    Push {
+        peer: usize,
+        remote: usize,
+        force: bool,
+    },
+    Pull {
+        peer: usize,
+        remote: usize,
+        force: bool,
+    },
+    Backup {
+        peer: usize,
+    },
+    RestoreBackup {
+        peer: usize,
+    },
+    CopyHome {
+        peer: usize,
+    },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let p = 0..MAX_PEERS;
+    let doc = (0..PROJECTS.len(), 0..KEYS.len());
+    prop_oneof![
+        6 => (p.clone(), doc.clone(), any::<u8>()).prop_map(|(peer, doc, body)| Op::Put { peer, doc, body }),
+        2 => (p.clone(), doc.clone(), 1u64..300).prop_map(|(peer, doc, ttl_s)| Op::PutTtl { peer, doc, ttl_s }),
+        2 => (p.clone(), doc.clone()).prop_map(|(peer, doc)| Op::Rm { peer, doc }),
+        1 => (p.clone(), doc, 0usize..6).prop_map(|(peer, doc, nth)| Op::Restore { peer, doc, nth }),
+        2 => (0i64..400_000).prop_map(|ms| Op::Advance { ms }),
+        1 => (p.clone(), -120_000i64..120_000).prop_map(|(peer, ms)| Op::Skew { peer, ms }),
+        5 => (p.clone(), 0usize..2, prop::bool::weighted(0.2)).prop_map(|(peer, remote, force)| Op::Push { peer, remote, force }),
+        5 => (p.clone(), 0usize..2, prop::bool::weighted(0.3)).prop_map(|(peer, remote, force)| Op::Pull { peer, remote, force }),
+        1 => p.clone().prop_map(|peer| Op::Backup { peer }),
+        1 => p.clone().prop_map(|peer| Op::RestoreBackup { peer }),
+        1 => p.prop_map(|peer| Op::CopyHome { peer }),
+    ]
+}
+
+struct Peer {
+    dir: PathBuf,
+    store: Option<Store>,
+    clock: ManualClock,
+    skew: i64,
+    remotes: Vec<usize>,
+    backup: Option<PathBuf>,
+    host: String,
+}
+
+impl Peer {
+    fn store(&mut self) -> &mut Store {
+        self.store.as_mut().expect("open")
+    }
+}
+
+struct World {
+    _tmp: tempfile::TempDir,
+    peers: Vec<Peer>,
+    remotes: Vec<MemoryRemote>,
+    ids: Arc<SeededIds>,
+    now: i64,
+    /// Every version id any peer ever wrote.
+    written: BTreeSet<VersionId>,
+    /// Ids that existed only in a peer whose database was then restored from an older backup:
+    /// the one legitimate way for a version to disappear.
+    dropped: BTreeSet<VersionId>,
+}
+
+type R<T> = Result<T, TestCaseError>;
+
+fn fail(e: impl std::fmt::Display) -> TestCaseError {
+    TestCaseError::fail(e.to_string())
+}
+
+fn open(dir: &Path, clock: &ManualClock, ids: &Arc<SeededIds>, host: &str) -> R<Store> {
+    let rt = Runtime::new(Arc::new(clock.clone()), ids.clone(), host);
+    Store::open(&dir.join("context.db"), rt).map_err(fail)
+}
+
+/// Every row a store holds, by id.
+fn rows(store: &Store) -> R<BTreeMap<VersionId, Version>> {
+    let mut out = BTreeMap::new();
+    for project in store.projects().map_err(fail)? {
+        for e in store.ls(&project, "", true).map_err(fail)? {
+            for v in store.history(&project, &e.current.key).map_err(fail)? {
+                out.insert(v.id, v);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The current row of every key.
+fn currents(store: &Store) -> R<BTreeMap<(String, String), Version>> {
+    let mut out = BTreeMap::new();
+    for project in store.projects().map_err(fail)? {
+        for e in store.ls(&project, "", true).map_err(fail)? {
+            out.insert((project.clone(), e.current.key.clone()), e.current);
+        }
+    }
+    Ok(out)
+}
+
+fn current_ids(store: &Store) -> R<BTreeMap<(String, String), VersionId>> {
+    Ok(currents(store)?
+        .into_iter()
+        .map(|(k, v)| (k, v.id))
+        .collect())
+}
+
+fn lww(v: &Version) -> (context::clock::Hlc, context::ids::PeerId, VersionId) {
+    (v.hlc, v.peer, v.id)
+}
+
+fn descends(rows: &BTreeMap<VersionId, Version>, from: VersionId, ancestor: VersionId) -> bool {
+    let mut next = rows.get(&from).and_then(|v| v.parent);
+    while let Some(id) = next {
+        if id == ancestor {
+            return true;
+        }
+        next = rows.get(&id).and_then(|v| v.parent);
+    }
+    false
+}
+
+/// Every entry id in every changeset of a remote.
+fn published(remote: &MemoryRemote) -> R<BTreeSet<VersionId>> {
+    let mut out = BTreeSet::new();
+    for name in remote.list().map_err(fail)?.changesets {
+        let (cs, _) = changeset::decode(&remote.read(&name).map_err(fail)?).map_err(fail)?;
+        out.extend(cs.entries.iter().map(|e| e.id));
+    }
+    Ok(out)
+}
+
+impl World {
+    fn new(peers: usize, two_remotes: bool) -> R<World> {
+        let tmp = if Path::new("/dev/shm").is_dir() {
+            tempfile::tempdir_in("/dev/shm").map_err(fail)?
+        } else {
+            tempfile::tempdir().map_err(fail)?
+        };
+        let ids = Arc::new(SeededIds::new(peers as u64 * 31 + u64::from(two_remotes)));
+        let mut world = World {
+            peers: Vec::new(),
+            remotes: vec![MemoryRemote::new("mem://x"), MemoryRemote::new("mem://y")],
+            ids,
+            now: T0,
+            written: BTreeSet::new(),
+            dropped: BTreeSet::new(),
+            _tmp: tmp,
+        };
+        for i in 0..peers {
+            // With two folders, peer 0 relays between them; the others use one each.
+            let remotes = match (two_remotes, i) {
+                (false, _) => vec![0],
+                (true, 0) => vec![0, 1],
+                (true, i) => vec![i % 2],
+            };
+            world.add_peer(None, remotes, format!("host-{i}"))?;
+        }
+        Ok(world)
+    }
+
+    fn add_peer(&mut self, from: Option<usize>, remotes: Vec<usize>, host: String) -> R<()> {
+        let dir = self._tmp.path().join(format!("peer-{}", self.peers.len()));
+        std::fs::create_dir_all(&dir).map_err(fail)?;
+        if let Some(src) = from {
+            self.peers[src]
+                .store()
+                .copy_to(&dir.join("context.db"))
+                .map_err(fail)?;
+        }
+        let clock = ManualClock::new(self.now);
+        let store = open(&dir, &clock, &self.ids, &host)?;
+        self.peers.push(Peer {
+            dir,
+            store: Some(store),
+            clock,
+            skew: 0,
+            remotes,
+            backup: None,
+            host,
+        });
+        Ok(())
+    }
+
+    fn tick(&mut self) {
+        for p in &self.peers {
+            p.clock.set_ms(self.now + p.skew);
+        }
+    }
+
+    fn ids_of(&self, i: usize) -> R<BTreeSet<VersionId>> {
+        Ok(rows(self.peers[i].store.as_ref().expect("open"))?
+            .into_keys()
+            .collect())
+    }
+
+    fn remote_of(&self, peer: usize, which: usize) -> usize {
+        let r = &self.peers[peer].remotes;
+        r[which % r.len()]
+    }
+
+    fn write(&mut self, peer: usize, result: Result<Version, StoreError>) -> R<()> {
+        match result {
+            Ok(v) => {
+                self.written.insert(v.id);
+                Ok(())
+            }
+            // Refusals the model expects: rm of a key that is not live, restore of a
+            // tombstone or of a version that is not there.
+            Err(
+                StoreError::NotFound { .. }
+                | StoreError::Deleted { .. }
+                | StoreError::Expired { .. }
+                | StoreError::Tombstone { .. }
+                | StoreError::NoSuchVersion { .. },
+            ) => Ok(()),
+            Err(e) => Err(fail(format!("peer {peer}: {e}"))),
+        }
+    }
+
+    fn step(&mut self, op: &Op) -> R<()> {
+        let n = self.peers.len();
+        let before: Vec<BTreeSet<VersionId>> = (0..n).map(|i| self.ids_of(i)).collect::<R<_>>()?;
+        let mut restored = None;
+        match *op {
+            Op::Put { peer, doc, body } => {
+                let peer = peer % n;
+                let body = format!("{} from peer {peer}", body);
+                let r = self.peers[peer].store().put(
+                    PROJECTS[doc.0],
+                    KEYS[doc.1],
+                    body.as_bytes(),
+                    None,
+                );
+                self.write(peer, r)?;
+            }
+            Op::PutTtl { peer, doc, ttl_s } => {
+                let peer = peer % n;
+                let ttl = Some(Duration::from_secs(ttl_s));
+                let r = self.peers[peer]
+                    .store()
+                    .put(PROJECTS[doc.0], KEYS[doc.1], b"brief", ttl);
+                self.write(peer, r)?;
+            }
+            Op::Rm { peer, doc } => {
+                let peer = peer % n;
+                let r = self.peers[peer].store().rm(PROJECTS[doc.0], KEYS[doc.1]);
+                self.write(peer, r)?;
+            }
+            Op::Restore { peer, doc, nth } => {
+                let peer = peer % n;
+                let store = self.peers[peer].store();
+                let target = match store.history(PROJECTS[doc.0], KEYS[doc.1]) {
+                    Ok(h) => h[nth % h.len()].id.to_string(),
+                    Err(_) => "0".to_string(),
+                };
+                let r = store.restore(PROJECTS[doc.0], KEYS[doc.1], &target);
+                self.write(peer, r)?;
+            }
+            Op::Advance { ms } => {
+                self.now += ms;
+                self.tick();
+            }
+            Op::Skew { peer, ms } => {
+                self.peers[peer % n].skew = ms;
+                self.tick();
+            }
+            Op::Push {
+                peer,
+                remote,
+                force,
+            } => {
+                let peer = peer % n;
+                let r = self.remote_of(peer, remote);
+                let remote = self.remotes[r].clone();
+                match sync::push(self.peers[peer].store(), &remote, PushOptions { force }) {
+                    Ok(_) => {}
+                    // A restored or copied database is refused until forced: expected.
+                    Err(SyncError::Diverged(_)) if !force => {}
+                    Err(e) => return Err(fail(format!("push of peer {peer}: {e}"))),
+                }
+            }
+            Op::Pull {
+                peer,
+                remote,
+                force,
+            } => {
+                let peer = peer % n;
+                let r = self.remote_of(peer, remote);
+                self.checked_pull(peer, r, force)?;
+            }
+            Op::Backup { peer } => {
+                let peer = peer % n;
+                let p = &mut self.peers[peer];
+                let path = p.dir.join("backup.db");
+                let _ = std::fs::remove_file(&path);
+                p.store().copy_to(&path).map_err(fail)?;
+                p.backup = Some(path);
+            }
+            Op::RestoreBackup { peer } => {
+                let peer = peer % n;
+                if let Some(backup) = self.peers[peer].backup.clone() {
+                    let p = &mut self.peers[peer];
+                    p.store = None;
+                    for f in ["context.db", "context.db-wal", "context.db-shm"] {
+                        let _ = std::fs::remove_file(p.dir.join(f));
+                    }
+                    std::fs::copy(&backup, p.dir.join("context.db")).map_err(fail)?;
+                    p.store = Some(open(&p.dir, &p.clock, &self.ids, &p.host)?);
+                    restored = Some(peer);
+                }
+            }
+            Op::CopyHome { peer } => {
+                if n < MAX_PEERS {
+                    let peer = peer % n;
+                    let remotes = self.peers[peer].remotes.clone();
+                    self.add_peer(Some(peer), remotes, format!("copy-of-{peer}"))?;
+                }
+            }
+        }
+
+        // 2. Nothing lost: no peer loses a version it had, but by restoring an older backup.
+        for (i, had) in before.iter().enumerate() {
+            let now = self.ids_of(i)?;
+            if restored == Some(i) {
+                let mut elsewhere: BTreeSet<VersionId> = BTreeSet::new();
+                for j in (0..self.peers.len()).filter(|j| *j != i) {
+                    elsewhere.extend(self.ids_of(j)?);
+                }
+                for r in &self.remotes {
+                    elsewhere.extend(published(r)?);
+                }
+                self.dropped
+                    .extend(had.difference(&now).filter(|id| !elsewhere.contains(id)));
+            } else {
+                let lost: Vec<_> = had.difference(&now).collect();
+                prop_assert!(lost.is_empty(), "peer {} lost {:?} in {:?}", i, lost, op);
+            }
+        }
+        Ok(())
+    }
+
+    /// A pull, with the properties every pull must keep.
+    fn checked_pull(&mut self, peer: usize, r: usize, force: bool) -> R<()> {
+        let remote = self.remotes[r].clone();
+        let store = self.peers[peer].store();
+        let me = store.peer().id;
+        let now = store.now_ms();
+        let rows_before = rows(store)?;
+        let cur_before = currents(store)?;
+        let report = sync::pull(
+            store,
+            &remote,
+            PullOptions {
+                force,
+                dry_run: false,
+            },
+        )
+        .map_err(fail)?;
+        prop_assert!(
+            report.bad.is_empty(),
+            "bad data in a healthy remote: {:?}",
+            report.bad
+        );
+        let rows_after = rows(store)?;
+        let cur_after = currents(store)?;
+
+        if report.exit_status() == 3 {
+            // A refused pull changes nothing.
+            prop_assert_eq!(
+                rows_before.keys().collect::<Vec<_>>(),
+                rows_after.keys().collect::<Vec<_>>()
+            );
+        }
+        for (k, b) in &cur_before {
+            let a = &cur_after[k];
+            // 3. Safety: without --force, a local change is only ever replaced by a version
+            // that descends from it (its writer had seen it).
+            if !force && b.peer == me && a.id != b.id {
+                prop_assert!(
+                    descends(&rows_after, a.id, b.id),
+                    "pull without --force replaced local {} of {:?} with unseen {}",
+                    b.id,
+                    k,
+                    a.id
+                );
+            }
+            // 5. No resurrection: a deleted or expired key only comes back through a newer row.
+            if b.state_at(now) != State::Live {
+                prop_assert!(
+                    lww(a) >= lww(b),
+                    "{:?} came back through an older version",
+                    k
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Everyone pushes and pulls with --force until nothing moves.
+    fn settle(&mut self) -> R<()> {
+        for _round in 0..3 {
+            for i in 0..self.peers.len() {
+                for r in self.peers[i].remotes.clone() {
+                    let remote = self.remotes[r].clone();
+                    sync::push(self.peers[i].store(), &remote, PushOptions { force: true })
+                        .map_err(|e| fail(format!("final push of peer {i}: {e}")))?;
+                }
+            }
+            for i in 0..self.peers.len() {
+                for r in self.peers[i].remotes.clone() {
+                    self.checked_pull(i, r, true)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A fresh peer that pulls `streams` of the remotes one at a time, each through its own
+/// folder, in the given order; then everything once more (applying twice changes nothing).
+fn replay(
+    world: &World,
+    reverse: bool,
+) -> R<(BTreeSet<VersionId>, BTreeMap<(String, String), VersionId>)> {
+    let dir = world._tmp.path().join(format!("replay-{reverse}"));
+    std::fs::create_dir_all(&dir).map_err(fail)?;
+    let clock = ManualClock::new(world.now);
+    let mut store = open(&dir, &clock, &world.ids, "replay")?;
+    let mut streams = Vec::new();
+    for remote in &world.remotes {
+        for ((peer, generation), names) in remote.list().map_err(fail)?.streams() {
+            streams.push((remote.clone(), peer, generation, names));
+        }
+    }
+    if reverse {
+        streams.reverse();
+    }
+    for (i, (remote, _, _, names)) in streams.iter().enumerate() {
+        let single = if reverse {
+            let one = MemoryRemote::new(&format!("mem://stream-{i}"));
+            for n in names {
+                one.put_raw(&n.rel_path(), remote.read(n).map_err(fail)?);
+            }
+            one
+        } else {
+            remote.clone()
+        };
+        sync::pull(
+            &mut store,
+            &single,
+            PullOptions {
+                force: true,
+                dry_run: false,
+            },
+        )
+        .map_err(fail)?;
+    }
+    let ids: BTreeSet<VersionId> = rows(&store)?.into_keys().collect();
+    for remote in &world.remotes {
+        sync::pull(
+            &mut store,
+            remote,
+            PullOptions {
+                force: true,
+                dry_run: false,
+            },
+        )
+        .map_err(fail)?;
+    }
+    prop_assert_eq!(
+        &ids,
+        &rows(&store)?.into_keys().collect::<BTreeSet<_>>(),
+        "a second pull changed something"
+    );
+    Ok((ids, current_ids(&store)?))
+}
+
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(300)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: cases(),
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+            "proptest-regressions/convergence.txt",
+        ))),
+        ..ProptestConfig::default()
+    })]
+
+    /// Properties, checked after every step and after a final round of push and pull --force:
+    ///
+    /// 1. Convergence: after the final round every peer has the same current version of every
+    ///    key and the same set of version ids.
+    /// 2. Nothing lost: no version id ever disappears from a peer that had it (except by
+    ///    restoring that peer's database from an older backup, and then only ids that existed
+    ///    nowhere else); in the end every peer has every id ever written but those.
+    /// 3. Safety: a pull without --force never replaces a key's local current version (one this
+    ///    peer wrote) with a version that does not descend from it; it refuses instead, and a
+    ///    refused pull changes nothing.
+    /// 4. Order independence: the same changesets applied stream by stream in reverse order,
+    ///    or all at once, or twice, give the same state.
+    /// 5. No resurrection: a deleted or expired key never comes back through an older version.
+    #[test]
+    fn peers_converge_and_lose_nothing(
+        peers in 2usize..=5,
+        two_remotes in prop::bool::weighted(0.25),
+        ops in prop::collection::vec(op(), 1..40),
+    ) {
+        let mut world = World::new(peers, two_remotes)?;
+        for op in &ops {
+            world.step(op)?;
+        }
+        world.settle()?;
+
+        let reference = world.ids_of(0)?;
+        let reference_current = current_ids(world.peers[0].store.as_ref().expect("open"))?;
+        for i in 1..world.peers.len() {
+            prop_assert_eq!(&world.ids_of(i)?, &reference, "peer {} has other versions than peer 0", i);
+            prop_assert_eq!(
+                &current_ids(world.peers[i].store.as_ref().expect("open"))?,
+                &reference_current,
+                "peer {} disagrees with peer 0", i
+            );
+        }
+        let missing: Vec<_> = world.written.difference(&reference).filter(|id| !world.dropped.contains(id)).collect();
+        prop_assert!(missing.is_empty(), "versions lost: {:?}", missing);
+
+        let (forward_ids, forward_current) = replay(&world, false)?;
+        let (reverse_ids, reverse_current) = replay(&world, true)?;
+        prop_assert_eq!(&forward_ids, &reference);
+        prop_assert_eq!(&reverse_ids, &reference);
+        prop_assert_eq!(&forward_current, &reference_current);
+        prop_assert_eq!(&reverse_current, &reference_current);
+    }
+}
