@@ -157,7 +157,10 @@ fn currents(store: &Store) -> R<BTreeMap<(String, String), Version>> {
     Ok(out)
 }
 
-fn current_ids(store: &Store) -> R<BTreeMap<(String, String), VersionId>> {
+/// The current version id of every (project, key).
+type Currents = BTreeMap<(String, String), VersionId>;
+
+fn current_ids(store: &Store) -> R<Currents> {
     Ok(currents(store)?
         .into_iter()
         .map(|(k, v)| (k, v.id))
@@ -478,10 +481,7 @@ impl World {
 
 /// A fresh peer that pulls `streams` of the remotes one at a time, each through its own
 /// folder, in the given order; then everything once more (applying twice changes nothing).
-fn replay(
-    world: &World,
-    reverse: bool,
-) -> R<(BTreeSet<VersionId>, BTreeMap<(String, String), VersionId>)> {
+fn replay(world: &World, reverse: bool) -> R<(BTreeSet<VersionId>, Currents)> {
     let dir = world._tmp.path().join(format!("replay-{reverse}"));
     std::fs::create_dir_all(&dir).map_err(fail)?;
     let clock = ManualClock::new(world.now);
