@@ -9,6 +9,7 @@ mod concurrency;
 mod convergence;
 mod crash;
 mod divergence;
+mod faults;
 mod golden;
 mod schema;
 mod store_model;

@@ -262,10 +262,21 @@ fn push_json(r: &PushReport) -> serde_json::Value {
         "entries": r.entries(),
         "projects": r.per_project,
         "new_generation": r.new_generation,
+        "warnings": r.warnings,
     })
 }
 
+/// Warnings go to stderr, one line each, whatever the output format.
+fn print_warnings(warnings: &[String]) -> Result<(), CliError> {
+    let mut err = std::io::stderr().lock();
+    for w in warnings {
+        writeln!(err, "context: warning: {w}")?;
+    }
+    Ok(())
+}
+
 fn print_push(r: &PushReport, as_json: bool, out: &mut dyn Write) -> Result<(), CliError> {
+    print_warnings(&r.warnings)?;
     if as_json {
         writeln!(out, "{}", push_json(r))?;
         return Ok(());
@@ -317,6 +328,13 @@ fn run_pull(
 }
 
 fn print_pull(r: &PullReport, as_json: bool, out: &mut dyn Write) -> Result<(), CliError> {
+    let skipped: Vec<String> = r
+        .skipped
+        .iter()
+        .map(|s| format!("{}/{}: {}", r.remote, s.path, s.reason))
+        .collect();
+    print_warnings(&skipped)?;
+    print_warnings(&r.warnings)?;
     if as_json {
         serde_json::to_writer(&mut *out, r).map_err(std::io::Error::from)?;
         writeln!(out)?;

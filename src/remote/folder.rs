@@ -4,10 +4,15 @@
 //! folder, synced to disk, renamed into place, and the folder synced, so that it appears whole
 //! or not at all, whatever instant the process dies at. The temporary name starts with a dot,
 //! which readers (and file-sync tools) pass over.
+//!
+//! Every step of a write goes through [`FolderIo`], the one seam where tests inject a failure
+//! at a chosen step; [`RealIo`] is the file system.
 
+use std::fmt;
 use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::{
     CsetName, Listing, Manifest, Remote, RemoteError, Result, manifest_from_json, manifest_to_json,
@@ -16,20 +21,54 @@ use super::{
 use crate::changeset::MAX_FILE_BYTES;
 use crate::ids::PeerId;
 
+/// The steps of an atomic write, each one a place where the file system can fail.
+pub trait FolderIo: Send + Sync + fmt::Debug {
+    fn create_dir_all(&self, dir: &Path) -> std::io::Result<()> {
+        fs::create_dir_all(dir)
+    }
+    fn create(&self, path: &Path) -> std::io::Result<File> {
+        File::create(path)
+    }
+    fn write_all(&self, file: &mut File, bytes: &[u8]) -> std::io::Result<()> {
+        file.write_all(bytes)
+    }
+    fn sync_file(&self, file: &File) -> std::io::Result<()> {
+        file.sync_all()
+    }
+    fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()> {
+        fs::rename(from, to)
+    }
+    fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
+        File::open(dir)?.sync_all()
+    }
+}
+
+/// The file system itself.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RealIo;
+
+impl FolderIo for RealIo {}
+
 #[derive(Debug, Clone)]
 pub struct FolderRemote {
     root: PathBuf,
+    io: Arc<dyn FolderIo>,
 }
 
 impl FolderRemote {
     /// Opens an existing folder. A missing one is an error, not created: an unmounted drive
     /// must not turn into an empty folder at its mount point.
     pub fn open(location: &str) -> Result<FolderRemote> {
+        FolderRemote::with_io(location, Arc::new(RealIo))
+    }
+
+    /// The same, with every write step going through `io`.
+    pub fn with_io(location: &str, io: Arc<dyn FolderIo>) -> Result<FolderRemote> {
         let root = PathBuf::from(location.strip_prefix("file://").unwrap_or(location));
         if !root.is_dir() {
             return Err(RemoteError::Missing { path: root });
         }
-        Ok(FolderRemote { root })
+        Ok(FolderRemote { root, io })
     }
 
     pub fn root(&self) -> &Path {
@@ -43,9 +82,12 @@ impl FolderRemote {
             step,
             source,
         };
+        let io = &self.io;
         if !dir.is_dir() {
-            fs::create_dir_all(dir).map_err(|e| fail("create folder", e))?;
-            sync_dir(&self.root).map_err(|e| fail("sync folder", e))?;
+            io.create_dir_all(dir)
+                .map_err(|e| fail("create folder", e))?;
+            io.sync_dir(&self.root)
+                .map_err(|e| fail("sync folder", e))?;
         }
         if !replace && target.exists() {
             return match fs::read(&target) {
@@ -55,23 +97,23 @@ impl FolderRemote {
         }
         let tmp = dir.join(format!(".{file}.tmp-{}", std::process::id()));
         let result = (|| {
-            let mut f = File::create(&tmp).map_err(|e| fail("create temporary file", e))?;
-            f.write_all(bytes)
+            let mut f = io
+                .create(&tmp)
+                .map_err(|e| fail("create temporary file", e))?;
+            io.write_all(&mut f, bytes)
                 .map_err(|e| fail("write temporary file", e))?;
-            f.sync_all().map_err(|e| fail("sync temporary file", e))?;
+            io.sync_file(&f)
+                .map_err(|e| fail("sync temporary file", e))?;
             drop(f);
-            fs::rename(&tmp, &target).map_err(|e| fail("rename into place", e))?;
-            sync_dir(dir).map_err(|e| fail("sync folder", e))
+            io.rename(&tmp, &target)
+                .map_err(|e| fail("rename into place", e))?;
+            io.sync_dir(dir).map_err(|e| fail("sync folder", e))
         })();
         if result.is_err() {
             let _ = fs::remove_file(&tmp);
         }
         result
     }
-}
-
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    File::open(dir)?.sync_all()
 }
 
 impl Remote for FolderRemote {

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::PeerId;
 
-pub use folder::FolderRemote;
+pub use folder::{FolderIo, FolderRemote, RealIo};
 pub use memory::MemoryRemote;
 pub use names::{CsetName, Found};
 

@@ -138,6 +138,17 @@ pub fn plural(n: u64, word: &str) -> String {
     }
 }
 
+/// The warning for a manifest that could not be written: the run's work is done and stays
+/// done; only what other peers can see of this one is stale until the next run.
+pub(crate) fn manifest_warning(e: &SyncError) -> String {
+    let msg = format!(
+        "could not publish this peer's manifest (its acknowledgements) in the remote: {e}; \
+         the next sync tries again"
+    );
+    tracing::debug!("{msg}");
+    msg
+}
+
 /// Publishes this peer's manifest in `remote` when it changed: its generation, the last
 /// changeset of each of its streams there, and how far it has applied every other stream.
 pub(crate) fn publish_manifest(

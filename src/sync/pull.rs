@@ -102,6 +102,8 @@ pub struct PullReport {
     pub backup: Option<PathBuf>,
     /// Every key touched, with what happens to it (with `--dry-run`).
     pub plan: Vec<KeyPlan>,
+    /// What went wrong without undoing the pull (the manifest could not be written).
+    pub warnings: Vec<String>,
 }
 
 impl PullReport {
@@ -143,7 +145,7 @@ pub fn pull(
             Found::Temporary => "a temporary file (a write in progress, or left behind); skipped",
             _ => "not a changeset name this tool writes; skipped",
         };
-        tracing::warn!(file = %s.path, "{reason}");
+        tracing::debug!(file = %s.path, "{reason}");
         report.skipped.push(SkippedFile {
             path: s.path.clone(),
             reason: reason.to_string(),
@@ -261,7 +263,9 @@ pub fn pull(
     }
     imp.commit()?;
     report.applied = true;
-    publish_manifest(store, remote, remote_id, false)?;
+    if let Err(e) = publish_manifest(store, remote, remote_id, false) {
+        report.warnings.push(super::manifest_warning(&e));
+    }
     Ok(report)
 }
 

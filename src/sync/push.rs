@@ -50,6 +50,8 @@ pub struct PushReport {
     pub per_project: PerProject,
     /// Set when `--force` started a new generation: what was found.
     pub new_generation: Option<String>,
+    /// What went wrong without undoing the push (the manifest could not be written).
+    pub warnings: Vec<String>,
 }
 
 impl PushReport {
