@@ -27,3 +27,14 @@ bench:
 # The model-based convergence test at 10,000 cases (CI runs 300).
 soak:
 	PROPTEST_CASES=10000 $(CARGO) test --test integration convergence -- --nocapture
+
+# The changeset decoder under libFuzzer for FUZZ_SECONDS (cargo-fuzz needs nightly features:
+# RUSTC_BOOTSTRAP=1 lets the stable toolchain build it). Seeds: the golden and broken fixtures.
+# A crash is saved under fuzz/artifacts/decode/: copy it to fixtures/changesets/fuzz/, where
+# tests/golden.rs decodes every file forever after.
+FUZZ_SECONDS ?= 120
+fuzz:
+	command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+	mkdir -p fuzz/corpus/decode
+	cp fixtures/changesets/v1/*/*.cset fixtures/changesets/v1/broken/*.cset fixtures/changesets/fuzz/*.cset fuzz/corpus/decode/ 2>/dev/null || true
+	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run decode corpus/decode -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048

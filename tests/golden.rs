@@ -126,3 +126,17 @@ fn a_future_format_is_refused_in_a_pull_and_named() {
         run.stderr
     );
 }
+
+/// Every input the fuzzer ever found troublesome (`fixtures/changesets/fuzz/`) is refused or
+/// decoded, never a panic.
+#[test]
+fn fuzzer_findings_stay_fixed() {
+    for f in std::fs::read_dir("fixtures/changesets/fuzz").unwrap().flatten() {
+        let path = f.path();
+        if path.extension().is_some_and(|e| e == "cset") {
+            let bytes = std::fs::read(&path).unwrap();
+            let _ = context::changeset::decode(&bytes);
+            let _ = context::changeset::inspect(&bytes);
+        }
+    }
+}
