@@ -131,7 +131,10 @@ fn a_future_format_is_refused_in_a_pull_and_named() {
 /// decoded, never a panic.
 #[test]
 fn fuzzer_findings_stay_fixed() {
-    for f in std::fs::read_dir("fixtures/changesets/fuzz").unwrap().flatten() {
+    for f in std::fs::read_dir("fixtures/changesets/fuzz")
+        .unwrap()
+        .flatten()
+    {
         let path = f.path();
         if path.extension().is_some_and(|e| e == "cset") {
             let bytes = std::fs::read(&path).unwrap();
