@@ -21,7 +21,11 @@ demo:
 	$(CARGO) build --quiet
 	bash scripts/demo.sh target/debug/context
 
+# Sync against its anchors (benches/sync.rs), then the store's write path (benches/store.rs).
+# The session-extension comparison needs libclang-dev for bindgen: installed here if missing.
 bench:
+	@dpkg -s libclang-dev >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq libclang-dev)
+	$(CARGO) bench --features bench-session --bench sync
 	$(CARGO) bench --bench store
 
 # The model-based convergence test at 10,000 cases (CI runs 300).

@@ -1,0 +1,620 @@
+//! `make bench`: sync measured against its anchors, in one run, on one machine.
+//!
+//! A deterministic dataset (fixed seed and clock: changing them makes figures irreproducible):
+//! 200,000 versions over 20,000 keys in 3 projects, bodies of about 500 bytes of word-like text.
+//! Side by side, each the median of several repetitions:
+//!
+//! 1. full push of every version into an empty folder, full pull of it into an empty peer
+//!    (through the library, as the CLI calls it);
+//! 2. incremental push of 100 new versions on the full database, and their pull (library, and
+//!    the push as a whole `context sync push` process);
+//! 3. the floor: the same rows inserted raw, one transaction, one prepared statement;
+//! 4. the whole-database snapshot: `VACUUM INTO` plus zstd, paid on every sync;
+//! 5. SQLite's session extension: a changeset of the same inserts, zstd, applied to an empty
+//!    database (with `--features bench-session`);
+//! 6. bytes per version of each;
+//! 7. peak memory (RSS) of a full push and a full pull as whole processes.
+//!
+//! Prints a table of figures and ratios; writes the same to `target/bench/results.json`.
+//! `--quick` runs a small size as a smoke test (CI runs it through `cargo test`; nothing is
+//! asserted about time).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use context::clock::{Hlc, ManualClock};
+use context::ids::{PeerId, SeededIds, VersionId};
+use context::remote::FolderRemote;
+use context::runtime::Runtime;
+use context::store::Store;
+use context::sync::{self, PullOptions, PushOptions};
+use rusqlite::{Connection, params};
+use sha2::{Digest, Sha256};
+
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+const SEED: u64 = 0x5eed_c0de;
+/// 2026-11-01T00:00:00Z.
+const T0: i64 = 1_793_491_200_000;
+const PROJECTS: [&str; 3] = ["research", "plans", "notes"];
+
+struct Size {
+    versions: usize,
+    keys: usize,
+    reps: usize,
+    incr: usize,
+}
+
+fn splitmix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// A vocabulary of word-like syllable strings, drawn with a skew like real prose.
+fn vocabulary() -> Vec<String> {
+    const SYL: [&str; 24] = [
+        "sync", "ver", "sion", "peer", "re", "mote", "chan", "ge", "set", "log", "da", "ta",
+        "base", "note", "plan", "in", "con", "flict", "time", "stamp", "hist", "ory", "the", "and",
+    ];
+    (0..2_000u64)
+        .map(|i| {
+            let r = splitmix(i ^ SEED);
+            let n = 1 + (r % 3) as usize;
+            (0..n)
+                .map(|k| SYL[((r >> (8 * k + 8)) % SYL.len() as u64) as usize])
+                .collect()
+        })
+        .collect()
+}
+
+/// Row `i` of the dataset: the `i / keys`-th version of key `i % keys`, whose parent is row
+/// `i - keys`.
+struct Gen {
+    vocab: Vec<String>,
+    keys: usize,
+    peer: PeerId,
+}
+
+struct Row {
+    id: VersionId,
+    project: &'static str,
+    key: String,
+    body: Vec<u8>,
+    sha: [u8; 32],
+    hlc: Hlc,
+    parent: Option<VersionId>,
+}
+
+impl Gen {
+    fn new(keys: usize) -> Gen {
+        Gen {
+            vocab: vocabulary(),
+            keys,
+            peer: PeerId::generate(&SeededIds::new(SEED)),
+        }
+    }
+
+    fn id(&self, i: usize) -> VersionId {
+        let ms = T0 + i as i64 * 10;
+        let r = splitmix(i as u64 ^ SEED).to_le_bytes();
+        let r2 = splitmix(i as u64 ^ !SEED).to_le_bytes();
+        let mut tail = [0u8; 10];
+        tail[..8].copy_from_slice(&r);
+        tail[8..].copy_from_slice(&r2[..2]);
+        VersionId::from_bytes(
+            *uuid::Builder::from_unix_timestamp_millis(ms as u64, &tail)
+                .into_uuid()
+                .as_bytes(),
+        )
+    }
+
+    fn row(&self, i: usize) -> Row {
+        let k = i % self.keys;
+        let mut body = String::with_capacity(560);
+        let mut x = splitmix(i as u64 ^ 0xb0d1);
+        while body.len() < 500 {
+            x = splitmix(x);
+            // Squaring skews the draw toward the first words, as prose repeats its common ones.
+            let u = (x % 1_000) as f64 / 1_000.0;
+            let w = (u * u * self.vocab.len() as f64) as usize;
+            body.push_str(&self.vocab[w]);
+            body.push(if x.is_multiple_of(11) { '\n' } else { ' ' });
+        }
+        let body = body.into_bytes();
+        Row {
+            id: self.id(i),
+            project: PROJECTS[k % PROJECTS.len()],
+            key: format!("topic-{}/note-{k}", k % 97),
+            sha: Sha256::digest(&body).into(),
+            body,
+            hlc: Hlc::from_parts(T0 + i as i64 * 10, 0),
+            parent: (i >= self.keys).then(|| self.id(i - self.keys)),
+        }
+    }
+}
+
+/// The runtime of the home at `home`: each home its own seed, so each is its own peer.
+fn runtime(home: &Path) -> Runtime {
+    let seed = home
+        .to_string_lossy()
+        .bytes()
+        .fold(SEED, |h, b| splitmix(h ^ u64::from(b)));
+    Runtime::new(
+        Arc::new(ManualClock::new(T0 + 100_000_000)),
+        Arc::new(SeededIds::new(seed)),
+        "bench",
+    )
+}
+
+fn open(home: &Path) -> Res<Store> {
+    Ok(Store::open(&home.join("context.db"), runtime(home))?)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+fn dir_bytes(dir: &Path, ext: &str) -> u64 {
+    let mut total = 0;
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            total += dir_bytes(&p, ext);
+        } else if p.to_string_lossy().ends_with(ext) {
+            total += e.metadata().map(|m| m.len()).unwrap_or(0);
+        }
+    }
+    total
+}
+
+/// A new home with the schema and nothing else.
+fn empty_home(root: &Path, name: &str) -> Res<PathBuf> {
+    let home = root.join(name);
+    drop(open(&home)?);
+    Ok(home)
+}
+
+/// The store's own connection settings, for the raw paths.
+fn raw_connection(db: &Path) -> Res<Connection> {
+    let conn = Connection::open(db)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -65536;",
+    )?;
+    Ok(conn)
+}
+
+/// The floor: every row, one transaction, one prepared statement.
+fn insert_raw(conn: &mut Connection, g: &Gen, range: std::ops::Range<usize>) -> Res<()> {
+    let tx = conn.transaction()?;
+    {
+        let mut stmt = tx.prepare(
+            "INSERT INTO document_versions
+                 (version_id, project, key, kind, body, body_sha256, hlc, peer_id, parent_id, expires_at)
+             VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6, ?7, ?8, NULL)",
+        )?;
+        for i in range {
+            let r = g.row(i);
+            stmt.execute(params![
+                r.id.as_bytes(),
+                r.project,
+                r.key,
+                r.body,
+                r.sha.as_slice(),
+                r.hlc.to_i64(),
+                g.peer.as_bytes(),
+                r.parent.map(|p| p.as_bytes().to_vec()),
+            ])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Runs `context ARGS` with `home`; returns its wall time and peak RSS in bytes.
+fn process(home: &Path, args: &[&str]) -> Res<(Duration, u64)> {
+    let start = Instant::now();
+    let child = Command::new(env!("CARGO_BIN_EXE_context"))
+        .args(args)
+        .env("CONTEXT_HOME", home)
+        .env_remove("CONTEXT_PROJECT")
+        .stdout(std::process::Stdio::null())
+        .spawn()?;
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is a valid value for wait4 to fill in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child, with valid pointers to locals.
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    let elapsed = start.elapsed();
+    if pid < 0 || !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+        return Err(format!("context {args:?} failed (status {status})").into());
+    }
+    Ok((elapsed, usage.ru_maxrss as u64 * 1024))
+}
+
+fn main() -> Res<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick") || !args.iter().any(|a| a == "--bench");
+    let size = if quick {
+        Size {
+            versions: 2_000,
+            keys: 200,
+            reps: 1,
+            incr: 3,
+        }
+    } else {
+        Size {
+            versions: 200_000,
+            keys: 20_000,
+            reps: 3,
+            incr: 7,
+        }
+    };
+    let g = Gen::new(size.keys);
+    let work = tempfile::tempdir()?;
+    let root = work.path();
+    let n = size.versions;
+    println!(
+        "sync bench: {n} versions over {} keys, ~500-byte bodies; medians of {} (incremental: {})",
+        size.keys, size.reps, size.incr
+    );
+
+    // 3. The floor, which also builds the source peer's database.
+    let mut floor = Vec::new();
+    let mut source = PathBuf::new();
+    for rep in 0..size.reps {
+        let home = empty_home(root, &format!("floor-{rep}"))?;
+        let mut conn = raw_connection(&home.join("context.db"))?;
+        let start = Instant::now();
+        insert_raw(&mut conn, &g, 0..n)?;
+        floor.push(start.elapsed());
+        source = home;
+    }
+    let floor = median(floor);
+    let db_bytes = std::fs::metadata(source.join("context.db"))?.len()
+        + std::fs::metadata(source.join("context.db-wal"))
+            .map(|m| m.len())
+            .unwrap_or(0);
+    eprintln!("floor {:.3}s", secs(floor));
+
+    // 1. Full push into an empty folder, full pull into an empty peer.
+    let mut push_full = Vec::new();
+    let mut remote_dir = PathBuf::new();
+    {
+        let mut store = open(&source)?;
+        for rep in 0..size.reps {
+            let dir = root.join(format!("remote-{rep}"));
+            std::fs::create_dir_all(&dir)?;
+            let remote = FolderRemote::open(dir.to_str().ok_or("path")?)?;
+            let start = Instant::now();
+            sync::push(&mut store, &remote, PushOptions::default())?;
+            push_full.push(start.elapsed());
+            remote_dir = dir;
+        }
+    }
+    let push_full = median(push_full);
+    let changeset_bytes = dir_bytes(&remote_dir, ".cset");
+    let remote = FolderRemote::open(remote_dir.to_str().ok_or("path")?)?;
+    eprintln!("push {:.3}s", secs(push_full));
+
+    let mut pull_full = Vec::new();
+    let mut peer = PathBuf::new();
+    for rep in 0..size.reps {
+        let home = empty_home(root, &format!("peer-{rep}"))?;
+        let mut store = open(&home)?;
+        let start = Instant::now();
+        let report = sync::pull(&mut store, &remote, PullOptions::default())?;
+        pull_full.push(start.elapsed());
+        assert_eq!(report.rows(), n as u64);
+        peer = home;
+    }
+    let pull_full = median(pull_full);
+    eprintln!("pull {:.3}s", secs(pull_full));
+
+    // 2. Incremental: 100 new versions on the full database, pushed and pulled.
+    let mut push_incr = Vec::new();
+    let mut pull_incr = Vec::new();
+    let mut push_incr_cli = Vec::new();
+    {
+        let mut src = open(&source)?;
+        let mut dst = open(&peer)?;
+        for rep in 0..size.incr {
+            for j in 0..100 {
+                let r = g.row((rep * 100 + j) % n);
+                src.put(r.project, &r.key, &r.body, None)?;
+            }
+            let start = Instant::now();
+            sync::push(&mut src, &remote, PushOptions::default())?;
+            push_incr.push(start.elapsed());
+            let start = Instant::now();
+            let report = sync::pull(&mut dst, &remote, PullOptions::default())?;
+            pull_incr.push(start.elapsed());
+            assert_eq!(report.rows(), 100);
+        }
+        for rep in 0..size.incr {
+            for j in 0..100 {
+                let r = g.row((rep * 100 + j + 5_000) % n);
+                src.put(r.project, &r.key, &r.body, None)?;
+            }
+            let (t, _) = process(
+                &source,
+                &[
+                    "sync",
+                    "push",
+                    "--remote",
+                    remote_dir.to_str().ok_or("path")?,
+                ],
+            )?;
+            push_incr_cli.push(t);
+        }
+    }
+    let (push_incr, pull_incr, push_incr_cli) =
+        (median(push_incr), median(pull_incr), median(push_incr_cli));
+
+    // 4. The snapshot: VACUUM INTO and zstd of the file, paid on every sync.
+    let mut snapshot = Vec::new();
+    let mut snapshot_bytes = 0;
+    for rep in 0..size.reps {
+        let out = root.join(format!("snapshot-{rep}.db"));
+        let conn = Connection::open(source.join("context.db"))?;
+        let start = Instant::now();
+        conn.execute("VACUUM INTO ?1", [out.to_str().ok_or("path")?])?;
+        let file = std::fs::File::open(&out)?;
+        let mut compressed = Vec::new();
+        zstd::stream::copy_encode(file, &mut compressed, 3)?;
+        snapshot.push(start.elapsed());
+        snapshot_bytes = compressed.len() as u64;
+        std::fs::remove_file(&out)?;
+    }
+    let snapshot = median(snapshot);
+
+    // 5. The session extension.
+    let session = session_extension(root, &g, n, size.reps)?;
+
+    // 7. Peak memory of a full push and a full pull as whole processes.
+    let cli_remote = root.join("remote-cli");
+    std::fs::create_dir_all(&cli_remote)?;
+    let cli_source = root.join("source-cli");
+    std::fs::create_dir_all(&cli_source)?;
+    open(&source)?.copy_to(&cli_source.join("context.db"))?;
+    let cli_remote_s = cli_remote.to_str().ok_or("path")?;
+    let (push_cli, push_rss) = process(&cli_source, &["sync", "push", "--remote", cli_remote_s])?;
+    let cli_peer = empty_home(root, "peer-cli")?;
+    let (pull_cli, pull_rss) = process(&cli_peer, &["sync", "pull", "--remote", cli_remote_s])?;
+
+    report(Report {
+        versions: n,
+        db_bytes,
+        floor,
+        push_full,
+        pull_full,
+        push_incr,
+        pull_incr,
+        push_incr_cli,
+        snapshot,
+        snapshot_bytes,
+        session,
+        changeset_bytes,
+        push_cli,
+        pull_cli,
+        push_rss,
+        pull_rss,
+    })
+}
+
+struct Session {
+    apply: Duration,
+    bytes: u64,
+}
+
+#[cfg(feature = "bench-session")]
+fn session_extension(root: &Path, g: &Gen, n: usize, reps: usize) -> Res<Option<Session>> {
+    use rusqlite::session::{ConflictAction, ConflictType, Session as SqlSession};
+    // Capture: the same inserts as the floor, recorded by a session.
+    let home = empty_home(root, "session-capture")?;
+    let conn = raw_connection(&home.join("context.db"))?;
+    let mut changeset = Vec::new();
+    {
+        let mut session = SqlSession::new(&conn)?;
+        session.attach(Some("document_versions"))?;
+        // The session records the connection's changes; insert through the same connection.
+        let tx = conn.unchecked_transaction()?;
+        {
+            let mut stmt = tx.prepare(
+                "INSERT INTO document_versions
+                     (version_id, project, key, kind, body, body_sha256, hlc, peer_id, parent_id, expires_at)
+                 VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6, ?7, ?8, NULL)",
+            )?;
+            for i in 0..n {
+                let r = g.row(i);
+                stmt.execute(params![
+                    r.id.as_bytes(),
+                    r.project,
+                    r.key,
+                    r.body,
+                    r.sha.as_slice(),
+                    r.hlc.to_i64(),
+                    g.peer.as_bytes(),
+                    r.parent.map(|p| p.as_bytes().to_vec()),
+                ])?;
+            }
+        }
+        tx.commit()?;
+        session.changeset_strm(&mut changeset)?;
+    }
+    let compressed = zstd::bulk::compress(&changeset, 3)?;
+    let mut applies = Vec::new();
+    for rep in 0..reps {
+        let home = empty_home(root, &format!("session-apply-{rep}"))?;
+        let conn = raw_connection(&home.join("context.db"))?;
+        let start = Instant::now();
+        let raw = zstd::bulk::decompress(&compressed, changeset.len())?;
+        conn.apply_strm(
+            &mut &raw[..],
+            None::<fn(&str) -> bool>,
+            |_: ConflictType, _| ConflictAction::SQLITE_CHANGESET_OMIT,
+        )?;
+        applies.push(start.elapsed());
+    }
+    Ok(Some(Session {
+        apply: median(applies),
+        bytes: compressed.len() as u64,
+    }))
+}
+
+#[cfg(not(feature = "bench-session"))]
+fn session_extension(_: &Path, _: &Gen, _: usize, _: usize) -> Res<Option<Session>> {
+    eprintln!(
+        "(session extension not measured: build with --features bench-session, as `make bench` does)"
+    );
+    Ok(None)
+}
+
+struct Report {
+    versions: usize,
+    db_bytes: u64,
+    floor: Duration,
+    push_full: Duration,
+    pull_full: Duration,
+    push_incr: Duration,
+    pull_incr: Duration,
+    push_incr_cli: Duration,
+    snapshot: Duration,
+    snapshot_bytes: u64,
+    session: Option<Session>,
+    changeset_bytes: u64,
+    push_cli: Duration,
+    pull_cli: Duration,
+    push_rss: u64,
+    pull_rss: u64,
+}
+
+fn report(r: Report) -> Res<()> {
+    let n = r.versions as f64;
+    let mb = |b: u64| b as f64 / 1e6;
+    println!("database: {:.1} MB", mb(r.db_bytes));
+    println!();
+    println!("{:<52} {:>12} {:>26}", "measure", "figure", "ratio");
+    let row =
+        |name: &str, figure: String, ratio: String| println!("{name:<52} {figure:>12} {ratio:>26}");
+    let s = |d: Duration| format!("{:.3} s", secs(d));
+    let ms = |d: Duration| format!("{:.2} ms", secs(d) * 1e3);
+    row(
+        "floor: raw insert, one transaction",
+        s(r.floor),
+        "1.00× floor".into(),
+    );
+    row(
+        "full push (library)",
+        s(r.push_full),
+        format!("{:.2}× snapshot", secs(r.push_full) / secs(r.snapshot)),
+    );
+    row(
+        "full pull (library)",
+        s(r.pull_full),
+        format!("{:.2}× floor", secs(r.pull_full) / secs(r.floor)),
+    );
+    if let Some(sess) = &r.session {
+        row(
+            "session extension: apply",
+            s(sess.apply),
+            format!("{:.2}× our full pull", secs(sess.apply) / secs(r.pull_full)),
+        );
+    }
+    row(
+        "snapshot: VACUUM INTO + zstd",
+        s(r.snapshot),
+        "on every sync".into(),
+    );
+    row(
+        "incremental push of 100 (library)",
+        ms(r.push_incr),
+        format!(
+            "{:.0}× cheaper than snapshot",
+            secs(r.snapshot) / secs(r.push_incr)
+        ),
+    );
+    row(
+        "incremental push of 100 (whole process)",
+        ms(r.push_incr_cli),
+        format!(
+            "{:.0}× cheaper than snapshot",
+            secs(r.snapshot) / secs(r.push_incr_cli)
+        ),
+    );
+    row(
+        "incremental pull of 100 (library)",
+        ms(r.pull_incr),
+        String::new(),
+    );
+    row(
+        "full push (whole process)",
+        s(r.push_cli),
+        format!("peak RSS {:.1} MB", mb(r.push_rss)),
+    );
+    row(
+        "full pull (whole process)",
+        s(r.pull_cli),
+        format!("peak RSS {:.1} MB", mb(r.pull_rss)),
+    );
+    let per = |b: u64| b as f64 / n;
+    row(
+        "changesets: bytes per version",
+        format!("{:.0} B", per(r.changeset_bytes)),
+        match &r.session {
+            Some(sess) => format!(
+                "{:.2}× session",
+                r.changeset_bytes as f64 / sess.bytes as f64
+            ),
+            None => String::new(),
+        },
+    );
+    if let Some(sess) = &r.session {
+        row(
+            "session changeset (zstd): bytes per version",
+            format!("{:.0} B", per(sess.bytes)),
+            String::new(),
+        );
+    }
+    row(
+        "snapshot (zstd): bytes per sync",
+        format!("{:.1} MB", mb(r.snapshot_bytes)),
+        format!("{:.0} B per version", per(r.snapshot_bytes)),
+    );
+
+    let json = serde_json::json!({
+        "versions": r.versions,
+        "push_full_s": secs(r.push_full),
+        "pull_full_s": secs(r.pull_full),
+        "push_incr_s": secs(r.push_incr),
+        "pull_incr_s": secs(r.pull_incr),
+        "push_incr_process_s": secs(r.push_incr_cli),
+        "floor_s": secs(r.floor),
+        "snapshot_s": secs(r.snapshot),
+        "snapshot_bytes": r.snapshot_bytes,
+        "session_apply_s": r.session.as_ref().map(|s| secs(s.apply)),
+        "session_bytes": r.session.as_ref().map(|s| s.bytes),
+        "changeset_bytes": r.changeset_bytes,
+        "push_peak_rss_bytes": r.push_rss,
+        "pull_peak_rss_bytes": r.pull_rss,
+        "database_bytes": r.db_bytes,
+    });
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join("bench");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(
+        dir.join("results.json"),
+        serde_json::to_string_pretty(&json)?,
+    )?;
+    println!("\nwritten to {}", dir.join("results.json").display());
+    Ok(())
+}
