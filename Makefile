@@ -24,7 +24,7 @@ demo:
 # Sync against its anchors (benches/sync.rs), then the store's write path (benches/store.rs).
 # The session-extension comparison needs libclang-dev for bindgen: installed here if missing.
 bench:
-	@dpkg -s libclang-dev >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq libclang-dev)
+	@(dpkg -s libclang-dev && test -x /usr/bin/time) >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq libclang-dev time)
 	$(CARGO) bench --features bench-session --bench sync
 	$(CARGO) bench --bench store
 

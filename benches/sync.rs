@@ -192,8 +192,8 @@ fn raw_connection(db: &Path) -> Res<Connection> {
     Ok(conn)
 }
 
-/// The floor: every row, one transaction, one prepared statement.
-fn insert_raw(conn: &mut Connection, g: &Gen, range: std::ops::Range<usize>) -> Res<()> {
+/// The floor: every row (made beforehand, not timed), one transaction, one prepared statement.
+fn insert_raw(conn: &mut Connection, g: &Gen, rows: &[Row]) -> Res<()> {
     let tx = conn.transaction()?;
     {
         let mut stmt = tx.prepare(
@@ -201,8 +201,7 @@ fn insert_raw(conn: &mut Connection, g: &Gen, range: std::ops::Range<usize>) -> 
                  (version_id, project, key, kind, body, body_sha256, hlc, peer_id, parent_id, expires_at)
              VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6, ?7, ?8, NULL)",
         )?;
-        for i in range {
-            let r = g.row(i);
+        for r in rows {
             stmt.execute(params![
                 r.id.as_bytes(),
                 r.project,
@@ -220,24 +219,44 @@ fn insert_raw(conn: &mut Connection, g: &Gen, range: std::ops::Range<usize>) -> 
 }
 
 /// Runs `context ARGS` with `home`; returns its wall time and peak RSS in bytes.
-fn process(home: &Path, args: &[&str]) -> Res<(Duration, u64)> {
+///
+/// The RSS comes from GNU time, which forks a small process to exec `context`: a child forked
+/// from this bench directly would report this (large) process's memory as its own peak, since
+/// Linux carries the pre-exec high-water mark across exec.
+fn process(home: &Path, args: &[&str]) -> Res<(Duration, Option<u64>)> {
+    let gnu_time = Path::new("/usr/bin/time").exists();
+    let mut cmd = if gnu_time {
+        let mut c = Command::new("/usr/bin/time");
+        c.args(["-f", "%M"]).arg(env!("CARGO_BIN_EXE_context"));
+        c
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_context"))
+    };
     let start = Instant::now();
-    let child = Command::new(env!("CARGO_BIN_EXE_context"))
+    let out = cmd
         .args(args)
         .env("CONTEXT_HOME", home)
         .env_remove("CONTEXT_PROJECT")
         .stdout(std::process::Stdio::null())
-        .spawn()?;
-    let mut status = 0;
-    // SAFETY: a zeroed rusage is a valid value for wait4 to fill in.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for our own child, with valid pointers to locals.
-    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+        .output()?;
     let elapsed = start.elapsed();
-    if pid < 0 || !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
-        return Err(format!("context {args:?} failed (status {status})").into());
+    if !out.status.success() {
+        return Err(format!(
+            "context {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
     }
-    Ok((elapsed, usage.ru_maxrss as u64 * 1024))
+    if !gnu_time {
+        return Ok((elapsed, None));
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let kb: u64 = stderr
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .ok_or_else(|| format!("no peak RSS from /usr/bin/time: {stderr}"))?;
+    Ok((elapsed, Some(kb * 1024)))
 }
 
 fn main() -> Res<()> {
@@ -260,7 +279,15 @@ fn main() -> Res<()> {
     };
     let g = Gen::new(size.keys);
     let work = tempfile::tempdir()?;
-    let root = work.path();
+    // `--keep` leaves the homes and folders behind, for profiling a pull or a push by hand.
+    let root = if args.iter().any(|a| a == "--keep") {
+        let kept = work.keep();
+        eprintln!("keeping {}", kept.display());
+        kept
+    } else {
+        work.path().to_path_buf()
+    };
+    let root = root.as_path();
     let n = size.versions;
     println!(
         "sync bench: {n} versions over {} keys, ~500-byte bodies; medians of {} (incremental: {})",
@@ -268,16 +295,18 @@ fn main() -> Res<()> {
     );
 
     // 3. The floor, which also builds the source peer's database.
+    let rows: Vec<Row> = (0..n).map(|i| g.row(i)).collect();
     let mut floor = Vec::new();
     let mut source = PathBuf::new();
     for rep in 0..size.reps {
         let home = empty_home(root, &format!("floor-{rep}"))?;
         let mut conn = raw_connection(&home.join("context.db"))?;
         let start = Instant::now();
-        insert_raw(&mut conn, &g, 0..n)?;
+        insert_raw(&mut conn, &g, &rows)?;
         floor.push(start.elapsed());
         source = home;
     }
+    drop(rows);
     let floor = median(floor);
     let db_bytes = std::fs::metadata(source.join("context.db"))?.len()
         + std::fs::metadata(source.join("context.db-wal"))
@@ -493,8 +522,8 @@ struct Report {
     changeset_bytes: u64,
     push_cli: Duration,
     pull_cli: Duration,
-    push_rss: u64,
-    pull_rss: u64,
+    push_rss: Option<u64>,
+    pull_rss: Option<u64>,
 }
 
 fn report(r: Report) -> Res<()> {
@@ -555,16 +584,12 @@ fn report(r: Report) -> Res<()> {
         ms(r.pull_incr),
         String::new(),
     );
-    row(
-        "full push (whole process)",
-        s(r.push_cli),
-        format!("peak RSS {:.1} MB", mb(r.push_rss)),
-    );
-    row(
-        "full pull (whole process)",
-        s(r.pull_cli),
-        format!("peak RSS {:.1} MB", mb(r.pull_rss)),
-    );
+    let rss = |b: Option<u64>| match b {
+        Some(b) => format!("peak RSS {:.1} MB", mb(b)),
+        None => "peak RSS: no /usr/bin/time".to_string(),
+    };
+    row("full push (whole process)", s(r.push_cli), rss(r.push_rss));
+    row("full pull (whole process)", s(r.pull_cli), rss(r.pull_rss));
     let per = |b: u64| b as f64 / n;
     row(
         "changesets: bytes per version",

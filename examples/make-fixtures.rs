@@ -11,7 +11,7 @@
 
 use std::path::Path;
 
-use context::changeset::{self, Changeset, Checksum, Entry, Header};
+use context::changeset::{self, Changeset, Entry, Header};
 use context::clock::Hlc;
 use context::ids::{PeerId, SeededIds, VersionId};
 use context::remote::CsetName;
@@ -49,7 +49,6 @@ fn entry(
             Kind::Tombstone
         },
         body: body.map(<[u8]>::to_vec),
-        sha256: body.map(|b| Checksum(Sha256::digest(b).into())),
         hlc,
         peer,
         parent,

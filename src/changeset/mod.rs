@@ -107,9 +107,10 @@ pub struct Entry {
     pub project: String,
     pub key: String,
     pub kind: Kind,
+    /// The body; `None` for a tombstone. Its SHA-256 is not carried: a reader derives it (the
+    /// file's checksum already covers every byte).
     #[serde(with = "serde_bytes")]
     pub body: Option<Vec<u8>>,
-    pub sha256: Option<Checksum>,
     pub hlc: Hlc,
     /// The peer that wrote this version (not necessarily the stream's peer: versions hop).
     pub peer: PeerId,

@@ -233,7 +233,7 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(
         "PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = ON;
-         PRAGMA cache_size = -65536;",
+         PRAGMA cache_size = -32768;",
     )
 }
 

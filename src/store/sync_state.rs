@@ -6,6 +6,8 @@
 
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
+use sha2::{Digest, Sha256};
+
 use super::documents::Kind;
 use super::{Result, Store, StoreError};
 use crate::changeset::{Checksum, Entry};
@@ -137,7 +139,7 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<(i64, Entry)>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT seq, version_id, project, key, kind, body, body_sha256, hlc, peer_id,
+            "SELECT seq, version_id, project, key, kind, body, hlc, peer_id,
                     parent_id, expires_at
              FROM document_versions
              WHERE seq > ?1 AND seq <= ?2 AND (?3 IS NULL OR received_from IS NOT ?3)
@@ -300,27 +302,26 @@ fn bad(idx: usize, what: &str) -> rusqlite::Error {
     )
 }
 
-/// Reads the replicated columns starting at `at`: version_id, project, key, kind, body,
-/// body_sha256, hlc, peer_id, parent_id, expires_at.
+/// Reads the replicated columns starting at `at`: version_id, project, key, kind, body, hlc,
+/// peer_id, parent_id, expires_at.
 fn read_entry(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Entry> {
     let id: Vec<u8> = r.get(at)?;
     let kind = Kind::try_from(r.get::<_, i64>(at + 3)? as u8).map_err(|_| bad(at + 3, "kind"))?;
-    let peer: Vec<u8> = r.get(at + 7)?;
-    let parent: Option<Vec<u8>> = r.get(at + 8)?;
+    let peer: Vec<u8> = r.get(at + 6)?;
+    let parent: Option<Vec<u8>> = r.get(at + 7)?;
     Ok(Entry {
         id: VersionId::from_slice(&id).ok_or_else(|| bad(at, "version id"))?,
         project: r.get(at + 1)?,
         key: r.get(at + 2)?,
         kind,
         body: r.get(at + 4)?,
-        sha256: checksum_col(r.get(at + 5)?),
-        hlc: Hlc::from_i64(r.get(at + 6)?).ok_or_else(|| bad(at + 6, "timestamp"))?,
-        peer: PeerId::from_slice(&peer).ok_or_else(|| bad(at + 7, "peer id"))?,
+        hlc: Hlc::from_i64(r.get(at + 5)?).ok_or_else(|| bad(at + 5, "timestamp"))?,
+        peer: PeerId::from_slice(&peer).ok_or_else(|| bad(at + 6, "peer id"))?,
         parent: match parent {
-            Some(p) => Some(VersionId::from_slice(&p).ok_or_else(|| bad(at + 8, "parent id"))?),
+            Some(p) => Some(VersionId::from_slice(&p).ok_or_else(|| bad(at + 7, "parent id"))?),
             None => None,
         },
-        expires_at_ms: r.get(at + 9)?,
+        expires_at_ms: r.get(at + 8)?,
     })
 }
 
@@ -352,13 +353,6 @@ impl Import<'_> {
         self.me
     }
 
-    pub fn contains(&self, id: VersionId) -> Result<bool> {
-        let mut stmt = self
-            .tx
-            .prepare_cached("SELECT 1 FROM document_versions WHERE version_id = ?1")?;
-        Ok(stmt.exists([id.as_bytes()])?)
-    }
-
     pub fn row(&self, id: VersionId) -> Result<Option<RowRef>> {
         let mut stmt = self.tx.prepare_cached(
             "SELECT version_id, hlc, peer_id, parent_id FROM document_versions WHERE version_id = ?1",
@@ -376,27 +370,29 @@ impl Import<'_> {
         Ok(stmt.query_row(params![project, key], read_ref).optional()?)
     }
 
-    pub fn insert(&self, e: &Entry, remote_id: i64) -> Result<()> {
+    /// Inserts `e` unless a row with its id is already here; returns whether it was new.
+    pub fn insert(&self, e: &Entry, remote_id: i64) -> Result<bool> {
         let mut stmt = self.tx.prepare_cached(
             "INSERT INTO document_versions
                  (version_id, project, key, kind, body, body_sha256, hlc, peer_id, parent_id,
                   expires_at, received_from)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+             ON CONFLICT (version_id) DO NOTHING",
         )?;
-        stmt.execute(params![
+        let inserted = stmt.execute(params![
             e.id.as_bytes(),
             e.project,
             e.key,
             i64::from(u8::from(e.kind)),
             e.body,
-            e.sha256.map(|s| s.0.to_vec()),
+            e.body.as_ref().map(|b| <[u8; 32]>::from(Sha256::digest(b)).to_vec()),
             e.hlc.to_i64(),
             e.peer.as_bytes(),
             e.parent.map(|p| p.as_bytes().to_vec()),
             e.expires_at_ms,
             remote_id,
         ])?;
-        Ok(())
+        Ok(inserted == 1)
     }
 
     pub fn set_applied(

@@ -33,6 +33,10 @@ use crate::store::{self, Applied, Import, RowRef, Store};
 
 use super::{PerProject, SyncError, publish_manifest};
 
+/// The current row of every key a pull inserted into, as it was before the pull: by project,
+/// then key (so that lookups borrow the entry's strings).
+type Before = HashMap<String, HashMap<String, Option<RowRef>>>;
+
 /// How many backups taken before a forced pull are kept.
 pub const BACKUPS_KEPT: usize = 5;
 /// A parent chain longer than this is not walked for ancestry (treated as unseen).
@@ -157,8 +161,7 @@ pub fn pull(
     let db_path = store.path().to_path_buf();
     let now = store.now_ms();
     let imp = store.begin_import()?;
-    // The current row of every key touched, as it was before this pull.
-    let mut before: HashMap<(String, String), Option<RowRef>> = HashMap::new();
+    let mut before = Before::new();
 
     for ((peer, generation), names) in listing.streams() {
         if peer == me.id && generation == me.generation as u64 {
@@ -225,7 +228,13 @@ pub fn pull(
     }
 
     // The plan: each touched key, before and after.
-    let mut keys: Vec<_> = before.into_iter().collect();
+    let mut keys: Vec<((String, String), Option<RowRef>)> = before
+        .into_iter()
+        .flat_map(|(project, keys)| {
+            keys.into_iter()
+                .map(move |(key, old)| ((project.clone(), key), old))
+        })
+        .collect();
     keys.sort_by(|a, b| a.0.cmp(&b.0));
     for ((project, key), old) in keys {
         let Some(new) = imp.current(&project, &key)? else {
@@ -273,18 +282,28 @@ fn import_entry(
     imp: &Import<'_>,
     entry: &Entry,
     remote_id: i64,
-    before: &mut HashMap<(String, String), Option<RowRef>>,
+    before: &mut Before,
     report: &mut PullReport,
 ) -> Result<(), SyncError> {
-    if imp.contains(entry.id)? {
+    // The key's state before this pull: read before the first insert the pull makes to it.
+    let seen = before
+        .get(&entry.project)
+        .is_some_and(|keys| keys.contains_key(&entry.key));
+    let current = if seen {
+        None
+    } else {
+        Some(imp.current(&entry.project, &entry.key)?)
+    };
+    if !imp.insert(entry, remote_id)? {
         report.already_present += 1;
         return Ok(());
     }
-    let k = (entry.project.clone(), entry.key.clone());
-    if let std::collections::hash_map::Entry::Vacant(slot) = before.entry(k) {
-        slot.insert(imp.current(&entry.project, &entry.key)?);
+    if let Some(current) = current {
+        before
+            .entry(entry.project.clone())
+            .or_default()
+            .insert(entry.key.clone(), current);
     }
-    imp.insert(entry, remote_id)?;
     report
         .per_project
         .entry(entry.project.clone())

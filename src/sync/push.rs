@@ -29,8 +29,9 @@ use super::{Counts, Divergence, DivergenceKind, PerProject, SyncError, publish_m
 
 /// Rows read from SQLite at a time.
 const PAGE_ROWS: usize = 1_000;
-/// A changeset is closed once its bodies reach this many bytes...
-const CHUNK_BYTES: usize = 8 << 20;
+/// A changeset is closed once its bodies reach this many bytes (what bounds the memory of a
+/// push and a pull)...
+const CHUNK_BYTES: usize = 4 << 20;
 /// ...or it holds this many entries.
 const CHUNK_ENTRIES: usize = 50_000;
 
