@@ -183,11 +183,11 @@ fn empty_home(root: &Path, name: &str) -> Res<PathBuf> {
     Ok(home)
 }
 
-/// The store's own connection settings, for the raw paths.
+/// The store's own connection settings (`src/store/mod.rs`), for the raw paths.
 fn raw_connection(db: &Path) -> Res<Connection> {
     let conn = Connection::open(db)?;
     conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -65536;",
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -32768;",
     )?;
     Ok(conn)
 }
@@ -306,7 +306,7 @@ fn main() -> Res<()> {
         floor.push(start.elapsed());
         source = home;
     }
-    drop(rows);
+
     let floor = median(floor);
     let db_bytes = std::fs::metadata(source.join("context.db"))?.len()
         + std::fs::metadata(source.join("context.db-wal"))
@@ -334,18 +334,35 @@ fn main() -> Res<()> {
     let remote = FolderRemote::open(remote_dir.to_str().ok_or("path")?)?;
     eprintln!("push {:.3}s", secs(push_full));
 
+    // Each pull is paired with a floor run just before it, so that the ratio compares runs
+    // made under the same conditions (this machine's disk is not steady from minute to minute).
     let mut pull_full = Vec::new();
+    let mut pull_ratio = Vec::new();
+    let mut floors = vec![floor];
     let mut peer = PathBuf::new();
     for rep in 0..size.reps {
+        let floor_home = empty_home(root, &format!("floor-paired-{rep}"))?;
+        let mut conn = raw_connection(&floor_home.join("context.db"))?;
+        let start = Instant::now();
+        insert_raw(&mut conn, &g, &rows)?;
+        let floor_t = start.elapsed();
+        drop(conn);
+        std::fs::remove_dir_all(&floor_home)?;
         let home = empty_home(root, &format!("peer-{rep}"))?;
         let mut store = open(&home)?;
         let start = Instant::now();
         let report = sync::pull(&mut store, &remote, PullOptions::default())?;
-        pull_full.push(start.elapsed());
+        let pull_t = start.elapsed();
         assert_eq!(report.rows(), n as u64);
+        pull_full.push(pull_t);
+        pull_ratio.push(Duration::from_secs_f64(secs(pull_t) / secs(floor_t)));
+        floors.push(floor_t);
         peer = home;
     }
+    drop(rows);
     let pull_full = median(pull_full);
+    let pull_ratio = secs(median(pull_ratio));
+    let floor_paired = median(floors);
     eprintln!("pull {:.3}s", secs(pull_full));
 
     // 2. Incremental: 100 new versions on the full database, pushed and pulled.
@@ -422,7 +439,8 @@ fn main() -> Res<()> {
     report(Report {
         versions: n,
         db_bytes,
-        floor,
+        floor: floor_paired,
+        pull_ratio,
         push_full,
         pull_full,
         push_incr,
@@ -511,6 +529,8 @@ struct Report {
     versions: usize,
     db_bytes: u64,
     floor: Duration,
+    /// Median of full pull / floor over paired runs.
+    pull_ratio: f64,
     push_full: Duration,
     pull_full: Duration,
     push_incr: Duration,
@@ -549,7 +569,7 @@ fn report(r: Report) -> Res<()> {
     row(
         "full pull (library)",
         s(r.pull_full),
-        format!("{:.2}× floor", secs(r.pull_full) / secs(r.floor)),
+        format!("{:.2}× floor (paired runs)", r.pull_ratio),
     );
     if let Some(sess) = &r.session {
         row(
@@ -623,6 +643,7 @@ fn report(r: Report) -> Res<()> {
         "pull_incr_s": secs(r.pull_incr),
         "push_incr_process_s": secs(r.push_incr_cli),
         "floor_s": secs(r.floor),
+        "pull_full_over_floor": r.pull_ratio,
         "snapshot_s": secs(r.snapshot),
         "snapshot_bytes": r.snapshot_bytes,
         "session_apply_s": r.session.as_ref().map(|s| secs(s.apply)),

@@ -289,9 +289,7 @@ fn check_consistency(cs: &Changeset) -> Result<(), DecodeError> {
             Kind::Version if e.body.is_none() => {
                 return bad(format!("version {} has no body", e.id));
             }
-            Kind::Tombstone
-                if e.body.is_some() || e.expires_at_ms.is_some() =>
-            {
+            Kind::Tombstone if e.body.is_some() || e.expires_at_ms.is_some() => {
                 return bad(format!("tombstone {} carries a body or an expiry", e.id));
             }
             _ => {}

@@ -6,8 +6,6 @@
 
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
-use sha2::{Digest, Sha256};
-
 use super::documents::Kind;
 use super::{Result, Store, StoreError};
 use crate::changeset::{Checksum, Entry};
@@ -370,8 +368,9 @@ impl Import<'_> {
         Ok(stmt.query_row(params![project, key], read_ref).optional()?)
     }
 
-    /// Inserts `e` unless a row with its id is already here; returns whether it was new.
-    pub fn insert(&self, e: &Entry, remote_id: i64) -> Result<bool> {
+    /// Inserts `e`, whose body hashes to `digest`, unless a row with its id is already here;
+    /// returns whether it was new.
+    pub fn insert(&self, e: &Entry, digest: Option<&[u8; 32]>, remote_id: i64) -> Result<bool> {
         let mut stmt = self.tx.prepare_cached(
             "INSERT INTO document_versions
                  (version_id, project, key, kind, body, body_sha256, hlc, peer_id, parent_id,
@@ -385,7 +384,7 @@ impl Import<'_> {
             e.key,
             i64::from(u8::from(e.kind)),
             e.body,
-            e.body.as_ref().map(|b| <[u8; 32]>::from(Sha256::digest(b)).to_vec()),
+            digest.map(|d| d.as_slice()),
             e.hlc.to_i64(),
             e.peer.as_bytes(),
             e.parent.map(|p| p.as_bytes().to_vec()),

@@ -26,9 +26,11 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::changeset::{self, Entry};
+use sha2::{Digest, Sha256};
+
+use crate::changeset::{self, Changeset, Checksum, Entry};
 use crate::ids::{PeerId, VersionId};
-use crate::remote::{Found, Remote};
+use crate::remote::{CsetName, Found, Remote};
 use crate::store::{self, Applied, Import, RowRef, Store};
 
 use super::{PerProject, SyncError, publish_manifest};
@@ -163,69 +165,112 @@ pub fn pull(
     let imp = store.begin_import()?;
     let mut before = Before::new();
 
-    for ((peer, generation), names) in listing.streams() {
-        if peer == me.id && generation == me.generation as u64 {
-            continue;
-        }
-        let position = applied.get(&(peer, generation)).copied();
-        let start = position.map_or(1, |a| a.last_seq + 1);
-        let mut prev = position.map(|a| a.last_checksum);
-        for (expected, name) in (start..).zip(names.iter().filter(|n| n.seq >= start)) {
-            let bad = |reason: String| BadFile {
-                path: name.rel_path(),
-                reason,
-            };
-            if name.seq != expected {
-                report.bad.push(bad(format!(
-                    "gap in the stream: changesets {expected} to {} of peer {peer} \
-                     generation {generation} are missing",
-                    name.seq - 1
-                )));
-                break;
-            }
-            let decoded = remote
-                .read(name)
-                .map_err(|e| e.to_string())
-                .and_then(|bytes| changeset::decode(&bytes).map_err(|e| e.to_string()));
-            let (cs, checksum) = match decoded {
-                Ok(d) => d,
-                Err(reason) => {
-                    report.bad.push(bad(reason));
+    // Every changeset to read, stream by stream, in order.
+    let work: Vec<(PeerId, u64, Option<Applied>, Vec<CsetName>)> = listing
+        .streams()
+        .into_iter()
+        .filter(|((peer, generation), _)| !(*peer == me.id && *generation == me.generation as u64))
+        .map(|((peer, generation), names)| {
+            let position = applied.get(&(peer, generation)).copied();
+            let start = position.map_or(1, |a| a.last_seq + 1);
+            let names = names.into_iter().filter(|n| n.seq >= start).collect();
+            (peer, generation, position, names)
+        })
+        .collect();
+    let order: Vec<CsetName> = work.iter().flat_map(|w| w.3.iter().copied()).collect();
+
+    // A reader thread reads and decodes the changesets in that order while this one inserts:
+    // decoding overlaps SQLite's work. The channel is a rendezvous, so at most one decoded
+    // changeset waits, and memory stays bounded by two changesets.
+    std::thread::scope(|scope| -> Result<(), SyncError> {
+        let (sender, decoded) = std::sync::mpsc::sync_channel::<Decoded>(0);
+        scope.spawn(move || {
+            for name in order {
+                if sender.send(read_and_decode(remote, &name)).is_err() {
                     break;
                 }
-            };
-            let h = &cs.header;
-            if h.peer != peer || h.generation != generation || h.seq != name.seq {
-                report.bad.push(bad(format!(
-                    "its header says peer {} generation {} changeset {}, not what its name says",
-                    h.peer, h.generation, h.seq
-                )));
-                break;
             }
-            if h.prev != prev {
-                report.bad.push(bad(
-                    "it does not chain on from the previous changeset of its stream (the \
-                     previous one was replaced, or this one was)"
-                        .to_string(),
-                ));
-                break;
+        });
+        for (peer, generation, position, names) in &work {
+            let (peer, generation) = (*peer, *generation);
+            let start = position.map_or(1, |a| a.last_seq + 1);
+            let mut prev = position.map(|a| a.last_checksum);
+            let mut stopped = false;
+            for (expected, name) in (start..).zip(names) {
+                // One item per name, in order, even for a stream already stopped.
+                let item = decoded.recv().map_err(|_| {
+                    SyncError::Remote(crate::remote::RemoteError::Read {
+                        path: name.rel_path().into(),
+                        source: std::io::Error::other("the changeset reader stopped"),
+                    })
+                })?;
+                if stopped {
+                    continue;
+                }
+                let bad = |reason: String| BadFile {
+                    path: name.rel_path(),
+                    reason,
+                };
+                if name.seq != expected {
+                    report.bad.push(bad(format!(
+                        "gap in the stream: changesets {expected} to {} of peer {peer} \
+                         generation {generation} are missing",
+                        name.seq - 1
+                    )));
+                    stopped = true;
+                    continue;
+                }
+                let (cs, checksum, digests) = match item {
+                    Ok(d) => d,
+                    Err(reason) => {
+                        report.bad.push(bad(reason));
+                        stopped = true;
+                        continue;
+                    }
+                };
+                let h = &cs.header;
+                if h.peer != peer || h.generation != generation || h.seq != name.seq {
+                    report.bad.push(bad(format!(
+                        "its header says peer {} generation {} changeset {}, not what its name says",
+                        h.peer, h.generation, h.seq
+                    )));
+                    stopped = true;
+                    continue;
+                }
+                if h.prev != prev {
+                    report.bad.push(bad(
+                        "it does not chain on from the previous changeset of its stream (the \
+                         previous one was replaced, or this one was)"
+                            .to_string(),
+                    ));
+                    stopped = true;
+                    continue;
+                }
+                for (entry, digest) in cs.entries.iter().zip(&digests) {
+                    import_entry(
+                        &imp,
+                        entry,
+                        digest.as_ref(),
+                        remote_id,
+                        &mut before,
+                        &mut report,
+                    )?;
+                }
+                imp.set_applied(
+                    remote_id,
+                    peer,
+                    generation,
+                    Applied {
+                        last_seq: name.seq,
+                        last_checksum: checksum,
+                    },
+                )?;
+                report.changesets += 1;
+                prev = Some(checksum);
             }
-            for entry in &cs.entries {
-                import_entry(&imp, entry, remote_id, &mut before, &mut report)?;
-            }
-            imp.set_applied(
-                remote_id,
-                peer,
-                generation,
-                Applied {
-                    last_seq: name.seq,
-                    last_checksum: checksum,
-                },
-            )?;
-            report.changesets += 1;
-            prev = Some(checksum);
         }
-    }
+        Ok(())
+    })?;
 
     // The plan: each touched key, before and after.
     let mut keys: Vec<((String, String), Option<RowRef>)> = before
@@ -278,9 +323,25 @@ pub fn pull(
     Ok(report)
 }
 
+/// A changeset read and decoded, with the SHA-256 of each entry's body; or why it could not be.
+type Decoded = Result<(Changeset, Checksum, Vec<Option<[u8; 32]>>), String>;
+
+fn read_and_decode(remote: &dyn Remote, name: &CsetName) -> Decoded {
+    let bytes = remote.read(name).map_err(|e| e.to_string())?;
+    let (cs, checksum) = changeset::decode(&bytes).map_err(|e| e.to_string())?;
+    drop(bytes);
+    let digests = cs
+        .entries
+        .iter()
+        .map(|e| e.body.as_ref().map(|b| Sha256::digest(b).into()))
+        .collect();
+    Ok((cs, checksum, digests))
+}
+
 fn import_entry(
     imp: &Import<'_>,
     entry: &Entry,
+    digest: Option<&[u8; 32]>,
     remote_id: i64,
     before: &mut Before,
     report: &mut PullReport,
@@ -294,7 +355,7 @@ fn import_entry(
     } else {
         Some(imp.current(&entry.project, &entry.key)?)
     };
-    if !imp.insert(entry, remote_id)? {
+    if !imp.insert(entry, digest, remote_id)? {
         report.already_present += 1;
         return Ok(());
     }
