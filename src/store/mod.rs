@@ -222,8 +222,9 @@ impl Store {
 
 /// Per-connection settings. WAL lets readers run beside a writer; `synchronous = FULL` makes
 /// every commit durable before it returns (a version the user was told about survives a power
-/// cut); the busy timeout makes writers queue instead of failing; the page cache is sized for
-/// the bulk imports of a pull.
+/// cut); the busy timeout makes writers queue instead of failing; the page cache (24 MiB) is
+/// large enough for the indexes a bulk import touches and small enough that a full push or
+/// pull stays under 64 MB (`benches/sync.rs` measures both).
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
@@ -233,7 +234,7 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(
         "PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = ON;
-         PRAGMA cache_size = -32768;",
+         PRAGMA cache_size = -24576;",
     )
 }
 
