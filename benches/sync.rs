@@ -193,8 +193,8 @@ fn raw_connection(db: &Path) -> Res<Connection> {
 }
 
 /// The floor: every row (made beforehand, not timed), one transaction, one prepared statement.
-fn insert_raw(conn: &mut Connection, g: &Gen, rows: &[Row]) -> Res<()> {
-    let tx = conn.transaction()?;
+fn insert_raw(conn: &Connection, g: &Gen, rows: &[Row]) -> Res<()> {
+    let tx = conn.unchecked_transaction()?;
     {
         let mut stmt = tx.prepare(
             "INSERT INTO document_versions
@@ -300,9 +300,9 @@ fn main() -> Res<()> {
     let mut source = PathBuf::new();
     for rep in 0..size.reps {
         let home = empty_home(root, &format!("floor-{rep}"))?;
-        let mut conn = raw_connection(&home.join("context.db"))?;
+        let conn = raw_connection(&home.join("context.db"))?;
         let start = Instant::now();
-        insert_raw(&mut conn, &g, &rows)?;
+        insert_raw(&conn, &g, &rows)?;
         floor.push(start.elapsed());
         source = home;
     }
@@ -364,9 +364,9 @@ fn main() -> Res<()> {
     let mut peer = PathBuf::new();
     for rep in 0..size.reps {
         let floor_home = empty_home(root, &format!("floor-paired-{rep}"))?;
-        let mut conn = raw_connection(&floor_home.join("context.db"))?;
+        let conn = raw_connection(&floor_home.join("context.db"))?;
         let start = Instant::now();
-        insert_raw(&mut conn, &g, &rows)?;
+        insert_raw(&conn, &g, &rows)?;
         let floor_t = start.elapsed();
         drop(conn);
         std::fs::remove_dir_all(&floor_home)?;
@@ -480,29 +480,9 @@ fn session_extension(root: &Path, g: &Gen, n: usize, reps: usize) -> Res<Option<
     {
         let mut session = SqlSession::new(&conn)?;
         session.attach(Some("document_versions"))?;
-        // The session records the connection's changes; insert through the same connection.
-        let tx = conn.unchecked_transaction()?;
-        {
-            let mut stmt = tx.prepare(
-                "INSERT INTO document_versions
-                     (version_id, project, key, kind, body, body_sha256, hlc, peer_id, parent_id, expires_at)
-                 VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6, ?7, ?8, NULL)",
-            )?;
-            for i in 0..n {
-                let r = g.row(i);
-                stmt.execute(params![
-                    r.id.as_bytes(),
-                    r.project,
-                    r.key,
-                    r.body,
-                    r.sha.as_slice(),
-                    r.hlc.to_i64(),
-                    g.peer.as_bytes(),
-                    r.parent.map(|p| p.as_bytes().to_vec()),
-                ])?;
-            }
-        }
-        tx.commit()?;
+        // The session records the connection's changes: the floor's inserts, through it.
+        let rows: Vec<Row> = (0..n).map(|i| g.row(i)).collect();
+        insert_raw(&conn, g, &rows)?;
         session.changeset_strm(&mut changeset)?;
     }
     let compressed = zstd::bulk::compress(&changeset, 3)?;

@@ -327,6 +327,16 @@ fn run_pull(
     Ok(status)
 }
 
+/// "3 versions in default from /path (1 changeset)".
+fn pull_summary(r: &PullReport) -> String {
+    format!(
+        "{} from {} ({})",
+        describe_counts(&r.per_project),
+        r.remote,
+        plural(r.changesets, "changeset")
+    )
+}
+
 fn print_pull(r: &PullReport, as_json: bool, out: &mut dyn Write) -> Result<(), CliError> {
     let skipped: Vec<String> = r
         .skipped
@@ -356,10 +366,8 @@ fn print_pull(r: &PullReport, as_json: bool, out: &mut dyn Write) -> Result<(), 
         if r.rows() > 0 {
             writeln!(
                 out,
-                "would apply {} from {} ({}); nothing changed (--dry-run)",
-                describe_counts(&r.per_project),
-                r.remote,
-                plural(r.changesets, "changeset")
+                "would apply {}; nothing changed (--dry-run)",
+                pull_summary(r)
             )?;
         }
     }
@@ -417,13 +425,7 @@ fn print_pull(r: &PullReport, as_json: bool, out: &mut dyn Write) -> Result<(), 
         )?;
     }
     if r.applied && r.rows() > 0 && !as_json {
-        writeln!(
-            out,
-            "pulled {} from {} ({})",
-            describe_counts(&r.per_project),
-            r.remote,
-            plural(r.changesets, "changeset")
-        )?;
+        writeln!(out, "pulled {}", pull_summary(r))?;
     }
     Ok(())
 }
