@@ -292,6 +292,11 @@ fn the_everyday_sync_command_pulls_then_pushes() {
     a.ok(&["sync"]);
     assert_eq!(a.get("j"), "from b");
     assert_eq!(b.get("k"), "from a");
+    // For scripts, one JSON object with both reports.
+    a.put("k2", "again");
+    let both = a.run(&["sync", "--json"]).code(0).json();
+    assert_eq!(both["push"]["entries"], 1);
+    assert_eq!(both["pull"]["applied"], true);
 }
 
 #[test]

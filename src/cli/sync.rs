@@ -84,8 +84,28 @@ impl SyncArgs {
     pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<u8, CliError> {
         match self.command {
             None => {
-                let pulled = run_pull(env, &self.run, false, out)?;
-                let pushed = run_push(env, &self.run, out)?;
+                // Pull, then push; each prints what it did. With --json the two reports are
+                // joined in one object: {"pull": ..., "push": ...}.
+                let mut pull_out = Vec::new();
+                let pulled = run_pull(env, &self.run, false, &mut pull_out);
+                if !self.run.json {
+                    out.write_all(&pull_out)?;
+                }
+                let pulled = pulled?;
+                let mut push_out = Vec::new();
+                let pushed = run_push(env, &self.run, &mut push_out);
+                if self.run.json {
+                    let as_value = |bytes: &[u8]| {
+                        serde_json::from_slice::<serde_json::Value>(bytes)
+                            .unwrap_or(serde_json::Value::Null)
+                    };
+                    let joined =
+                        json!({ "pull": as_value(&pull_out), "push": as_value(&push_out) });
+                    writeln!(out, "{joined}")?;
+                } else {
+                    out.write_all(&push_out)?;
+                }
+                let pushed = pushed?;
                 Ok(if pulled != 0 { pulled } else { pushed })
             }
             Some(SyncCommand::Remote { path }) => set_remote(env, &path, out),
