@@ -199,9 +199,18 @@ fn projects_are_separate_and_chosen_by_flag_then_env_then_default() {
         .code(0)
         .json();
     assert_eq!(json[0]["project"], "work");
-    home.run(&["history", "k", "--project", "work"]).code(0);
+    let history = home
+        .run(&["history", "k", "--project", "work", "--json"])
+        .code(0)
+        .json();
+    let work_version = history[0]["id"].as_str().unwrap().to_string();
     home.run(&["rm", "k", "--project", "work"]).code(0);
     home.run(&["get", "k", "--project", "work"]).code(1);
+    // A version of one project is not found from another; restore takes --project too.
+    home.run(&["restore", "k", &work_version]).code(1);
+    home.run(&["restore", "k", &work_version, "--project", "work"])
+        .code(0);
+    assert_eq!(home.ok(&["get", "k", "--project", "work"]), "from flag");
     assert_eq!(
         home.get("k"),
         "default",
