@@ -171,14 +171,8 @@ fn conflict_scenario(force_a_first: bool) {
     assert_eq!(a.get("plan"), "edit on b");
     assert_eq!(b.get("plan"), "edit on b");
     assert_eq!(a.version_ids(), b.version_ids());
-    let history = a.run(&["history", "plan", "--json"]).code(0).json();
-    let ids: Vec<&str> = history
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["id"].as_str().unwrap())
-        .collect();
-    assert!(ids.contains(&a_edit.as_str()) && ids.contains(&b_edit.as_str()));
+    let ids = a.history_ids("plan");
+    assert!(ids.contains(&a_edit) && ids.contains(&b_edit));
     // The replaced version is one restore away.
     assert_eq!(a.ok(&["get", "plan", "--version", &a_edit]), "edit on a");
     let status = a.sync("status", &folder, &["--json"]).code(0).json();

@@ -114,6 +114,18 @@ impl Home {
         id
     }
 
+    /// The ids `history KEY --json` lists, newest first.
+    #[track_caller]
+    pub fn history_ids(&self, key: &str) -> Vec<String> {
+        let history = self.run(&["history", key, "--json"]).code(0).json();
+        history
+            .as_array()
+            .expect("an array")
+            .iter()
+            .map(|v| v["id"].as_str().expect("an id").to_string())
+            .collect()
+    }
+
     /// `get KEY`'s body, asserting success.
     #[track_caller]
     pub fn get(&self, key: &str) -> String {
