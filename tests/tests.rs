@@ -11,6 +11,7 @@ mod crash;
 mod divergence;
 mod faults;
 mod golden;
+mod housekeeping;
 mod schema;
 mod store_model;
 mod sync_cli;

@@ -61,6 +61,8 @@ pub enum CliError {
     Home(#[from] HomeError),
     #[error("--ttl: {0}")]
     Duration(#[from] DurationError),
+    #[error("--every: {0}")]
+    Every(DurationError),
     #[error("cannot read {what}: {source}")]
     ReadInput { what: String, source: io::Error },
     #[error("invalid CONTEXT_NOW {0:?}: use an RFC 3339 instant or milliseconds since the epoch")]

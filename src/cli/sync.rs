@@ -37,6 +37,16 @@ enum SyncCommand {
     Pull(PullFlags),
     /// This peer, ahead, behind, last push and pull.
     Status(StatusFlags),
+    /// Check every changeset in the remote; exit 5 on any damage.
+    Verify(StatusFlags),
+    /// The last push and pull runs: time, outcome, counts, scenario id.
+    Log {
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a crontab line or systemd user units that run `context sync` unattended.
+    Schedule(ScheduleFlags),
     /// Decode one changeset file: header, checksum verdict, every entry.
     Inspect {
         file: PathBuf,
@@ -70,6 +80,19 @@ struct PullFlags {
     /// Print what would be applied, and change nothing.
     #[arg(long)]
     dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+struct ScheduleFlags {
+    /// How often: 15m, 1h, 1d (whole minutes, hours or days).
+    #[arg(long, value_name = "DURATION", default_value = "15m")]
+    every: String,
+    /// A crontab line (the default).
+    #[arg(long, conflicts_with = "systemd")]
+    cron: bool,
+    /// A systemd user service and timer.
+    #[arg(long)]
+    systemd: bool,
 }
 
 #[derive(Debug, Args)]
@@ -113,6 +136,9 @@ impl SyncArgs {
             Some(SyncCommand::Pull(flags)) => run_pull(env, &flags.run, flags.dry_run, out),
             Some(SyncCommand::Status(flags)) => show_status(env, flags, out),
             Some(SyncCommand::Inspect { file, json }) => inspect(&file, json, out),
+            Some(SyncCommand::Verify(flags)) => verify(env, flags, out),
+            Some(SyncCommand::Log { json }) => show_log(env, json, out),
+            Some(SyncCommand::Schedule(flags)) => schedule(env, flags, out),
         }
     }
 }
@@ -645,4 +671,184 @@ fn entries_json(cs: &Changeset) -> Vec<serde_json::Value> {
             })
         })
         .collect()
+}
+
+fn verify(env: &Env, flags: StatusFlags, out: &mut dyn Write) -> Result<u8, CliError> {
+    let store = env.open_store()?;
+    let remote = open_remote(&store, flags.remote.as_deref())?;
+    let r = sync::verify(&remote)?;
+    if flags.json {
+        let value = json!({
+            "remote": r.remote,
+            "changesets": r.changesets,
+            "problems": r.problem_count(),
+            "peers": r.peers,
+            "other_problems": r.problems,
+            "temporary": r.temporary,
+        });
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&value).map_err(std::io::Error::from)?
+        )?;
+        return Ok(r.exit_status());
+    }
+    writeln!(
+        out,
+        "remote {}: {}",
+        r.remote,
+        plural(r.changesets, "changeset")
+    )?;
+    for p in &r.peers {
+        let streams: Vec<String> = p
+            .streams
+            .iter()
+            .map(|s| {
+                format!(
+                    "generation {} changesets {}..{} ({}, {})",
+                    s.generation,
+                    s.first_seq,
+                    s.last_seq,
+                    plural(s.versions, "version"),
+                    plural(s.tombstones, "tombstone")
+                )
+            })
+            .collect();
+        let verdict = if p.problems.is_empty() {
+            "ok"
+        } else {
+            "DAMAGED"
+        };
+        writeln!(out, "peer {}: {verdict}; {}", p.peer, streams.join("; "))?;
+        for problem in &p.problems {
+            writeln!(out, "  {}: {}", problem.path, problem.what)?;
+        }
+    }
+    for problem in &r.problems {
+        writeln!(out, "{}: {}", problem.path, problem.what)?;
+    }
+    for t in &r.temporary {
+        writeln!(
+            out,
+            "{t}: a temporary file (a write in progress, or left behind)"
+        )?;
+    }
+    if r.problem_count() > 0 {
+        writeln!(
+            std::io::stderr().lock(),
+            "context: {} in {}",
+            plural(r.problem_count() as u64, "problem"),
+            r.remote
+        )?;
+    }
+    Ok(r.exit_status())
+}
+
+fn show_log(env: &Env, as_json: bool, out: &mut dyn Write) -> Result<u8, CliError> {
+    let store = env.open_store()?;
+    let runs = store.runs(None, 50)?;
+    if as_json {
+        let list: Vec<serde_json::Value> = runs
+            .iter()
+            .map(|r| {
+                json!({
+                    "command": r.command,
+                    "remote": r.remote,
+                    "scenario_id": r.scenario_id,
+                    "started_at": rfc3339(r.started_at_ms),
+                    "finished_at": rfc3339(r.finished_at_ms),
+                    "exit_status": r.exit_status,
+                    "outcome": r.outcome,
+                    "summary": serde_json::from_str::<serde_json::Value>(&r.summary).unwrap_or_default(),
+                })
+            })
+            .collect();
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&list).map_err(std::io::Error::from)?
+        )?;
+        return Ok(0);
+    }
+    for r in &runs {
+        let summary: serde_json::Value = serde_json::from_str(&r.summary).unwrap_or_default();
+        let detail = match summary.get("error").and_then(|e| e.as_str()) {
+            Some(e) => e.to_string(),
+            None => {
+                let projects = summary
+                    .get("projects")
+                    .or_else(|| summary.get("per_project"))
+                    .cloned()
+                    .and_then(|v| serde_json::from_value::<sync::PerProject>(v).ok())
+                    .unwrap_or_default();
+                if projects.is_empty() {
+                    "nothing to do".to_string()
+                } else {
+                    describe_counts(&projects)
+                }
+            }
+        };
+        writeln!(
+            out,
+            "{}  {:<4}  {:<8}  exit {}  {}  scenario {}  {}",
+            rfc3339(r.finished_at_ms),
+            r.command,
+            r.outcome,
+            r.exit_status,
+            r.remote.as_deref().unwrap_or("-"),
+            r.scenario_id,
+            detail
+        )?;
+    }
+    Ok(0)
+}
+
+fn schedule(env: &Env, flags: ScheduleFlags, out: &mut dyn Write) -> Result<u8, CliError> {
+    let every = context::duration::parse(&flags.every).map_err(CliError::Every)?;
+    let minutes = every.as_secs() / 60;
+    let bad = |why: &str| {
+        CliError::Every(context::duration::DurationError {
+            value: flags.every.clone(),
+            reason: if why.is_empty() {
+                "not a whole number of minutes"
+            } else {
+                "must divide an hour or a day evenly"
+            },
+        })
+    };
+    if every.as_secs() % 60 != 0 || minutes == 0 {
+        return Err(bad(""));
+    }
+    let home = std::path::absolute(env.home()?)?;
+    let exe = std::env::current_exe()?;
+    let command = format!("{} sync --wait 120", exe.display());
+    if flags.systemd {
+        writeln!(out, "# ~/.config/systemd/user/context-sync.service")?;
+        writeln!(out, "[Unit]\nDescription=context sync: pull, then push\n")?;
+        writeln!(
+            out,
+            "[Service]\nType=oneshot\nEnvironment=CONTEXT_HOME={}\nExecStart={command}\n",
+            home.display()
+        )?;
+        writeln!(out, "# ~/.config/systemd/user/context-sync.timer")?;
+        writeln!(
+            out,
+            "[Unit]\nDescription=context sync every {}\n",
+            flags.every
+        )?;
+        writeln!(
+            out,
+            "[Timer]\nOnBootSec=2min\nOnUnitActiveSec={minutes}min\nPersistent=true\n"
+        )?;
+        writeln!(out, "[Install]\nWantedBy=timers.target")?;
+        return Ok(0);
+    }
+    let spec = match minutes {
+        m if m < 60 && 60 % m == 0 => format!("*/{m} * * * *"),
+        m if m % 60 == 0 && m < 24 * 60 && (24 * 60) % m == 0 => format!("0 */{} * * *", m / 60),
+        m if m == 24 * 60 => "0 0 * * *".to_string(),
+        _ => return Err(bad("divide")),
+    };
+    writeln!(out, "{spec} CONTEXT_HOME={} {command}", home.display())?;
+    Ok(0)
 }

@@ -16,6 +16,7 @@ mod lock;
 pub mod pull;
 pub mod push;
 pub mod status;
+pub mod verify;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -29,6 +30,7 @@ pub use lock::{LOCK_FILE, SyncLock};
 pub use pull::{PullOptions, PullReport, pull};
 pub use push::{PushOptions, PushReport, push};
 pub use status::{Status, status};
+pub use verify::{VerifyReport, verify};
 
 /// The setting that holds the default remote.
 pub const DEFAULT_REMOTE_SETTING: &str = "sync.remote";
@@ -91,7 +93,7 @@ impl std::fmt::Display for Divergence {
 }
 
 /// Versions and tombstones per project, for summaries.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Counts {
     pub versions: u64,
     pub tombstones: u64,
