@@ -71,10 +71,6 @@ impl FolderRemote {
         Ok(FolderRemote { root, io })
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     fn write_atomic(&self, dir: &Path, file: &str, bytes: &[u8], replace: bool) -> Result<()> {
         let target = dir.join(file);
         let fail = |step, source| RemoteError::Write {

@@ -443,12 +443,4 @@ impl Store {
         let rows = stmt.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
-
-    /// How many rows (versions and tombstones) the database holds.
-    pub fn count_rows(&self) -> Result<u64> {
-        let n: i64 = self
-            .conn
-            .query_row("SELECT count(*) FROM document_versions", [], |r| r.get(0))?;
-        Ok(n as u64)
-    }
 }

@@ -176,18 +176,6 @@ impl Store {
         self.rt.clock.now_ms()
     }
 
-    /// The schema version of the open database (`PRAGMA user_version`).
-    pub fn schema_version(&self) -> Result<i64> {
-        Ok(migrations::user_version(&self.conn)?)
-    }
-
-    /// Runs SQLite's own consistency check; `ok` when the file is sound.
-    pub fn integrity_check(&self) -> Result<String> {
-        Ok(self
-            .conn
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
-    }
-
     /// Copies the whole database, as it stands, into a new file at `dest` (SQLite's online
     /// backup API: consistent even while other processes write).
     pub fn copy_to(&self, dest: &Path) -> Result<()> {

@@ -21,7 +21,7 @@
 //!
 //! `--dry-run` computes the same plan and rolls back.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -391,13 +391,4 @@ fn descends(imp: &Import<'_>, row: &RowRef, ancestor: &RowRef) -> Result<bool, S
         }
     }
     Ok(false)
-}
-
-/// Summaries of conflicts grouped by project, for messages.
-pub fn conflicts_by_project(conflicts: &[KeyPlan]) -> BTreeMap<&str, Vec<&KeyPlan>> {
-    let mut out: BTreeMap<&str, Vec<&KeyPlan>> = BTreeMap::new();
-    for c in conflicts {
-        out.entry(c.project.as_str()).or_default().push(c);
-    }
-    out
 }
