@@ -21,9 +21,9 @@ pub mod verify;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::changeset::EncodeError;
+use crate::changeset::{self, Changeset, Checksum, EncodeError, Header};
 use crate::clock::rfc3339;
-use crate::remote::{Ack, Manifest, Remote, RemoteError};
+use crate::remote::{Ack, CsetName, Manifest, Remote, RemoteError};
 use crate::store::{Store, StoreError};
 
 pub use lock::{LOCK_FILE, SyncLock};
@@ -138,6 +138,27 @@ pub fn plural(n: u64, word: &str) -> String {
     } else {
         format!("{n} {word}s")
     }
+}
+
+/// Reads and decodes one changeset of `remote`; the error is why not, for a report.
+pub(crate) fn read_changeset(
+    remote: &dyn Remote,
+    name: &CsetName,
+) -> Result<(Changeset, Checksum), String> {
+    let bytes = remote.read(name).map_err(|e| e.to_string())?;
+    changeset::decode(&bytes).map_err(|e| e.to_string())
+}
+
+/// Why a changeset's header disagrees with its file name, if it does.
+pub(crate) fn misnamed(header: &Header, name: &CsetName) -> Option<String> {
+    let agrees =
+        header.peer == name.peer && header.generation == name.generation && header.seq == name.seq;
+    (!agrees).then(|| {
+        format!(
+            "its header says peer {} generation {} changeset {}, not what its name says",
+            header.peer, header.generation, header.seq
+        )
+    })
 }
 
 /// The warning for a manifest that could not be written: the run's work is done and stays

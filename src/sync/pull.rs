@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use sha2::{Digest, Sha256};
 
-use crate::changeset::{self, Changeset, Checksum, Entry};
+use crate::changeset::{Changeset, Checksum, Entry};
 use crate::ids::{PeerId, VersionId};
 use crate::remote::{CsetName, Found, Remote};
 use crate::store::{self, Applied, Import, RowRef, Store};
@@ -229,11 +229,8 @@ pub fn pull(
                     }
                 };
                 let h = &cs.header;
-                if h.peer != peer || h.generation != generation || h.seq != name.seq {
-                    report.bad.push(bad(format!(
-                        "its header says peer {} generation {} changeset {}, not what its name says",
-                        h.peer, h.generation, h.seq
-                    )));
+                if let Some(why) = super::misnamed(h, name) {
+                    report.bad.push(bad(why));
                     stopped = true;
                     continue;
                 }
@@ -327,9 +324,7 @@ pub fn pull(
 type Decoded = Result<(Changeset, Checksum, Vec<Option<[u8; 32]>>), String>;
 
 fn read_and_decode(remote: &dyn Remote, name: &CsetName) -> Decoded {
-    let bytes = remote.read(name).map_err(|e| e.to_string())?;
-    let (cs, checksum) = changeset::decode(&bytes).map_err(|e| e.to_string())?;
-    drop(bytes);
+    let (cs, checksum) = super::read_changeset(remote, name)?;
     let digests = cs
         .entries
         .iter()

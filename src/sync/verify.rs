@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::changeset;
 use crate::remote::{Found, Remote};
 
 use super::SyncError;
@@ -120,11 +119,7 @@ pub fn verify(remote: &dyn Remote) -> Result<VerifyReport, SyncError> {
                 prev = None;
             }
             expected = name.seq + 1;
-            let decoded = remote
-                .read(name)
-                .map_err(|e| e.to_string())
-                .and_then(|b| changeset::decode(&b).map_err(|e| e.to_string()));
-            let (cs, checksum) = match decoded {
+            let (cs, checksum) = match super::read_changeset(remote, name) {
                 Ok(d) => d,
                 Err(e) => {
                     entry.problems.push(problem(e));
@@ -133,11 +128,8 @@ pub fn verify(remote: &dyn Remote) -> Result<VerifyReport, SyncError> {
                 }
             };
             let h = &cs.header;
-            if h.peer != peer || h.generation != generation || h.seq != name.seq {
-                entry.problems.push(problem(format!(
-                    "its header says peer {} generation {} changeset {}",
-                    h.peer, h.generation, h.seq
-                )));
+            if let Some(why) = super::misnamed(h, name) {
+                entry.problems.push(problem(why));
             } else if prev.is_some() && h.prev != prev {
                 entry.problems.push(problem(
                     "does not chain on from the changeset before it".into(),
