@@ -16,7 +16,7 @@ use proptest::test_runner::FileFailurePersistence;
 use context::changeset;
 use context::clock::ManualClock;
 use context::ids::{SeededIds, VersionId};
-use context::remote::{MemoryRemote, Remote};
+use context::remote::{FileName, MemoryRemote, Remote};
 use context::runtime::Runtime;
 use context::store::{State, Store, StoreError, Version};
 use context::sync::{self, PullOptions, PushOptions, SyncError};

@@ -85,7 +85,8 @@ pub fn encode(cs: &Changeset) -> Result<(Vec<u8>, Checksum), EncodeError> {
     let mut out = Vec::with_capacity(PREAMBLE_LEN + compressed.len() + CHECKSUM_LEN);
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&FORMAT_MAJOR.to_be_bytes());
-    out.extend_from_slice(&FORMAT_MINOR.to_be_bytes());
+    // The oldest minor version that holds everything in it, so older readers read it.
+    out.extend_from_slice(&cs.header.format_minor().min(FORMAT_MINOR).to_be_bytes());
     out.extend_from_slice(&(compressed.len() as u64).to_be_bytes());
     out.extend_from_slice(&compressed);
     let checksum = Checksum(Sha256::digest(&out).into());
@@ -345,8 +346,61 @@ mod tests {
             versions: 0,
             tombstones: 0,
             projects: vec![],
+            covers: vec![],
         };
         Changeset::new(header, entries)
+    }
+
+    #[test]
+    fn a_snapshot_seal_is_format_1_1_and_everything_else_stays_1_0() {
+        let plain = sample(3);
+        let (bytes, _) = encode(&plain).unwrap();
+        assert_eq!(&bytes[8..12], &[0, 1, 0, 0]);
+        let mut seal = sample(0);
+        seal.header.snapshot = true;
+        seal.header.covers = vec![crate::changeset::Cover {
+            peer: seal.header.peer,
+            generation: 2,
+            seq: 9,
+            checksum: crate::changeset::Checksum([7; 32]),
+        }];
+        let (bytes, _) = encode(&seal).unwrap();
+        assert_eq!(&bytes[8..12], &[0, 1, 0, 1]);
+        assert_eq!(decode(&bytes).unwrap().0, seal);
+    }
+
+    #[test]
+    fn fields_a_later_minor_version_appends_are_ignored() {
+        // A header as a 1.2 writer might send it: the eleven fields of 1.1 and one more.
+        let cs = sample(2);
+        let h = &cs.header;
+        let later = (
+            (
+                h.peer,
+                h.generation,
+                h.seq,
+                h.prev,
+                h.created_at_ms,
+                h.host.clone(),
+                h.snapshot,
+                h.versions,
+                h.tombstones,
+                h.projects.clone(),
+                Vec::<crate::changeset::Cover>::new(),
+                "a field from the future",
+            ),
+            cs.entries.clone(),
+        );
+        let payload = compress(&rmp_serde::to_vec(&later).unwrap()).unwrap();
+        assert_eq!(decode_payload(&payload).unwrap(), cs);
+        // Fewer than ten fields is malformed.
+        let short =
+            compress(&rmp_serde::to_vec(&((h.peer, h.generation), cs.entries.clone())).unwrap())
+                .unwrap();
+        assert!(matches!(
+            decode_payload(&short),
+            Err(DecodeError::Malformed(_))
+        ));
     }
 
     #[test]

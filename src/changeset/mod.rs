@@ -27,7 +27,7 @@ pub const MAGIC: [u8; 8] = *b"CTXCSET\0";
 /// The format this binary writes. A reader refuses a newer major version; a newer minor of its
 /// own major only adds what an older reader may ignore.
 pub const FORMAT_MAJOR: u16 = 1;
-pub const FORMAT_MINOR: u16 = 0;
+pub const FORMAT_MINOR: u16 = 1;
 /// Largest changeset file a reader accepts.
 pub const MAX_FILE_BYTES: u64 = 256 << 20;
 /// Largest decompressed payload a reader accepts (a bigger one is a decompression bomb).
@@ -73,11 +73,24 @@ impl<'de> Deserialize<'de> for Checksum {
     }
 }
 
+/// What a snapshot covers of one stream: every changeset of (peer, generation) up to `seq`,
+/// the last of which has `checksum` (so the changeset after it can be chained on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Cover {
+    pub peer: PeerId,
+    pub generation: u64,
+    pub seq: u64,
+    pub checksum: Checksum,
+}
+
 /// What a changeset says about itself.
 ///
 /// DO NOT CHANGE (fields, their order or their types) without bumping the format version:
-/// it is serialized positionally, and files written today must be read forever.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// it is serialized positionally, and files written today must be read forever. Format 1.0
+/// has the first ten fields; 1.1 appends `covers`, written only when the header is a
+/// snapshot's (so that every other file stays readable by a 1.0 reader). A reader of 1.x
+/// ignores fields after those it knows: a later minor version may append more.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
     /// The peer whose stream this changeset belongs to.
     pub peer: PeerId,
@@ -96,6 +109,94 @@ pub struct Header {
     pub tombstones: u64,
     /// Entries per project, in project order.
     pub projects: Vec<(String, u64)>,
+    /// (1.1) In a snapshot's seal: the streams it covers, and how far. Empty elsewhere.
+    pub covers: Vec<Cover>,
+}
+
+/// The fields of format 1.0, in order.
+const HEADER_FIELDS_1_0: usize = 10;
+
+impl Header {
+    /// The format minor version this header needs.
+    pub fn format_minor(&self) -> u16 {
+        if self.snapshot { 1 } else { 0 }
+    }
+}
+
+impl Serialize for Header {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let extended = self.format_minor() >= 1;
+        let mut t = s.serialize_tuple(HEADER_FIELDS_1_0 + usize::from(extended))?;
+        t.serialize_element(&self.peer)?;
+        t.serialize_element(&self.generation)?;
+        t.serialize_element(&self.seq)?;
+        t.serialize_element(&self.prev)?;
+        t.serialize_element(&self.created_at_ms)?;
+        t.serialize_element(&self.host)?;
+        t.serialize_element(&self.snapshot)?;
+        t.serialize_element(&self.versions)?;
+        t.serialize_element(&self.tombstones)?;
+        t.serialize_element(&self.projects)?;
+        if extended {
+            t.serialize_element(&self.covers)?;
+        }
+        t.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Header {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Header;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a changeset header (an array of at least 10 fields)")
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Header, A::Error> {
+                let mut n = 0usize;
+                macro_rules! field {
+                    () => {{
+                        n += 1;
+                        match seq.next_element()? {
+                            Some(v) => v,
+                            None => {
+                                return Err(serde::de::Error::invalid_length(
+                                    n - 1,
+                                    &"a header of at least 10 fields",
+                                ));
+                            }
+                        }
+                    }};
+                }
+                let mut h = Header {
+                    peer: field!(),
+                    generation: field!(),
+                    seq: field!(),
+                    prev: field!(),
+                    created_at_ms: field!(),
+                    host: field!(),
+                    snapshot: field!(),
+                    versions: field!(),
+                    tombstones: field!(),
+                    projects: field!(),
+                    covers: Vec::new(),
+                };
+                if let Some(covers) = seq.next_element()? {
+                    h.covers = covers;
+                }
+                // Fields of later minor versions: not ours to understand.
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(h)
+            }
+        }
+        d.deserialize_seq(Visitor)
+    }
 }
 
 /// One version or tombstone: every replicated field.

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::{
-    CsetName, Listing, Manifest, Remote, RemoteError, Result, manifest_from_json, manifest_to_json,
+    FileName, Listing, Manifest, Remote, RemoteError, Result, manifest_from_json, manifest_to_json,
     names,
 };
 use crate::changeset::MAX_FILE_BYTES;
@@ -112,6 +112,17 @@ impl FolderRemote {
     }
 }
 
+/// `.NAME.tmp-PID`: what [`FolderRemote::write_atomic`] writes before the rename.
+fn is_our_temporary(file: &str) -> bool {
+    file.strip_prefix('.')
+        .and_then(|f| f.rsplit_once(".tmp-"))
+        .is_some_and(|(name, pid)| {
+            (name.ends_with(names::EXTENSION) || name == names::MANIFEST)
+                && !pid.is_empty()
+                && pid.bytes().all(|b| b.is_ascii_digit())
+        })
+}
+
 impl Remote for FolderRemote {
     fn location(&self) -> String {
         self.root.display().to_string()
@@ -157,7 +168,7 @@ impl Remote for FolderRemote {
         Ok(Listing::from_files(files))
     }
 
-    fn read(&self, name: &CsetName) -> Result<Vec<u8>> {
+    fn read(&self, name: &dyn FileName) -> Result<Vec<u8>> {
         let path = self.root.join(name.rel_path());
         let fail = |source| RemoteError::Read {
             path: path.clone(),
@@ -176,18 +187,70 @@ impl Remote for FolderRemote {
         Ok(bytes)
     }
 
-    fn publish(&self, name: &CsetName, bytes: &[u8]) -> Result<()> {
-        let dir = self.root.join(name.peer.to_string());
+    fn publish(&self, name: &dyn FileName, bytes: &[u8]) -> Result<()> {
+        let dir = self.root.join(name.peer().to_string());
         self.write_atomic(&dir, &name.file_name(), bytes, false)
     }
 
-    fn remove(&self, name: &CsetName) -> Result<()> {
+    fn remove(&self, name: &dyn FileName) -> Result<()> {
         let path = self.root.join(name.rel_path());
-        fs::remove_file(&path).map_err(|source| RemoteError::Write {
-            path,
-            step: "remove",
-            source,
-        })
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(RemoteError::Write {
+                path,
+                step: "remove",
+                source: e,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn sweep_temporary(
+        &self,
+        older_than: std::time::Duration,
+        dry_run: bool,
+    ) -> Result<Vec<String>> {
+        let mut swept = Vec::new();
+        let Ok(peers) = fs::read_dir(&self.root) else {
+            return Ok(swept);
+        };
+        for dir in peers.flatten() {
+            let peer = dir.file_name().to_string_lossy().into_owned();
+            if peer.parse::<PeerId>().is_err() {
+                continue;
+            }
+            let Ok(files) = fs::read_dir(dir.path()) else {
+                continue;
+            };
+            for file in files.flatten() {
+                let name = file.file_name().to_string_lossy().into_owned();
+                if !is_our_temporary(&name) {
+                    continue;
+                }
+                let age = file
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok());
+                if age.is_none_or(|a| a < older_than) {
+                    continue;
+                }
+                if !dry_run {
+                    match fs::remove_file(file.path()) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                            return Err(RemoteError::Write {
+                                path: file.path(),
+                                step: "remove",
+                                source: e,
+                            });
+                        }
+                        _ => {}
+                    }
+                }
+                swept.push(format!("{peer}/{name}"));
+            }
+        }
+        swept.sort();
+        Ok(swept)
     }
 
     fn read_manifest(&self, peer: PeerId) -> Result<Option<Manifest>> {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{
-    CsetName, Listing, Manifest, Remote, RemoteError, Result, manifest_from_json, manifest_to_json,
+    FileName, Listing, Manifest, Remote, RemoteError, Result, manifest_from_json, manifest_to_json,
     names,
 };
 use crate::ids::PeerId;
@@ -54,7 +54,7 @@ impl Remote for MemoryRemote {
         )))
     }
 
-    fn read(&self, name: &CsetName) -> Result<Vec<u8>> {
+    fn read(&self, name: &dyn FileName) -> Result<Vec<u8>> {
         self.files()
             .get(&name.rel_path())
             .cloned()
@@ -64,7 +64,7 @@ impl Remote for MemoryRemote {
             })
     }
 
-    fn publish(&self, name: &CsetName, bytes: &[u8]) -> Result<()> {
+    fn publish(&self, name: &dyn FileName, bytes: &[u8]) -> Result<()> {
         let mut files = self.files();
         match files.get(&name.rel_path()) {
             Some(existing) if existing.as_slice() == bytes => Ok(()),
@@ -78,7 +78,7 @@ impl Remote for MemoryRemote {
         }
     }
 
-    fn remove(&self, name: &CsetName) -> Result<()> {
+    fn remove(&self, name: &dyn FileName) -> Result<()> {
         self.files().remove(&name.rel_path());
         Ok(())
     }

@@ -20,7 +20,7 @@ use crate::ids::PeerId;
 
 pub use folder::{FolderIo, FolderRemote, RealIo};
 pub use memory::MemoryRemote;
-pub use names::{CsetName, Found};
+pub use names::{CsetName, FileName, Found, SnapshotName};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteError {
@@ -67,6 +67,8 @@ pub struct Skipped {
 pub struct Listing {
     /// Every changeset, in stream order.
     pub changesets: Vec<CsetName>,
+    /// Every file of every snapshot (parts and seals), by peer and id.
+    pub snapshots: Vec<SnapshotName>,
     pub manifests: Vec<PeerId>,
     /// Leftovers of file-sync tools and unknown `.cset` files: warned about, never read.
     pub skipped: Vec<Skipped>,
@@ -83,12 +85,14 @@ impl Listing {
             };
             match found {
                 Found::Changeset(name) => out.changesets.push(name),
+                Found::Snapshot(name) => out.snapshots.push(name),
                 Found::Manifest(peer) => out.manifests.push(peer),
                 Found::Other if !file.to_ascii_lowercase().ends_with(names::EXTENSION) => {}
                 why => out.skipped.push(Skipped { path, why }),
             }
         }
         out.changesets.sort();
+        out.snapshots.sort();
         out.manifests.sort();
         out.skipped.sort_by(|a, b| a.path.cmp(&b.path));
         out
@@ -99,6 +103,19 @@ impl Listing {
         let mut out: BTreeMap<(PeerId, u64), Vec<CsetName>> = BTreeMap::new();
         for n in &self.changesets {
             out.entry((n.peer, n.generation)).or_default().push(*n);
+        }
+        out
+    }
+
+    /// Each snapshot's files: its parts in order, and whether its seal is there.
+    pub fn snapshot_files(&self) -> BTreeMap<(PeerId, u64), (Vec<SnapshotName>, bool)> {
+        let mut out: BTreeMap<(PeerId, u64), (Vec<SnapshotName>, bool)> = BTreeMap::new();
+        for n in &self.snapshots {
+            let files = out.entry((n.peer, n.id)).or_default();
+            match n.part {
+                Some(_) => files.0.push(*n),
+                None => files.1 = true,
+            }
         }
         out
     }
@@ -125,6 +142,10 @@ pub struct Manifest {
     pub last_push_at: Option<String>,
     /// How far this peer has applied every other stream of this remote.
     pub acks: Vec<Ack>,
+    /// RFC 3339: when this manifest last changed (this peer published or applied something).
+    /// Absent from manifests written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
 }
 
 impl Manifest {
@@ -136,13 +157,25 @@ pub trait Remote: Send + Sync + std::fmt::Debug {
     /// Where it is, for messages and for remembering which remote a version came from.
     fn location(&self) -> String;
     fn list(&self) -> Result<Listing>;
-    /// The bytes of one changeset (at most [`crate::changeset::MAX_FILE_BYTES`] and a bit).
-    fn read(&self, name: &CsetName) -> Result<Vec<u8>>;
+    /// The bytes of one changeset or snapshot file (at most
+    /// [`crate::changeset::MAX_FILE_BYTES`] and a bit).
+    fn read(&self, name: &dyn FileName) -> Result<Vec<u8>>;
     /// Publishes a changeset atomically. Publishing the same bytes again is a no-op; different
     /// bytes under an existing name are refused with [`RemoteError::Exists`].
-    fn publish(&self, name: &CsetName, bytes: &[u8]) -> Result<()>;
-    /// Deletes a changeset (housekeeping only).
-    fn remove(&self, name: &CsetName) -> Result<()>;
+    fn publish(&self, name: &dyn FileName, bytes: &[u8]) -> Result<()>;
+    /// Deletes a changeset or snapshot file (housekeeping only). Deleting one that is already
+    /// gone is not an error (another peer's prune may have been first).
+    fn remove(&self, name: &dyn FileName) -> Result<()>;
+    /// Deletes the temporary files this tool's interrupted writes left (`.NAME.tmp-PID`) last
+    /// modified at least `older_than` ago; with `dry_run`, only lists them. Returns their paths.
+    fn sweep_temporary(
+        &self,
+        older_than: std::time::Duration,
+        dry_run: bool,
+    ) -> Result<Vec<String>> {
+        let _ = (older_than, dry_run);
+        Ok(Vec::new())
+    }
     fn read_manifest(&self, peer: PeerId) -> Result<Option<Manifest>>;
     /// Replaces the peer's manifest atomically.
     fn write_manifest(&self, manifest: &Manifest) -> Result<()>;
@@ -212,6 +245,7 @@ mod suite {
             published: vec![],
             last_push_at: None,
             acks: vec![],
+            updated_at: None,
         };
         r.write_manifest(&m).unwrap();
         m.generation = 2;
@@ -224,6 +258,27 @@ mod suite {
         r.publish(&name(1, 1), b"x").unwrap();
         r.remove(&name(1, 1)).unwrap();
         assert!(r.list().unwrap().changesets.is_empty());
+        r.remove(&name(1, 1)).unwrap();
+    }
+
+    pub fn snapshots_are_listed_apart(r: &dyn Remote) {
+        let part = SnapshotName {
+            peer: peer(),
+            id: 7,
+            part: Some(1),
+        };
+        r.publish(&part, b"part").unwrap();
+        r.publish(&name(1, 1), b"one").unwrap();
+        let l = r.list().unwrap();
+        assert_eq!(l.changesets, vec![name(1, 1)]);
+        assert_eq!(l.snapshots, vec![part]);
+        assert_eq!(l.snapshot_files()[&(peer(), 7)], (vec![part], false));
+        r.publish(&part.seal(), b"seal").unwrap();
+        let l = r.list().unwrap();
+        assert_eq!(l.snapshot_files()[&(peer(), 7)], (vec![part], true));
+        assert_eq!(r.read(&part).unwrap(), b"part");
+        r.remove(&part.seal()).unwrap();
+        assert_eq!(r.list().unwrap().snapshots, vec![part]);
     }
 
     macro_rules! remote_suite {
@@ -254,6 +309,11 @@ mod suite {
                 fn remove_deletes() {
                     let (r, _keep) = $make;
                     suite::remove_deletes(&r);
+                }
+                #[test]
+                fn snapshots_are_listed_apart() {
+                    let (r, _keep) = $make;
+                    suite::snapshots_are_listed_apart(&r);
                 }
             }
         };

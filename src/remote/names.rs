@@ -2,8 +2,13 @@
 //!
 //! ```text
 //! REMOTE/<peer id>/<generation: 8 hex>-<sequence: 16 hex>.cset   a changeset of a stream
+//! REMOTE/<peer id>/snapshot-<id: 16 hex>-<part: 8 hex>.cset       a part of a snapshot
+//! REMOTE/<peer id>/snapshot-<id: 16 hex>.cset                     its seal (written last)
 //! REMOTE/<peer id>/manifest.json                                 that peer's manifest
 //! ```
+//!
+//! A snapshot's id is the hybrid-clock time at which its peer began it, so a peer's snapshots
+//! sort oldest first, and its seal sorts after its parts.
 //!
 //! Fixed-width lower-case hex, so that sorting names sorts a peer's changesets in stream order
 //! (generation, then sequence), as `ls` shows them. Anything else is not ours: the leftovers of
@@ -17,6 +22,16 @@ use crate::ids::PeerId;
 pub const EXTENSION: &str = ".cset";
 pub const MANIFEST: &str = "manifest.json";
 
+/// What every file a peer writes in a remote has: a folder (the peer) and a name in it.
+pub trait FileName: fmt::Display + Send + Sync {
+    fn peer(&self) -> PeerId;
+    fn file_name(&self) -> String;
+    /// The path relative to the remote's root, with `/` separators.
+    fn rel_path(&self) -> String {
+        format!("{}/{}", self.peer(), self.file_name())
+    }
+}
+
 /// A changeset's place: stream (peer, generation) and position in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CsetName {
@@ -28,16 +43,59 @@ pub struct CsetName {
 impl CsetName {
     /// Generations are written with 8 hex digits; a larger one cannot be named.
     pub const MAX_GENERATION: u64 = 0xffff_ffff;
+}
 
-    pub fn file_name(&self) -> String {
+impl FileName for CsetName {
+    fn peer(&self) -> PeerId {
+        self.peer
+    }
+
+    fn file_name(&self) -> String {
         format!("{:08x}-{:016x}{EXTENSION}", self.generation, self.seq)
     }
+}
 
-    /// The path relative to the remote's root, with `/` separators.
-    pub fn rel_path(&self) -> String {
-        format!("{}/{}", self.peer, self.file_name())
+/// A file of a snapshot: one of its parts (from 1), or its seal (`part` is `None`).
+///
+/// A snapshot is complete when its seal is there: the parts are published first, in order,
+/// each chaining on from the one before it, and the seal (which says what the snapshot covers)
+/// last. Parts without a seal are an interrupted snapshot, which readers ignore.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SnapshotName {
+    pub peer: PeerId,
+    pub id: u64,
+    pub part: Option<u64>,
+}
+
+impl SnapshotName {
+    pub fn seal(&self) -> SnapshotName {
+        SnapshotName {
+            part: None,
+            ..*self
+        }
     }
 }
+
+impl FileName for SnapshotName {
+    fn peer(&self) -> PeerId {
+        self.peer
+    }
+
+    fn file_name(&self) -> String {
+        match self.part {
+            Some(part) => format!("{SNAPSHOT_PREFIX}{:016x}-{part:08x}{EXTENSION}", self.id),
+            None => format!("{SNAPSHOT_PREFIX}{:016x}{EXTENSION}", self.id),
+        }
+    }
+}
+
+impl fmt::Display for SnapshotName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.rel_path())
+    }
+}
+
+const SNAPSHOT_PREFIX: &str = "snapshot-";
 
 impl fmt::Display for CsetName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -49,6 +107,7 @@ impl fmt::Display for CsetName {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Found {
     Changeset(CsetName),
+    Snapshot(SnapshotName),
     Manifest(PeerId),
     /// A file-sync tool's conflict copy of a changeset: two machines wrote as the same peer.
     ConflictCopy,
@@ -72,6 +131,9 @@ pub fn classify(dir: Option<&str>, file: &str) -> Found {
         if let Some(name) = parse_stem(peer, file) {
             return Found::Changeset(name);
         }
+        if let Some(name) = parse_snapshot(peer, file) {
+            return Found::Snapshot(name);
+        }
     }
     if lower.contains("conflict") {
         return Found::ConflictCopy;
@@ -79,16 +141,33 @@ pub fn classify(dir: Option<&str>, file: &str) -> Found {
     Found::Other
 }
 
+/// Fixed-width lower-case hex, or nothing.
+fn hex(t: &str, n: usize) -> Option<u64> {
+    (t.len() == n
+        && t.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+    .then(|| u64::from_str_radix(t, 16).ok())
+    .flatten()
+}
+
+fn parse_snapshot(peer: PeerId, file: &str) -> Option<SnapshotName> {
+    let stem = file
+        .strip_suffix(EXTENSION)?
+        .strip_prefix(SNAPSHOT_PREFIX)?;
+    let (id, part) = match stem.split_once('-') {
+        Some((id, part)) => (id, Some(hex(part, 8).filter(|&p| p > 0)?)),
+        None => (stem, None),
+    };
+    Some(SnapshotName {
+        peer,
+        id: hex(id, 16)?,
+        part,
+    })
+}
+
 fn parse_stem(peer: PeerId, file: &str) -> Option<CsetName> {
     let stem = file.strip_suffix(EXTENSION)?;
     let (g, s) = stem.split_once('-')?;
-    let hex = |t: &str, n: usize| {
-        (t.len() == n
-            && t.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
-        .then(|| u64::from_str_radix(t, 16).ok())
-        .flatten()
-    };
     Some(CsetName {
         peer,
         generation: hex(g, 8)?,
@@ -123,6 +202,29 @@ mod tests {
         let sorted: Vec<String> = by_stream.iter().map(|n| n.rel_path()).collect();
         assert_eq!(by_name, sorted);
         assert_eq!(names[0].file_name(), "00000001-0000000000000002.cset");
+    }
+
+    #[test]
+    fn snapshot_names_round_trip_and_the_seal_sorts_after_the_parts() {
+        let peer: PeerId = P.parse().unwrap();
+        let part = SnapshotName {
+            peer,
+            id: 0x1234,
+            part: Some(2),
+        };
+        assert_eq!(part.file_name(), "snapshot-0000000000001234-00000002.cset");
+        assert_eq!(part.seal().file_name(), "snapshot-0000000000001234.cset");
+        for n in [part, part.seal()] {
+            assert_eq!(classify(Some(P), &n.file_name()), Found::Snapshot(n));
+        }
+        assert!(part.file_name() < part.seal().file_name());
+        for bad in [
+            "snapshot-0000000000001234-00000000.cset",
+            "snapshot-000000000000123-00000001.cset",
+            "snapshot-0000000000001234-1.cset",
+        ] {
+            assert_eq!(classify(Some(P), bad), Found::Other, "{bad}");
+        }
     }
 
     #[test]

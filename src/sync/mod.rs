@@ -207,7 +207,7 @@ pub(crate) fn publish_manifest(
     } else {
         existing.as_ref().and_then(|m| m.last_push_at.clone())
     };
-    let manifest = Manifest {
+    let mut manifest = Manifest {
         format: Manifest::FORMAT,
         peer: me.id.to_string(),
         generation: me.generation as u64,
@@ -215,8 +215,10 @@ pub(crate) fn publish_manifest(
         published,
         last_push_at,
         acks,
+        updated_at: existing.as_ref().and_then(|m| m.updated_at.clone()),
     };
     if existing.as_ref() != Some(&manifest) {
+        manifest.updated_at = Some(rfc3339(store.now_ms()));
         remote.write_manifest(&manifest)?;
     }
     Ok(())

@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256};
 
 use crate::changeset::{Changeset, Checksum, Entry};
 use crate::ids::{PeerId, VersionId};
-use crate::remote::{CsetName, Found, Remote};
+use crate::remote::{CsetName, FileName, Found, Remote};
 use crate::store::{self, Applied, Import, RowRef, Store};
 
 use super::{PerProject, SyncError, publish_manifest};

@@ -341,6 +341,7 @@ fn publish_chunk(
         versions: 0,
         tombstones: 0,
         projects: Vec::new(),
+        covers: Vec::new(),
     };
     let cs = Changeset::new(header, entries);
     let count = cs.entries.len() as u64;

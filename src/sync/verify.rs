@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::remote::{Found, Remote};
+use crate::remote::{FileName, Found, Remote};
 
 use super::SyncError;
 
