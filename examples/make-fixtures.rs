@@ -14,7 +14,7 @@ use std::path::Path;
 use context::changeset::{self, Changeset, Entry, Header};
 use context::clock::Hlc;
 use context::ids::{PeerId, SeededIds, VersionId};
-use context::remote::CsetName;
+use context::remote::{CsetName, FileName};
 use context::store::{Kind, migrations};
 use rusqlite::{Connection, params};
 use sha2::{Digest, Sha256};
@@ -120,6 +120,7 @@ fn changesets_v1(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
         versions: 0,
         tombstones: 0,
         projects: vec![],
+        covers: vec![],
     };
     let first = Changeset::new(
         first_header.clone(),
