@@ -63,6 +63,8 @@ pub enum CliError {
     Duration(#[from] DurationError),
     #[error("--every: {0}")]
     Every(DurationError),
+    #[error("--forget-after: {0}")]
+    ForgetAfter(DurationError),
     #[error("cannot read {what}: {source}")]
     ReadInput { what: String, source: io::Error },
     #[error("invalid CONTEXT_NOW {0:?}: use an RFC 3339 instant or milliseconds since the epoch")]

@@ -39,6 +39,10 @@ enum SyncCommand {
     Status(StatusFlags),
     /// Check every changeset in the remote; exit 5 on any damage.
     Verify(StatusFlags),
+    /// Publish a snapshot (every version and tombstone, history included) for new peers.
+    Snapshot(SnapshotFlags),
+    /// Delete the changesets every known peer has applied and a snapshot covers.
+    Prune(PruneFlags),
     /// The last push and pull runs: time, outcome, counts, scenario id.
     Log {
         /// Print a JSON array.
@@ -80,6 +84,42 @@ struct PullFlags {
     /// Print what would be applied, and change nothing.
     #[arg(long)]
     dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+struct SnapshotFlags {
+    /// The remote folder (else the default set with `context sync remote`).
+    #[arg(long, value_name = "R")]
+    remote: Option<String>,
+    /// Wait up to SECS for another sync of this home to finish.
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    wait: u64,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct PruneFlags {
+    #[command(flatten)]
+    run: SnapshotFlags,
+    /// Say what would be removed, and remove nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Leave behind peers silent for longer than DURATION (they start again from a snapshot).
+    #[arg(long, value_name = "DURATION")]
+    forget_after: Option<String>,
+}
+
+impl SnapshotFlags {
+    fn as_run(&self) -> RunFlags {
+        RunFlags {
+            remote: self.remote.clone(),
+            force: false,
+            wait: self.wait,
+            json: self.json,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -137,6 +177,8 @@ impl SyncArgs {
             Some(SyncCommand::Status(flags)) => show_status(env, flags, out),
             Some(SyncCommand::Inspect { file, json }) => inspect(&file, json, out),
             Some(SyncCommand::Verify(flags)) => verify(env, flags, out),
+            Some(SyncCommand::Snapshot(flags)) => run_snapshot(env, flags, out),
+            Some(SyncCommand::Prune(flags)) => run_prune(env, flags, out),
             Some(SyncCommand::Log { json }) => show_log(env, json, out),
             Some(SyncCommand::Schedule(flags)) => schedule(env, flags, out),
         }
@@ -375,8 +417,12 @@ fn run_pull(
 
 /// "3 versions in default from /path (1 changeset)".
 fn pull_summary(r: &PullReport) -> String {
+    let from_snapshot = match r.snapshots.as_slice() {
+        [] => String::new(),
+        seals => format!(", after the snapshot {}", seals.join(", ")),
+    };
     format!(
-        "{} from {} ({})",
+        "{} from {} ({}{from_snapshot})",
         describe_counts(&r.per_project),
         r.remote,
         plural(r.changesets, "changeset")
@@ -685,6 +731,8 @@ fn verify(env: &Env, flags: StatusFlags, out: &mut dyn Write) -> Result<u8, CliE
             "peers": r.peers,
             "other_problems": r.problems,
             "temporary": r.temporary,
+            "snapshots": r.snapshots,
+            "unsealed": r.unsealed,
         });
         writeln!(
             out,
@@ -727,10 +775,27 @@ fn verify(env: &Env, flags: StatusFlags, out: &mut dyn Write) -> Result<u8, CliE
     for problem in &r.problems {
         writeln!(out, "{}: {}", problem.path, problem.what)?;
     }
+    for s in &r.snapshots {
+        writeln!(
+            out,
+            "snapshot {}: {} ({}, {}), covering {}",
+            s.seal,
+            plural(s.parts, "part"),
+            plural(s.versions, "version"),
+            plural(s.tombstones, "tombstone"),
+            plural(s.covers, "stream")
+        )?;
+    }
     for t in &r.temporary {
         writeln!(
             out,
             "{t}: a temporary file (a write in progress, or left behind)"
+        )?;
+    }
+    for u in &r.unsealed {
+        writeln!(
+            out,
+            "{u}: part of a snapshot without a seal (being written, or interrupted)"
         )?;
     }
     if r.problem_count() > 0 {
@@ -742,6 +807,121 @@ fn verify(env: &Env, flags: StatusFlags, out: &mut dyn Write) -> Result<u8, CliE
         )?;
     }
     Ok(r.exit_status())
+}
+
+fn run_snapshot(env: &Env, flags: SnapshotFlags, out: &mut dyn Write) -> Result<u8, CliError> {
+    let run = flags.as_run();
+    let mut session = Session::open(env, "snapshot", run.wait)?;
+    let (report, location) = session.with_remote("snapshot", &run, |store, remote| {
+        sync::snapshot(store, remote)
+    })?;
+    let summary = serde_json::to_value(&report).unwrap_or_default();
+    session.finish("snapshot", location, 0, &report.per_project, summary);
+    if flags.json {
+        serde_json::to_writer(&mut *out, &report).map_err(std::io::Error::from)?;
+        writeln!(out)?;
+    } else {
+        writeln!(out, "{}", describe_snapshot(&report))?;
+    }
+    Ok(0)
+}
+
+/// "wrote snapshot PEER/snapshot-X.cset: 3 versions in default (1 part, 2.1 kB), covering 2 streams".
+fn describe_snapshot(r: &sync::SnapshotReport) -> String {
+    let content = if r.entries() == 0 {
+        "no versions".to_string()
+    } else {
+        describe_counts(&r.per_project)
+    };
+    format!(
+        "wrote snapshot {}/{}: {content} ({}, {} bytes), covering {}",
+        r.remote,
+        r.seal,
+        plural(r.parts, "part"),
+        r.bytes,
+        plural(r.covers.len() as u64, "stream")
+    )
+}
+
+fn run_prune(env: &Env, flags: PruneFlags, out: &mut dyn Write) -> Result<u8, CliError> {
+    let forget_after_ms = match &flags.forget_after {
+        Some(d) => Some(
+            context::duration::parse(d)
+                .map_err(CliError::ForgetAfter)?
+                .as_millis() as i64,
+        ),
+        None => None,
+    };
+    let opts = sync::PruneOptions {
+        dry_run: flags.dry_run,
+        forget_after_ms,
+    };
+    let run = flags.run.as_run();
+    let mut session = Session::open(env, "prune", run.wait)?;
+    let (r, location) = session.with_remote("prune", &run, |store, remote| {
+        sync::prune(store, remote, opts)
+    })?;
+    if !flags.dry_run {
+        let summary = json!({
+            "removed": r.removed.len(),
+            "removed_snapshots": r.removed_snapshots.len(),
+            "temporary": r.temporary.len(),
+            "snapshot": r.snapshot.as_ref().map(|s| s.seal.clone()),
+        });
+        session.finish("prune", location, 0, &sync::PerProject::new(), summary);
+    }
+    print_warnings(&r.problems)?;
+    if run.json {
+        serde_json::to_writer(&mut *out, &r).map_err(std::io::Error::from)?;
+        writeln!(out)?;
+        return Ok(0);
+    }
+    let verb = if r.dry_run { "would remove" } else { "removed" };
+    if let Some(s) = &r.snapshot {
+        writeln!(out, "{}", describe_snapshot(s))?;
+    }
+    if r.would_snapshot {
+        writeln!(
+            out,
+            "would write a snapshot of this peer first (what it removes must stay covered)"
+        )?;
+    }
+    writeln!(
+        out,
+        "{verb} {} ({}, {}) from {}",
+        plural(r.removed.len() as u64, "changeset"),
+        plural(r.removed_snapshots.len() as u64, "snapshot file"),
+        plural(r.temporary.len() as u64, "temporary file"),
+        r.remote
+    )?;
+    for s in &r.streams {
+        if let (Some(first), Some(why)) = (s.first_kept, &s.why_kept) {
+            writeln!(
+                out,
+                "  kept {} of peer {} generation {} from changeset {first}: {why}",
+                plural(s.kept, "changeset"),
+                s.peer,
+                s.generation
+            )?;
+        }
+    }
+    for p in r.peers.iter().filter(|p| p.status == "left behind") {
+        writeln!(
+            out,
+            "  left behind peer {} (host {}), silent since {}: it starts again from a snapshot",
+            p.peer,
+            p.host.as_deref().unwrap_or("?"),
+            p.last_seen.as_deref().unwrap_or("?")
+        )?;
+    }
+    for p in r.peers.iter().filter(|p| p.status == "unknown") {
+        writeln!(
+            out,
+            "  peer {} has changesets here but no manifest: it starts from a snapshot if it needs to",
+            p.peer
+        )?;
+    }
+    Ok(0)
 }
 
 fn show_log(env: &Env, as_json: bool, out: &mut dyn Write) -> Result<u8, CliError> {

@@ -13,8 +13,10 @@
 //! remote, with how far it has applied each stream (its acknowledgements).
 
 mod lock;
+pub mod prune;
 pub mod pull;
 pub mod push;
+pub mod snapshot;
 pub mod status;
 pub mod verify;
 
@@ -23,12 +25,14 @@ use std::path::PathBuf;
 
 use crate::changeset::{self, Changeset, Checksum, EncodeError, Header};
 use crate::clock::rfc3339;
-use crate::remote::{Ack, CsetName, Manifest, Remote, RemoteError};
+use crate::remote::{Ack, CsetName, FileName, Manifest, Remote, RemoteError};
 use crate::store::{Store, StoreError};
 
 pub use lock::{LOCK_FILE, SyncLock};
+pub use prune::{PruneOptions, PruneReport, prune};
 pub use pull::{PullOptions, PullReport, pull};
 pub use push::{PushOptions, PushReport, push};
+pub use snapshot::{SnapshotReport, snapshot};
 pub use status::{Status, status};
 pub use verify::{VerifyReport, verify};
 
@@ -143,7 +147,7 @@ pub fn plural(n: u64, word: &str) -> String {
 /// Reads and decodes one changeset of `remote`; the error is why not, for a report.
 pub(crate) fn read_changeset(
     remote: &dyn Remote,
-    name: &CsetName,
+    name: &dyn FileName,
 ) -> Result<(Changeset, Checksum), String> {
     let bytes = remote.read(name).map_err(|e| e.to_string())?;
     changeset::decode(&bytes).map_err(|e| e.to_string())

@@ -32,12 +32,17 @@ use crate::changeset::{Changeset, Checksum, Entry};
 use crate::ids::{PeerId, VersionId};
 use crate::remote::{CsetName, FileName, Found, Remote};
 use crate::store::{self, Applied, Import, RowRef, Store};
+use crate::sync::snapshot::{self, Sealed, StreamId};
 
 use super::{PerProject, SyncError, publish_manifest};
 
 /// The current row of every key a pull inserted into, as it was before the pull: by project,
 /// then key (so that lookups borrow the entry's strings).
 type Before = HashMap<String, HashMap<String, Option<RowRef>>>;
+
+/// Where a stream is taken up: how far it is applied, and which of the chosen snapshots (if
+/// any) brought it there.
+type Position = (Applied, Option<usize>);
 
 /// How many backups taken before a forced pull are kept.
 pub const BACKUPS_KEPT: usize = 5;
@@ -104,6 +109,8 @@ pub struct PullReport {
     pub conflicts: Vec<KeyPlan>,
     pub bad: Vec<BadFile>,
     pub skipped: Vec<SkippedFile>,
+    /// Snapshots applied because a stream had lost its beginning to a prune (their seals).
+    pub snapshots: Vec<String>,
     /// Where the database was backed up before a forced pull replaced local versions.
     pub backup: Option<PathBuf>,
     /// Every key touched, with what happens to it (with `--dry-run`).
@@ -159,25 +166,83 @@ pub fn pull(
     }
 
     let me = store.peer().clone();
-    let applied: HashMap<(PeerId, u64), Applied> = store.applied(remote_id)?.into_iter().collect();
+    let applied: HashMap<StreamId, Applied> = store.applied(remote_id)?.into_iter().collect();
     let db_path = store.path().to_path_buf();
     let now = store.now_ms();
+    let mine = (me.id, me.generation as u64);
+    let streams: Vec<(StreamId, Vec<CsetName>)> = listing
+        .streams()
+        .into_iter()
+        .filter(|(stream, _)| *stream != mine)
+        .collect();
+
+    // Streams whose next changeset is gone (a prune removed it): a snapshot stands for them.
+    let mut positions: HashMap<StreamId, Position> = applied
+        .iter()
+        .map(|(stream, a)| (*stream, (*a, None)))
+        .collect();
+    let gaps: Vec<(StreamId, u64)> = streams
+        .iter()
+        .filter_map(|(stream, names)| {
+            let at = applied.get(stream).map_or(0, |a| a.last_seq);
+            let next = names.iter().find(|n| n.seq > at)?;
+            (next.seq > at + 1).then_some((*stream, next.seq - 1))
+        })
+        .collect();
+    let mut chosen: Vec<Sealed> = Vec::new();
+    if !gaps.is_empty() {
+        let (sealed, damaged) = snapshot::sealed_snapshots(remote, &listing);
+        for d in damaged {
+            report.bad.push(BadFile {
+                path: d.path,
+                reason: d.reason,
+            });
+        }
+        for (stream, need) in gaps {
+            let reaches = |s: &Sealed| s.covers(stream).is_some_and(|c| c.seq >= need);
+            if chosen.iter().any(reaches) {
+                continue;
+            }
+            if let Some(s) = sealed.iter().find(|s| reaches(s)) {
+                chosen.push(s.clone());
+            }
+        }
+        for (k, s) in chosen.iter().enumerate() {
+            for c in &s.header.covers {
+                let stream = (c.peer, c.generation);
+                let further = positions.get(&stream).is_none_or(|p| c.seq > p.0.last_seq);
+                if stream != mine && further {
+                    let at = Applied {
+                        last_seq: c.seq,
+                        last_checksum: c.checksum,
+                    };
+                    positions.insert(stream, (at, Some(k)));
+                }
+            }
+        }
+    }
+
     let imp = store.begin_import()?;
     let mut before = Before::new();
 
-    // Every changeset to read, stream by stream, in order.
-    let work: Vec<(PeerId, u64, Option<Applied>, Vec<CsetName>)> = listing
-        .streams()
+    // Every changeset to read, stream by stream, in order, after the snapshots' parts.
+    let work: Vec<(PeerId, u64, Option<Position>, Vec<CsetName>)> = streams
         .into_iter()
-        .filter(|((peer, generation), _)| !(*peer == me.id && *generation == me.generation as u64))
         .map(|((peer, generation), names)| {
-            let position = applied.get(&(peer, generation)).copied();
-            let start = position.map_or(1, |a| a.last_seq + 1);
+            let position = positions.get(&(peer, generation)).copied();
+            let start = position.map_or(1, |a| a.0.last_seq + 1);
             let names = names.into_iter().filter(|n| n.seq >= start).collect();
             (peer, generation, position, names)
         })
         .collect();
-    let order: Vec<CsetName> = work.iter().flat_map(|w| w.3.iter().copied()).collect();
+    let order: Vec<Box<dyn FileName>> = chosen
+        .iter()
+        .flat_map(|s| s.parts.iter().map(|p| Box::new(*p) as Box<dyn FileName>))
+        .chain(
+            work.iter()
+                .flat_map(|w| w.3.iter().map(|n| Box::new(*n) as Box<dyn FileName>)),
+        )
+        .collect();
 
     // A reader thread reads and decodes the changesets in that order while this one inserts:
     // decoding overlaps SQLite's work. The channel is a rendezvous, so at most one decoded
@@ -186,24 +251,114 @@ pub fn pull(
         let (sender, decoded) = std::sync::mpsc::sync_channel::<Decoded>(0);
         scope.spawn(move || {
             for name in order {
-                if sender.send(read_and_decode(remote, &name)).is_err() {
+                if sender.send(read_and_decode(remote, name.as_ref())).is_err() {
                     break;
                 }
             }
         });
+        let receive = |name: &dyn FileName| {
+            decoded.recv().map_err(|_| {
+                SyncError::Remote(crate::remote::RemoteError::Read {
+                    path: name.rel_path().into(),
+                    source: std::io::Error::other("the changeset reader stopped"),
+                })
+            })
+        };
+
+        // The snapshots first: their rows, then the positions they stand for.
+        let mut failed = vec![false; chosen.len()];
+        for (k, snap) in chosen.iter().enumerate() {
+            let mut prev: Option<Checksum> = None;
+            for (part_no, part) in (1..).zip(&snap.parts) {
+                let item = receive(part)?;
+                if failed[k] {
+                    continue;
+                }
+                let mut fail = |reason: String| {
+                    report.bad.push(BadFile {
+                        path: part.rel_path(),
+                        reason,
+                    });
+                    failed[k] = true;
+                };
+                let (cs, checksum, digests) = match item {
+                    Ok(d) => d,
+                    Err(reason) => {
+                        fail(reason);
+                        continue;
+                    }
+                };
+                let h = &cs.header;
+                if !h.snapshot || h.peer != part.peer || h.seq != part_no || h.prev != prev {
+                    fail(
+                        "not the snapshot part its name says, or it does not chain on from \
+                          the part before it"
+                            .into(),
+                    );
+                    continue;
+                }
+                for (entry, digest) in cs.entries.iter().zip(&digests) {
+                    import_entry(
+                        &imp,
+                        entry,
+                        digest.as_ref(),
+                        remote_id,
+                        &mut before,
+                        &mut report,
+                    )?;
+                }
+                prev = Some(checksum);
+            }
+            if !failed[k] && snap.header.prev != prev {
+                report.bad.push(BadFile {
+                    path: snap.seal.rel_path(),
+                    reason: "it does not chain on from the snapshot's last part".into(),
+                });
+                failed[k] = true;
+            }
+            if failed[k] {
+                continue;
+            }
+            for c in &snap.header.covers {
+                let stream = (c.peer, c.generation);
+                if positions.get(&stream).is_some_and(|p| p.1 == Some(k)) {
+                    imp.set_applied(
+                        remote_id,
+                        c.peer,
+                        c.generation,
+                        Applied {
+                            last_seq: c.seq,
+                            last_checksum: c.checksum,
+                        },
+                    )?;
+                }
+            }
+            tracing::info!(snapshot = %snap.seal, "snapshot applied");
+            report.snapshots.push(snap.seal.rel_path());
+        }
+
         for (peer, generation, position, names) in &work {
             let (peer, generation) = (*peer, *generation);
-            let start = position.map_or(1, |a| a.last_seq + 1);
-            let mut prev = position.map(|a| a.last_checksum);
+            let start = position.map_or(1, |a| a.0.last_seq + 1);
+            let mut prev = position.map(|a| a.0.last_checksum);
+            // A stream that continues from a snapshot that turned out damaged has a gap.
             let mut stopped = false;
+            if let Some((_, Some(k))) = position
+                && failed[*k]
+            {
+                report.bad.push(BadFile {
+                    path: format!("{peer}/{:08x}-*", generation),
+                    reason: format!(
+                        "the beginning of this stream (up to changeset {}) is gone and the \
+                         snapshot that stands for it is damaged",
+                        start - 1
+                    ),
+                });
+                stopped = true;
+            }
             for (expected, name) in (start..).zip(names) {
                 // One item per name, in order, even for a stream already stopped.
-                let item = decoded.recv().map_err(|_| {
-                    SyncError::Remote(crate::remote::RemoteError::Read {
-                        path: name.rel_path().into(),
-                        source: std::io::Error::other("the changeset reader stopped"),
-                    })
-                })?;
+                let item = receive(name)?;
                 if stopped {
                     continue;
                 }
@@ -214,7 +369,8 @@ pub fn pull(
                 if name.seq != expected {
                     report.bad.push(bad(format!(
                         "gap in the stream: changesets {expected} to {} of peer {peer} \
-                         generation {generation} are missing",
+                         generation {generation} are missing, and no snapshot in the remote \
+                         covers them",
                         name.seq - 1
                     )));
                     stopped = true;
@@ -323,7 +479,7 @@ pub fn pull(
 /// A changeset read and decoded, with the SHA-256 of each entry's body; or why it could not be.
 type Decoded = Result<(Changeset, Checksum, Vec<Option<[u8; 32]>>), String>;
 
-fn read_and_decode(remote: &dyn Remote, name: &CsetName) -> Decoded {
+fn read_and_decode(remote: &dyn Remote, name: &dyn FileName) -> Decoded {
     let (cs, checksum) = super::read_changeset(remote, name)?;
     let digests = cs
         .entries

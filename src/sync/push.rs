@@ -269,7 +269,28 @@ fn export(
 ) -> Result<(), SyncError> {
     let upto = store.max_seq()?;
     let exclude = echo_filter.then_some(remote_id);
-    let mut after = state.high_water;
+    export_chunks(store, state.high_water, upto, exclude, |chunk, last| {
+        publish_chunk(store, remote, remote_id, state, chunk, last, report)
+    })?;
+    // Rows left out (pulled from this remote) are passed over for good.
+    if state.high_water < upto {
+        state.high_water = upto;
+        store.set_pushed(remote_id, state)?;
+    }
+    Ok(())
+}
+
+/// Reads the rows with `after < seq <= upto` (leaving out those pulled from `exclude`) in
+/// pages, and hands them to `emit` in chunks of bounded size, each with the change-log
+/// position of its last row: what bounds the memory of a push and of a snapshot.
+pub(crate) fn export_chunks(
+    store: &Store,
+    after: i64,
+    upto: i64,
+    exclude: Option<i64>,
+    mut emit: impl FnMut(Vec<Entry>, i64) -> Result<(), SyncError>,
+) -> Result<(), SyncError> {
+    let mut after = after;
     let mut chunk: Vec<Entry> = Vec::new();
     let mut chunk_bytes = 0usize;
     let mut chunk_last = after;
@@ -284,26 +305,13 @@ fn export(
             chunk.push(entry);
             chunk_last = seq;
             if chunk_bytes >= CHUNK_BYTES || chunk.len() >= CHUNK_ENTRIES {
-                publish_chunk(
-                    store,
-                    remote,
-                    remote_id,
-                    state,
-                    std::mem::take(&mut chunk),
-                    chunk_last,
-                    report,
-                )?;
+                emit(std::mem::take(&mut chunk), chunk_last)?;
                 chunk_bytes = 0;
             }
         }
     }
     if !chunk.is_empty() {
-        publish_chunk(store, remote, remote_id, state, chunk, chunk_last, report)?;
-    }
-    // Rows left out (pulled from this remote) are passed over for good.
-    if state.high_water < upto {
-        state.high_water = upto;
-        store.set_pushed(remote_id, state)?;
+        emit(chunk, chunk_last)?;
     }
     Ok(())
 }

@@ -44,6 +44,20 @@ pub struct VerifyReport {
     pub problems: Vec<Problem>,
     /// Temporary files: a write in progress, or left behind. Not damage.
     pub temporary: Vec<String>,
+    /// Every complete snapshot, checked part by part.
+    pub snapshots: Vec<SnapshotCheck>,
+    /// Parts of snapshots without a seal: being written, or interrupted. Not damage.
+    pub unsealed: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SnapshotCheck {
+    pub seal: String,
+    pub parts: u64,
+    pub versions: u64,
+    pub tombstones: u64,
+    /// Streams it covers.
+    pub covers: u64,
 }
 
 impl VerifyReport {
@@ -88,6 +102,72 @@ pub fn verify(remote: &dyn Remote) -> Result<VerifyReport, SyncError> {
             }),
         }
     }
+    let (sealed, damaged) = super::snapshot::sealed_snapshots(remote, &listing);
+    for d in damaged {
+        peer_report(&mut peers, peer_of(&d.path).unwrap_or_default())
+            .problems
+            .push(Problem {
+                path: d.path,
+                what: d.reason,
+            });
+    }
+    for snap in &sealed {
+        let mut check = SnapshotCheck {
+            seal: snap.seal.rel_path(),
+            parts: snap.parts.len() as u64,
+            versions: 0,
+            tombstones: 0,
+            covers: snap.header.covers.len() as u64,
+        };
+        let mut prev = None;
+        for (part_no, part) in (1..).zip(&snap.parts) {
+            report.changesets += 1;
+            let problem = match super::read_changeset(remote, part) {
+                Ok((cs, checksum)) => {
+                    let h = &cs.header;
+                    check.versions += h.versions;
+                    check.tombstones += h.tombstones;
+                    let agrees = h.snapshot && h.peer == part.peer && h.seq == part_no;
+                    let problem = if !agrees {
+                        Some("its header is not that of the snapshot part its name says".into())
+                    } else if h.prev != prev {
+                        Some("does not chain on from the part before it".into())
+                    } else {
+                        None
+                    };
+                    prev = Some(checksum);
+                    problem
+                }
+                Err(e) => {
+                    prev = None;
+                    Some(e)
+                }
+            };
+            if let Some(what) = problem {
+                peer_report(&mut peers, part.peer.to_string())
+                    .problems
+                    .push(Problem {
+                        path: part.rel_path(),
+                        what,
+                    });
+            }
+        }
+        if !snap.parts.is_empty() && prev.is_some() && snap.header.prev != prev {
+            peer_report(&mut peers, snap.seal.peer.to_string())
+                .problems
+                .push(Problem {
+                    path: snap.seal.rel_path(),
+                    what: "the seal does not chain on from the snapshot's last part".into(),
+                });
+        }
+        report.snapshots.push(check);
+    }
+    let sealed_ids: Vec<_> = sealed.iter().map(|s| (s.seal.peer, s.seal.id)).collect();
+    for ((peer, id), (parts, has_seal)) in listing.snapshot_files() {
+        if !has_seal && !sealed_ids.contains(&(peer, id)) {
+            report.unsealed.extend(parts.iter().map(|p| p.rel_path()));
+        }
+    }
     for ((peer, generation), names) in listing.streams() {
         let entry = peers.entry(peer.to_string()).or_insert_with(|| PeerReport {
             peer: peer.to_string(),
@@ -104,6 +184,16 @@ pub fn verify(remote: &dyn Remote) -> Result<VerifyReport, SyncError> {
         };
         let mut prev = None;
         let mut expected = 1;
+        // A stream whose beginning a prune removed starts where a snapshot takes over.
+        let first = stream.first_seq;
+        let covered = sealed
+            .iter()
+            .filter_map(|s| s.covers((peer, generation)))
+            .max_by_key(|c| c.seq);
+        if let Some(c) = covered.filter(|c| first > 1 && c.seq >= first - 1) {
+            expected = first;
+            prev = (c.seq == first - 1).then_some(c.checksum);
+        }
         for name in &names {
             report.changesets += 1;
             stream.changesets += 1;
@@ -113,7 +203,8 @@ pub fn verify(remote: &dyn Remote) -> Result<VerifyReport, SyncError> {
             };
             if name.seq != expected {
                 entry.problems.push(problem(format!(
-                    "gap: changesets {expected} to {} of generation {generation} are missing",
+                    "gap: changesets {expected} to {} of generation {generation} are missing \
+                     (and no snapshot covers them)",
                     name.seq - 1
                 )));
                 prev = None;
@@ -143,4 +234,12 @@ pub fn verify(remote: &dyn Remote) -> Result<VerifyReport, SyncError> {
     }
     report.peers = peers.into_values().collect();
     Ok(report)
+}
+
+fn peer_report(peers: &mut BTreeMap<String, PeerReport>, peer: String) -> &mut PeerReport {
+    peers.entry(peer.clone()).or_insert_with(|| PeerReport {
+        peer,
+        streams: Vec::new(),
+        problems: Vec::new(),
+    })
 }

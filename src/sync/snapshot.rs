@@ -1,0 +1,302 @@
+//! `context sync snapshot`: publish every version and tombstone this peer holds, so that a new
+//! peer (or one left behind by a prune) starts from it instead of replaying every changeset.
+//!
+//! A snapshot is written in parts of bounded size (like a push), each a changeset marked as a
+//! snapshot and chained on from the one before it, then sealed: the seal is a changeset without
+//! entries whose header lists what the snapshot covers, i.e. for every stream of the remote how
+//! far this database holds every row of it (the streams it applied, and its own). Until the seal
+//! is there, readers ignore the parts (an interrupted snapshot); a later prune removes them.
+//!
+//! A pull applies a snapshot only when a stream it needs has lost its beginning to a prune:
+//! it inserts the snapshot's rows like any others (so the result is the same as replaying, and
+//! local changes are protected the same way) and continues each covered stream after the
+//! snapshot's position in it.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::changeset::{self, Changeset, Checksum, Cover, Header};
+use crate::ids::PeerId;
+use crate::remote::{FileName, Listing, Remote, SnapshotName};
+use crate::store::Store;
+
+use super::push::export_chunks;
+use super::{PerProject, SyncError};
+
+/// A stream: (peer, generation).
+pub type StreamId = (PeerId, u64);
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SnapshotReport {
+    pub remote: String,
+    /// The seal, relative to the remote's root.
+    pub seal: String,
+    pub parts: u64,
+    pub bytes: u64,
+    pub per_project: PerProject,
+    /// How far it covers each stream.
+    pub covers: Vec<CoverReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CoverReport {
+    pub peer: String,
+    pub generation: u64,
+    pub seq: u64,
+}
+
+impl SnapshotReport {
+    pub fn entries(&self) -> u64 {
+        self.per_project.values().map(super::Counts::total).sum()
+    }
+}
+
+/// How far this database holds every row of each stream of a remote: the streams it applied
+/// there, and the ones it published there itself.
+pub fn coverage(store: &Store, remote_id: i64) -> Result<BTreeMap<StreamId, Cover>, SyncError> {
+    let me = store.peer().id;
+    let mut out: BTreeMap<StreamId, Cover> = BTreeMap::new();
+    let mut offer = |c: Cover| {
+        let e = out.entry((c.peer, c.generation)).or_insert(c);
+        if c.seq > e.seq {
+            *e = c;
+        }
+    };
+    for ((peer, generation), a) in store.applied(remote_id)? {
+        offer(Cover {
+            peer,
+            generation,
+            seq: a.last_seq,
+            checksum: a.last_checksum,
+        });
+    }
+    for p in store.all_pushed(remote_id)? {
+        if let (true, Some(checksum)) = (p.last_seq > 0, p.last_checksum) {
+            offer(Cover {
+                peer: me,
+                generation: p.generation,
+                seq: p.last_seq,
+                checksum,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Writes a snapshot of this database into `remote`.
+pub fn snapshot(store: &Store, remote: &dyn Remote) -> Result<SnapshotReport, SyncError> {
+    write(store, remote).map(|(report, _)| report)
+}
+
+/// Writes a snapshot; returns what it wrote, and the snapshot as a reader finds it.
+pub(crate) fn write(
+    store: &Store,
+    remote: &dyn Remote,
+) -> Result<(SnapshotReport, Sealed), SyncError> {
+    let location = remote.location();
+    let remote_id = store.remote_id(&location)?;
+    let me = store.peer().clone();
+    let listing = remote.list()?;
+    // What it covers is read before the rows: rows are only ever added, so every row of a
+    // covered changeset is among those exported below.
+    let covers: Vec<Cover> = coverage(store, remote_id)?.into_values().collect();
+    let upto = store.max_seq()?;
+    let newest_mine = listing
+        .snapshots
+        .iter()
+        .filter(|n| n.peer == me.id)
+        .map(|n| n.id)
+        .max()
+        .unwrap_or(0);
+    let id = ((store.now_ms().max(0) as u64) << 16).max(newest_mine + 1);
+    let mut report = SnapshotReport {
+        remote: location,
+        covers: covers
+            .iter()
+            .map(|c| CoverReport {
+                peer: c.peer.to_string(),
+                generation: c.generation,
+                seq: c.seq,
+            })
+            .collect(),
+        ..SnapshotReport::default()
+    };
+    let header = |seq: u64, prev: Option<Checksum>| Header {
+        peer: me.id,
+        generation: me.generation as u64,
+        seq,
+        prev,
+        created_at_ms: store.now_ms(),
+        host: store.runtime().host.clone(),
+        snapshot: true,
+        versions: 0,
+        tombstones: 0,
+        projects: Vec::new(),
+        covers: Vec::new(),
+    };
+    let mut prev: Option<Checksum> = None;
+    let mut part = 0u64;
+    let mut parts = Vec::new();
+    export_chunks(store, 0, upto, None, |entries, _| {
+        part += 1;
+        let name = SnapshotName {
+            peer: me.id,
+            id,
+            part: Some(part),
+        };
+        for e in &entries {
+            report
+                .per_project
+                .entry(e.project.clone())
+                .or_default()
+                .add(e.kind);
+        }
+        let cs = Changeset::new(header(part, prev), entries);
+        let (bytes, checksum) = changeset::encode(&cs)?;
+        drop(cs);
+        remote.publish(&name, &bytes)?;
+        tracing::info!(part = %name, bytes = bytes.len(), "snapshot part published");
+        report.bytes += bytes.len() as u64;
+        prev = Some(checksum);
+        parts.push(name);
+        Ok(())
+    })?;
+    let seal_name = SnapshotName {
+        peer: me.id,
+        id,
+        part: None,
+    };
+    // The seal is the last link of the chain: parts 1..=n, then the seal as n + 1.
+    let mut seal = header(part + 1, prev);
+    seal.covers = covers;
+    let cs = Changeset::new(seal, Vec::new());
+    let (bytes, _) = changeset::encode(&cs)?;
+    remote.publish(&seal_name, &bytes)?;
+    tracing::info!(seal = %seal_name, parts = part, "snapshot sealed");
+    report.bytes += bytes.len() as u64;
+    report.parts = part;
+    report.seal = seal_name.rel_path();
+    let sealed = Sealed {
+        seal: seal_name,
+        parts,
+        header: cs.header,
+    };
+    Ok((report, sealed))
+}
+
+/// A complete snapshot in a remote: its seal read, its parts listed.
+#[derive(Debug, Clone)]
+pub struct Sealed {
+    pub seal: SnapshotName,
+    pub parts: Vec<SnapshotName>,
+    pub header: Header,
+}
+
+impl Sealed {
+    /// How far it covers `stream` (0: not at all).
+    pub fn covers(&self, stream: StreamId) -> Option<&Cover> {
+        self.header
+            .covers
+            .iter()
+            .find(|c| (c.peer, c.generation) == stream)
+    }
+
+    /// Whether `self` covers at least as much as `other` of every stream `other` covers.
+    pub fn dominates(&self, other: &Sealed) -> bool {
+        other.header.covers.iter().all(|c| {
+            self.covers((c.peer, c.generation))
+                .is_some_and(|mine| mine.seq >= c.seq)
+        })
+    }
+
+    /// The order in which snapshots supersede each other: by id (time), then peer.
+    pub fn order(&self) -> (u64, PeerId) {
+        (self.seal.id, self.seal.peer)
+    }
+
+    /// Checks every part's checksum (not its content): what a prune relies on before it
+    /// removes changesets that this snapshot stands for.
+    pub fn check_parts(&self, remote: &dyn Remote) -> Result<(), (String, String)> {
+        for part in &self.parts {
+            let bytes = remote
+                .read(part)
+                .map_err(|e| (part.rel_path(), e.to_string()))?;
+            changeset::verify(&bytes).map_err(|e| (part.rel_path(), e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+/// A snapshot that cannot be used, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BadSnapshot {
+    pub path: String,
+    pub reason: String,
+}
+
+/// Every complete snapshot of `listing`, newest first, with the seals that could not be read
+/// or whose parts are not all there. Parts without a seal (an interrupted snapshot, or one
+/// being written) are neither.
+pub fn sealed_snapshots(remote: &dyn Remote, listing: &Listing) -> (Vec<Sealed>, Vec<BadSnapshot>) {
+    let mut good = Vec::new();
+    let mut bad = Vec::new();
+    for ((peer, id), (parts, sealed)) in listing.snapshot_files() {
+        if !sealed {
+            continue;
+        }
+        let seal = SnapshotName {
+            peer,
+            id,
+            part: None,
+        };
+        let fail = |reason: String| BadSnapshot {
+            path: seal.rel_path(),
+            reason,
+        };
+        let header = match super::read_changeset(remote, &seal) {
+            Ok((cs, _)) if !cs.entries.is_empty() || !cs.header.snapshot => {
+                bad.push(fail("not a snapshot's seal".into()));
+                continue;
+            }
+            Ok((cs, _)) if cs.header.peer != peer => {
+                bad.push(fail(format!(
+                    "its header says peer {}, not the folder it is in",
+                    cs.header.peer
+                )));
+                continue;
+            }
+            Ok((cs, _)) => cs.header,
+            Err(e) => {
+                bad.push(fail(e));
+                continue;
+            }
+        };
+        let listed: Vec<u64> = parts.iter().filter_map(|p| p.part).collect();
+        let expected: Vec<u64> = (1..header.seq).collect();
+        if listed != expected {
+            let missing: Vec<String> = expected
+                .iter()
+                .filter(|p| !listed.contains(p))
+                .map(u64::to_string)
+                .collect();
+            bad.push(fail(if missing.is_empty() {
+                format!("it has parts beyond the {} its seal lists", header.seq - 1)
+            } else {
+                format!(
+                    "part(s) {} of {} are missing",
+                    missing.join(", "),
+                    header.seq - 1
+                )
+            }));
+            continue;
+        }
+        good.push(Sealed {
+            seal,
+            parts,
+            header,
+        });
+    }
+    good.sort_by_key(|s| std::cmp::Reverse(s.order()));
+    (good, bad)
+}
