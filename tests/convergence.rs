@@ -23,7 +23,7 @@ use context::sync::{self, PullOptions, PushOptions, SyncError};
 
 const KEYS: [&str; 3] = ["a", "b", "notes/c"];
 const PROJECTS: [&str; 2] = ["default", "work"];
-const T0: i64 = 1_795_600_000_000;
+pub(crate) const T0: i64 = 1_795_600_000_000;
 const MAX_PEERS: usize = 6;
 
 #[derive(Debug, Clone)]
@@ -122,19 +122,19 @@ struct World {
     dropped: BTreeSet<VersionId>,
 }
 
-type R<T> = Result<T, TestCaseError>;
+pub(crate) type R<T> = Result<T, TestCaseError>;
 
-fn fail(e: impl std::fmt::Display) -> TestCaseError {
+pub(crate) fn fail(e: impl std::fmt::Display) -> TestCaseError {
     TestCaseError::fail(e.to_string())
 }
 
-fn open(dir: &Path, clock: &ManualClock, ids: &Arc<SeededIds>, host: &str) -> R<Store> {
+pub(crate) fn open(dir: &Path, clock: &ManualClock, ids: &Arc<SeededIds>, host: &str) -> R<Store> {
     let rt = Runtime::new(Arc::new(clock.clone()), ids.clone(), host);
     Store::open(&dir.join("context.db"), rt).map_err(fail)
 }
 
 /// Every row a store holds, by id.
-fn rows(store: &Store) -> R<BTreeMap<VersionId, Version>> {
+pub(crate) fn rows(store: &Store) -> R<BTreeMap<VersionId, Version>> {
     let mut out = BTreeMap::new();
     for project in store.projects().map_err(fail)? {
         for e in store.ls(&project, "", true).map_err(fail)? {
@@ -158,9 +158,9 @@ fn currents(store: &Store) -> R<BTreeMap<(String, String), Version>> {
 }
 
 /// The current version id of every (project, key).
-type Currents = BTreeMap<(String, String), VersionId>;
+pub(crate) type Currents = BTreeMap<(String, String), VersionId>;
 
-fn current_ids(store: &Store) -> R<Currents> {
+pub(crate) fn current_ids(store: &Store) -> R<Currents> {
     Ok(currents(store)?
         .into_iter()
         .map(|(k, v)| (k, v.id))

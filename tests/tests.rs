@@ -10,6 +10,7 @@ mod convergence;
 mod crash;
 mod divergence;
 mod faults;
+mod prune;
 mod golden;
 mod housekeeping;
 mod schema;
