@@ -218,3 +218,325 @@ fn schedule_prints_systemd_units_that_systemd_accepts() {
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.trim().is_empty(), "systemd-analyze warns: {stderr}");
 }
+
+// Prune and snapshots.
+
+/// `context sync --remote FOLDER`: pull, then push.
+fn sync_both(home: &Home, folder: &Folder) {
+    home.run(&["sync", "--remote", folder.arg()]).code(0);
+}
+
+/// The peer id of a home.
+fn peer_of(home: &Home, folder: &Folder) -> String {
+    home.sync("status", folder, &["--json"]).code(0).json()["peer_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Every key of a home, with `ls --deleted --json`, and every key's `history --json`.
+fn state_and_history(home: &Home) -> (serde_json::Value, Vec<serde_json::Value>) {
+    let ls = home.run(&["ls", "--deleted", "--json"]).code(0).json();
+    let histories = ls
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            home.run(&["history", e["key"].as_str().unwrap(), "--json"])
+                .code(0)
+                .json()
+        })
+        .collect();
+    (ls, histories)
+}
+
+fn file_names(folder: &Folder) -> Vec<String> {
+    folder
+        .changesets()
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn prune_removes_only_what_every_peer_applied_and_says_why() {
+    let (a, b, folder) = (Home::new(), Home::new(), Folder::new());
+    for i in 0..3 {
+        a.put(&format!("k{i}"), "x");
+        a.sync("push", &folder, &[]).code(0);
+    }
+    b.sync("pull", &folder, &[]).code(0);
+    for i in 3..5 {
+        a.put(&format!("k{i}"), "y");
+        a.sync("push", &folder, &[]).code(0);
+    }
+    let before = file_names(&folder);
+    let dry = a.sync("prune", &folder, &["--dry-run"]).code(0);
+    assert!(
+        dry.stdout.contains("would remove 3 changesets"),
+        "{}",
+        dry.stdout
+    );
+    assert!(
+        dry.stdout.contains("would write a snapshot"),
+        "{}",
+        dry.stdout
+    );
+    assert_eq!(file_names(&folder), before, "a dry run removed something");
+
+    let b_peer = peer_of(&b, &folder);
+    let run = a.sync("prune", &folder, &[]).code(0);
+    assert!(run.stdout.contains("wrote snapshot"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("removed 3 changesets"),
+        "{}",
+        run.stdout
+    );
+    // The two B has not pulled stay, and the output says whose they wait for.
+    let a_peer = peer_of(&a, &folder);
+    assert!(
+        run.stdout.contains(&format!(
+            "kept 2 changesets of peer {a_peer} generation 1 from changeset 4: peer {b_peer}"
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("only up to changeset 3"),
+        "{}",
+        run.stdout
+    );
+    let left = file_names(&folder);
+    assert!(left.contains(&"00000001-0000000000000004.cset".to_string()));
+    assert!(left.contains(&"00000001-0000000000000005.cset".to_string()));
+    assert!(!left.contains(&"00000001-0000000000000003.cset".to_string()));
+    // B takes up where it was, with no snapshot needed, and has everything.
+    let pulled = b.sync("pull", &folder, &[]).code(0);
+    assert!(!pulled.stdout.contains("snapshot"), "{}", pulled.stdout);
+    assert_eq!(b.rows(), a.rows());
+    Home::new().sync("verify", &folder, &[]).code(0);
+    // Pushing on from a pruned stream works as before.
+    a.put("k5", "z");
+    a.sync("push", &folder, &[]).code(0);
+    b.sync("pull", &folder, &[]).code(0);
+    assert_eq!(b.get("k5"), "z");
+    let log = a.run(&["sync", "log", "--json"]).code(0).json();
+    let commands: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["command"].as_str().unwrap())
+        .collect();
+    assert!(commands.contains(&"prune"), "{commands:?}");
+}
+
+#[test]
+fn a_new_peer_bootstraps_after_a_prune_to_the_same_state_and_history() {
+    let (a, b, folder) = (Home::new(), Home::new(), Folder::new());
+    let at = |t: &str| [("CONTEXT_NOW", t.to_string())];
+    let put_at = |home: &Home, t: &str, args: &[&str], body: &str| {
+        let env = at(t);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let run = home.run_with(args, body.as_bytes(), &env);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    };
+    put_at(&a, "2026-11-01T10:00:00Z", &["put", "plan"], "v1");
+    put_at(&a, "2026-11-01T10:01:00Z", &["put", "notes/x"], "x");
+    put_at(
+        &a,
+        "2026-11-01T10:02:00Z",
+        &["put", "tmp", "--ttl", "1h"],
+        "t",
+    );
+    sync_both(&a, &folder);
+    sync_both(&b, &folder);
+    put_at(&b, "2026-11-01T11:00:00Z", &["put", "plan"], "v2 from b");
+    put_at(&b, "2026-11-01T11:01:00Z", &["rm", "notes/x"], "");
+    put_at(
+        &b,
+        "2026-11-01T11:02:00Z",
+        &["put", "--project", "work", "todo"],
+        "w",
+    );
+    sync_both(&b, &folder);
+    sync_both(&a, &folder);
+    let v1 = a.history_ids("plan").last().unwrap().clone();
+    put_at(&a, "2026-11-01T12:00:00Z", &["restore", "plan", &v1], "");
+    sync_both(&a, &folder);
+    sync_both(&b, &folder);
+
+    let prune = a.sync("prune", &folder, &[]).code(0);
+    assert!(prune.stdout.contains("wrote snapshot"), "{}", prune.stdout);
+    assert!(
+        !prune.stdout.contains("removed 0 changesets"),
+        "{}",
+        prune.stdout
+    );
+
+    let c = Home::new();
+    let pulled = c.sync("pull", &folder, &[]).code(0);
+    assert!(
+        pulled.stdout.contains("after the snapshot"),
+        "{}",
+        pulled.stdout
+    );
+    assert_eq!(state_and_history(&c), state_and_history(&a));
+    assert_eq!(state_and_history(&c), state_and_history(&b));
+    for project in ["default", "work"] {
+        let ls = |h: &Home| {
+            h.run(&["ls", "--deleted", "--json", "--project", project])
+                .code(0)
+                .json()
+        };
+        assert_eq!(ls(&c), ls(&a), "{project}");
+    }
+    assert_eq!(c.get("plan"), "v1");
+    // The newcomer is a peer like the others: it pushes, the others pull it.
+    c.put("from-c", "hello");
+    sync_both(&c, &folder);
+    sync_both(&a, &folder);
+    assert_eq!(a.get("from-c"), "hello");
+    Home::new().sync("verify", &folder, &[]).code(0);
+}
+
+#[test]
+fn forget_after_leaves_a_silent_peer_behind_and_it_comes_back_through_the_snapshot() {
+    let (a, b, folder) = (Home::new(), Home::new(), Folder::new());
+    let day = |d: u32| format!("2026-11-{d:02}T10:00:00Z");
+    let sync_at = |h: &Home, sub: &str, t: &str, extra: &[&str]| {
+        let mut args = vec!["sync", sub, "--remote", folder.arg()];
+        args.extend_from_slice(extra);
+        h.run_with(&args, b"", &[("CONTEXT_NOW", t)])
+    };
+    a.run_with(&["put", "one"], b"1", &[("CONTEXT_NOW", &day(1))])
+        .code(0);
+    sync_at(&a, "push", &day(1), &[]).code(0);
+    sync_at(&b, "pull", &day(1), &[]).code(0);
+    for d in 10..13 {
+        a.run_with(
+            &["put", &format!("d{d}")],
+            b"x",
+            &[("CONTEXT_NOW", &day(d))],
+        )
+        .code(0);
+        sync_at(&a, "push", &day(d), &[]).code(0);
+    }
+    // B has been silent since the 1st: without --forget-after, it holds back all it has not
+    // applied.
+    let kept = sync_at(&a, "prune", &day(20), &[]).code(0);
+    assert!(
+        kept.stdout.contains("removed 1 changeset "),
+        "{}",
+        kept.stdout
+    );
+    assert!(
+        kept.stdout.contains("only up to changeset 1"),
+        "{}",
+        kept.stdout
+    );
+    // Left behind when asked.
+    let bad = sync_at(&a, "prune", &day(20), &["--forget-after", "soon"]).code(1);
+    assert!(bad.stderr.contains("--forget-after"), "{}", bad.stderr);
+    let forgot = sync_at(&a, "prune", &day(20), &["--forget-after", "7d"]).code(0);
+    assert!(
+        forgot.stdout.contains("left behind peer"),
+        "{}",
+        forgot.stdout
+    );
+    assert!(
+        forgot.stdout.contains("removed 2 changesets"),
+        "{}",
+        forgot.stdout
+    );
+    // B comes back: the snapshot stands for what it missed.
+    let back = sync_at(&b, "pull", &day(21), &[]).code(0);
+    assert!(
+        back.stdout.contains("after the snapshot"),
+        "{}",
+        back.stdout
+    );
+    assert_eq!(state_and_history(&b), state_and_history(&a));
+}
+
+#[test]
+fn a_damaged_snapshot_is_named_and_relied_on_for_nothing() {
+    let (a, b, folder) = (Home::new(), Home::new(), Folder::new());
+    for i in 0..3 {
+        a.put(&format!("k{i}"), "x");
+        sync_both(&a, &folder);
+    }
+    sync_both(&b, &folder);
+    a.sync("prune", &folder, &[]).code(0);
+    let part = folder
+        .changesets()
+        .into_iter()
+        .find(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().into_owned();
+            n.starts_with("snapshot-") && n.matches('-').count() == 2
+        })
+        .expect("a snapshot part");
+    let mut bytes = std::fs::read(&part).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    std::fs::write(&part, bytes).unwrap();
+    let part_name = part.file_name().unwrap().to_string_lossy().into_owned();
+
+    let c = Home::new();
+    let refused = c.sync("pull", &folder, &[]).code(5);
+    assert!(refused.stderr.contains(&part_name), "{}", refused.stderr);
+    c.assert_intact();
+    let verified = Home::new().sync("verify", &folder, &[]).code(5);
+    assert!(verified.stdout.contains(&part_name), "{}", verified.stdout);
+
+    // The next prune says so, writes a sound snapshot, and retires the damaged one.
+    let again = a.sync("prune", &folder, &[]).code(0);
+    assert!(again.stderr.contains(&part_name), "{}", again.stderr);
+    assert!(again.stdout.contains("wrote snapshot"), "{}", again.stdout);
+    assert!(!part.exists(), "the damaged snapshot is still there");
+    let d = Home::new();
+    d.sync("pull", &folder, &[]).code(0);
+    assert_eq!(d.rows(), a.rows());
+    Home::new().sync("verify", &folder, &[]).code(0);
+}
+
+#[test]
+fn snapshot_publishes_everything_and_prune_sweeps_what_killed_writes_left() {
+    let (a, folder) = (Home::new(), Folder::new());
+    a.put("k", "v1");
+    a.put("k", "v2");
+    a.sync("push", &folder, &[]).code(0);
+    let run = a.sync("snapshot", &folder, &["--json"]).code(0).json();
+    assert_eq!(run["parts"], 1);
+    let seal = folder.path().join(run["seal"].as_str().unwrap());
+    let header = &crate::util::inspect(&seal)["header"];
+    assert_eq!(header["snapshot"], true);
+    assert_eq!(header["covers"][0]["seq"], 1);
+    let peer = peer_of(&a, &folder);
+    let dir = folder.path().join(&peer);
+    // A temporary file of a push killed two hours ago, one being written now, and a
+    // file-sync tool's: only the first is ours to remove.
+    let old = dir.join(".00000001-0000000000000009.cset.tmp-4242");
+    let fresh = dir.join(".00000001-000000000000000a.cset.tmp-4243");
+    let foreign = dir.join(".syncthing.00000001-0000000000000002.cset.tmp");
+    for f in [&old, &fresh, &foreign] {
+        std::fs::write(f, b"partial").unwrap();
+    }
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    for f in [&old, &foreign] {
+        std::fs::File::options()
+            .write(true)
+            .open(f)
+            .unwrap()
+            .set_modified(two_hours_ago)
+            .unwrap();
+    }
+    let dry = a
+        .sync("prune", &folder, &["--dry-run", "--json"])
+        .code(0)
+        .json();
+    assert_eq!(dry["temporary"].as_array().unwrap().len(), 1, "{dry}");
+    assert!(old.exists());
+    a.sync("prune", &folder, &[]).code(0);
+    assert!(!old.exists());
+    assert!(fresh.exists() && foreign.exists());
+}

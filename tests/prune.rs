@@ -131,8 +131,12 @@ impl World {
     }
 
     fn push(&mut self, i: usize) -> R<()> {
-        sync::push(&mut self.peers[i].store, &self.remote, PushOptions::default())
-            .map_err(|e| fail(format!("peer {i}'s push failed: {e}")))?;
+        sync::push(
+            &mut self.peers[i].store,
+            &self.remote,
+            PushOptions::default(),
+        )
+        .map_err(|e| fail(format!("peer {i}'s push failed: {e}")))?;
         Ok(())
     }
 

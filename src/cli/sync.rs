@@ -696,6 +696,12 @@ fn header_json(cs: &Changeset) -> serde_json::Value {
         "versions": h.versions,
         "tombstones": h.tombstones,
         "projects": h.projects.iter().map(|(p, n)| json!({"project": p, "entries": n})).collect::<Vec<_>>(),
+        "covers": h.covers.iter().map(|c| json!({
+            "peer": c.peer.to_string(),
+            "generation": c.generation,
+            "seq": c.seq,
+            "checksum": c.checksum.hex(),
+        })).collect::<Vec<_>>(),
     })
 }
 

@@ -7,7 +7,8 @@
 //!   applied by it), except those silent for longer than `--forget-after`, when asked;
 //! - a complete snapshot, whose parts all pass their checksum, covers it: a peer that is not
 //!   known yet (a new machine), or that was left behind, starts from the snapshot instead. When
-//!   acknowledged changesets are not covered yet, prune writes this peer's snapshot first;
+//!   acknowledged changesets are not covered yet, prune writes this peer's snapshot first (and
+//!   also when a stream's removed beginning is covered by no sound snapshot any more);
 //! - it is not the newest changeset of its stream: its peer chains the next one on it, and
 //!   checks it to tell a lost remote from a healthy one.
 //!
@@ -192,6 +193,7 @@ pub fn prune(
     for d in damaged {
         report.problems.push(format!("{}: {}", d.path, d.reason));
     }
+    let mut unsound = Vec::new();
     sealed.retain(|s| match s.check_parts(remote) {
         Ok(()) => true,
         Err((path, reason)) => {
@@ -199,6 +201,7 @@ pub fn prune(
                 "{path}: {reason} (the snapshot {} is not relied on)",
                 s.seal
             ));
+            unsound.push(s.clone());
             false
         }
     });
@@ -214,9 +217,15 @@ pub fn prune(
     let uncovered = streams.iter().any(|(stream, names)| {
         let tail = names.last().map_or(0, |n| n.seq);
         let cut = limit(*stream, tail);
-        names
-            .iter()
-            .any(|n| n.seq <= cut && n.seq > covered(&sealed, *stream))
+        let cover = covered(&sealed, *stream);
+        // Changesets that could go if a snapshot covered them...
+        let removable = names.iter().any(|n| n.seq <= cut && n.seq > cover);
+        // ...or a beginning already gone that no sound snapshot stands for (the one that did
+        // is damaged), which this peer can stand for.
+        let first = names.first().map_or(1, |n| n.seq);
+        let mine_reach = mine.get(stream).map_or(0, |c| c.seq);
+        let lost = first > 1 && cover < first - 1 && mine_reach >= first - 1;
+        removable || lost
     });
     // What this peer's snapshot would cover, for a dry run.
     let mut virtual_cover: HashMap<StreamId, u64> = HashMap::new();
@@ -263,8 +272,10 @@ pub fn prune(
 
     // Snapshots a newer one covers entirely: the seal first, so that no reader ever finds a
     // sealed snapshot with parts missing.
+    // A damaged one goes too once a sound one covers what it claimed to.
     let superseded: Vec<&Sealed> = sealed
         .iter()
+        .chain(&unsound)
         .filter(|x| {
             sealed
                 .iter()
