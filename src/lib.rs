@@ -23,12 +23,16 @@
 //! - [`runtime`]: the bundle of injected inputs.
 //! - [`home`]: where the data lives.
 //! - [`duration`]: `30s`, `15m`, `12h`, `7d`.
+//! - [`changeset`]: the wire format; [`remote`]: where changesets live.
+//! - [`sync`]: push, pull, status, snapshot, prune, verify.
+//! - [`progress`]: how far a long sync has got, for whoever listens.
 
 pub mod changeset;
 pub mod clock;
 pub mod duration;
 pub mod home;
 pub mod ids;
+pub mod progress;
 pub mod remote;
 pub mod runtime;
 pub mod store;

@@ -1,11 +1,13 @@
 //! The inputs from the outside world that the library never reads on its own: the clock, the
-//! source of random ids, and the name of this machine. The binary builds them from the system;
+//! source of random ids, and the name of this machine (and, going the other way, who hears of
+//! the progress of long operations). The binary builds them from the system;
 //! tests and benches build them from a fixed time and seed.
 
 use std::sync::Arc;
 
 use crate::clock::{Clock, SystemClock};
 use crate::ids::{IdSource, OsRandom};
+use crate::progress::{Progress, Silent};
 
 #[derive(Debug, Clone)]
 pub struct Runtime {
@@ -14,6 +16,8 @@ pub struct Runtime {
     /// This machine's name, recorded with the peer identity so that a home copied to another
     /// machine can be recognised as such.
     pub host: String,
+    /// Who hears how far a long push, pull or snapshot has got (nobody by default).
+    pub progress: Arc<dyn Progress>,
 }
 
 impl Runtime {
@@ -22,6 +26,7 @@ impl Runtime {
             clock,
             ids,
             host: host.into(),
+            progress: Arc::new(Silent),
         }
     }
 

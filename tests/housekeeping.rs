@@ -540,3 +540,31 @@ fn snapshot_publishes_everything_and_prune_sweeps_what_killed_writes_left() {
     assert!(!old.exists());
     assert!(fresh.exists() && foreign.exists());
 }
+
+#[test]
+fn a_long_sync_shows_progress_on_a_terminal_and_nothing_otherwise() {
+    let (a, folder) = (Home::new(), Folder::new());
+    a.bulk_put("notes", 50, 10);
+    // Under cron or a pipe: the one-line summary, no bar, no escape codes.
+    let piped = a.sync("push", &folder, &[]).code(0);
+    assert!(!piped.stderr.contains('\r') && !piped.stderr.contains('\x1b'));
+    assert!(!piped.stdout.contains('\x1b'), "{}", piped.stdout);
+    // On a terminal (util-linux `script` gives the command one): a bar that counts up.
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped the terminal half: no `script` here");
+        return;
+    }
+    let b = Home::new();
+    let log = b.path().join("typescript");
+    let inner = format!("{} sync pull --remote {}", crate::util::BIN, folder.arg());
+    let out = Command::new("script")
+        .args(["-qec", &inner, log.to_str().unwrap()])
+        .env("CONTEXT_HOME", b.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let seen = String::from_utf8_lossy(&std::fs::read(&log).unwrap()).into_owned();
+    assert!(seen.contains("pull ["), "{seen}");
+    assert!(seen.contains("1/1 changesets"), "{seen}");
+    assert!(seen.contains("pulled 50 versions"), "{seen}");
+}

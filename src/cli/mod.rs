@@ -3,6 +3,7 @@
 //! only place that prints them and turns them into exit statuses.
 
 mod documents;
+mod progress;
 mod sync;
 
 use std::io::{self, Write};
@@ -143,6 +144,9 @@ impl Env {
         }
         if let Some(host) = self.var("CONTEXT_HOST") {
             rt.host = host;
+        }
+        if let Some(bar) = progress::TerminalBar::for_this_terminal() {
+            rt.progress = Arc::new(bar);
         }
         Ok(rt)
     }

@@ -30,6 +30,7 @@ use sha2::{Digest, Sha256};
 
 use crate::changeset::{Changeset, Checksum, Entry};
 use crate::ids::{PeerId, VersionId};
+use crate::progress::Guard;
 use crate::remote::{CsetName, FileName, Found, Remote};
 use crate::store::{self, Applied, Import, RowRef, Store};
 use crate::sync::snapshot::{self, Sealed, StreamId};
@@ -222,6 +223,7 @@ pub fn pull(
         }
     }
 
+    let store_progress = store.runtime().progress.clone();
     let imp = store.begin_import()?;
     let mut before = Before::new();
 
@@ -247,6 +249,8 @@ pub fn pull(
     // A reader thread reads and decodes the changesets in that order while this one inserts:
     // decoding overlaps SQLite's work. The channel is a rendezvous, so at most one decoded
     // changeset waits, and memory stays bounded by two changesets.
+    let progress = store_progress;
+    let bar = Guard::start(progress.as_ref(), "pull", "changesets", order.len() as u64);
     std::thread::scope(|scope| -> Result<(), SyncError> {
         let (sender, decoded) = std::sync::mpsc::sync_channel::<Decoded>(0);
         scope.spawn(move || {
@@ -257,6 +261,7 @@ pub fn pull(
             }
         });
         let receive = |name: &dyn FileName| {
+            bar.advance(1);
             decoded.recv().map_err(|_| {
                 SyncError::Remote(crate::remote::RemoteError::Read {
                     path: name.rel_path().into(),
@@ -424,6 +429,8 @@ pub fn pull(
         }
         Ok(())
     })?;
+
+    drop(bar);
 
     // The plan: each touched key, before and after.
     let mut keys: Vec<((String, String), Option<RowRef>)> = before

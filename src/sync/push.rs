@@ -22,6 +22,7 @@
 use std::collections::BTreeMap;
 
 use crate::changeset::{self, Changeset, Entry, Header};
+use crate::progress::Guard;
 use crate::remote::{CsetName, Remote};
 use crate::store::{Pushed, Store};
 
@@ -269,9 +270,19 @@ fn export(
 ) -> Result<(), SyncError> {
     let upto = store.max_seq()?;
     let exclude = echo_filter.then_some(remote_id);
+    let total = match exclude {
+        Some(r) => store.count_unpushed(state.high_water, r)?,
+        None => (upto - state.high_water).max(0) as u64,
+    };
+    let progress = store.runtime().progress.clone();
+    let bar = Guard::start(progress.as_ref(), "push", "versions", total);
     export_chunks(store, state.high_water, upto, exclude, |chunk, last| {
-        publish_chunk(store, remote, remote_id, state, chunk, last, report)
+        let n = chunk.len() as u64;
+        publish_chunk(store, remote, remote_id, state, chunk, last, report)?;
+        bar.advance(n);
+        Ok(())
     })?;
+    drop(bar);
     // Rows left out (pulled from this remote) are passed over for good.
     if state.high_water < upto {
         state.high_water = upto;

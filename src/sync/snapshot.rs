@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use crate::changeset::{self, Changeset, Checksum, Cover, Header};
 use crate::ids::PeerId;
+use crate::progress::Guard;
 use crate::remote::{FileName, Listing, Remote, SnapshotName};
 use crate::store::Store;
 
@@ -138,7 +139,15 @@ pub(crate) fn write(
     let mut prev: Option<Checksum> = None;
     let mut part = 0u64;
     let mut parts = Vec::new();
+    let progress = store.runtime().progress.clone();
+    let bar = Guard::start(
+        progress.as_ref(),
+        "snapshot",
+        "versions",
+        upto.max(0) as u64,
+    );
     export_chunks(store, 0, upto, None, |entries, _| {
+        bar.advance(entries.len() as u64);
         part += 1;
         let name = SnapshotName {
             peer: me.id,
@@ -162,6 +171,7 @@ pub(crate) fn write(
         parts.push(name);
         Ok(())
     })?;
+    drop(bar);
     let seal_name = SnapshotName {
         peer: me.id,
         id,
