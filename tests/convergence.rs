@@ -73,6 +73,18 @@ enum Op {
     CopyHome {
         peer: usize,
     },
+    Snapshot {
+        peer: usize,
+        remote: usize,
+    },
+    Prune {
+        peer: usize,
+        remote: usize,
+    },
+    /// Every peer of a folder pulls (forced) and pushes: what makes a prune worth running.
+    Round {
+        remote: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -89,7 +101,10 @@ fn op() -> impl Strategy<Value = Op> {
         5 => (p.clone(), 0usize..2, prop::bool::weighted(0.3)).prop_map(|(peer, remote, force)| Op::Pull { peer, remote, force }),
         1 => p.clone().prop_map(|peer| Op::Backup { peer }),
         1 => p.clone().prop_map(|peer| Op::RestoreBackup { peer }),
-        1 => p.prop_map(|peer| Op::CopyHome { peer }),
+        1 => p.clone().prop_map(|peer| Op::CopyHome { peer }),
+        1 => (p.clone(), 0usize..2).prop_map(|(peer, remote)| Op::Snapshot { peer, remote }),
+        2 => (p, 0usize..2).prop_map(|(peer, remote)| Op::Prune { peer, remote }),
+        2 => (0usize..2).prop_map(|remote| Op::Round { remote }),
     ]
 }
 
@@ -182,11 +197,17 @@ fn descends(rows: &BTreeMap<VersionId, Version>, from: VersionId, ancestor: Vers
     false
 }
 
-/// Every entry id in every changeset of a remote.
+/// Every entry id in every changeset and snapshot of a remote.
 fn published(remote: &MemoryRemote) -> R<BTreeSet<VersionId>> {
     let mut out = BTreeSet::new();
-    for name in remote.list().map_err(fail)?.changesets {
-        let (cs, _) = changeset::decode(&remote.read(&name).map_err(fail)?).map_err(fail)?;
+    let listing = remote.list().map_err(fail)?;
+    let files = listing
+        .changesets
+        .iter()
+        .map(|n| n as &dyn FileName)
+        .chain(listing.snapshots.iter().map(|n| n as &dyn FileName));
+    for name in files {
+        let (cs, _) = changeset::decode(&remote.read(name).map_err(fail)?).map_err(fail)?;
         out.extend(cs.entries.iter().map(|e| e.id));
     }
     Ok(out)
@@ -379,6 +400,35 @@ impl World {
                     self.add_peer(Some(peer), remotes, format!("copy-of-{peer}"))?;
                 }
             }
+            Op::Snapshot { peer, remote } => {
+                let peer = peer % n;
+                let r = self.remote_of(peer, remote);
+                let remote = self.remotes[r].clone();
+                sync::snapshot(self.peers[peer].store(), &remote).map_err(fail)?;
+            }
+            Op::Round { remote } => {
+                for peer in 0..n {
+                    let Some(&r) = self.peers[peer].remotes.iter().find(|&&r| r == remote) else {
+                        continue;
+                    };
+                    self.checked_pull(peer, r, true)?;
+                    let remote = self.remotes[r].clone();
+                    match sync::push(self.peers[peer].store(), &remote, PushOptions::default()) {
+                        Ok(_) | Err(SyncError::Diverged(_)) => {}
+                        Err(e) => return Err(fail(format!("push of peer {peer}: {e}"))),
+                    }
+                }
+            }
+            Op::Prune { peer, remote } => {
+                let peer = peer % n;
+                let r = self.remote_of(peer, remote);
+                let remote = self.remotes[r].clone();
+                let opts = sync::PruneOptions::default();
+                let report = sync::prune(self.peers[peer].store(), &remote, opts).map_err(fail)?;
+                prop_assert!(report.problems.is_empty(), "{:?}", report.problems);
+                let verified = sync::verify(&remote).map_err(fail)?;
+                prop_assert_eq!(verified.problem_count(), 0, "after a prune: {:?}", verified);
+            }
         }
 
         // 2. Nothing lost: no peer loses a version it had, but by restoring an older backup.
@@ -497,9 +547,13 @@ fn replay(world: &World, reverse: bool) -> R<(BTreeSet<VersionId>, Currents)> {
     }
     for (i, (remote, _, _, names)) in streams.iter().enumerate() {
         let single = if reverse {
+            // The stream alone, with the snapshots that stand for what prunes removed of it.
             let one = MemoryRemote::new(&format!("mem://stream-{i}"));
             for n in names {
                 one.put_raw(&n.rel_path(), remote.read(n).map_err(fail)?);
+            }
+            for n in remote.list().map_err(fail)?.snapshots {
+                one.put_raw(&n.rel_path(), remote.read(&n).map_err(fail)?);
             }
             one
         } else {

@@ -198,6 +198,14 @@ fn check_stream(
             })
         };
         let Some(last) = last else {
+            if let Some(beyond) = stream.iter().find(|n| n.seq > state.last_seq) {
+                // Its own last changeset was pruned after another database pushed past it.
+                return Ok(ahead(format!(
+                    "the remote holds {beyond}, beyond changeset {} that this database \
+                     published last.",
+                    state.last_seq
+                )));
+            }
             let present = stream.iter().filter(|n| n.seq <= state.last_seq).count();
             return Ok(missing(format!(
                 "the remote {} lacks changesets this peer published there: {} of \
