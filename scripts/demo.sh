@@ -56,6 +56,17 @@ on laptop get research/background-sync
 on desktop get research/background-sync
 on laptop history research/background-sync
 
+echo; echo "# housekeeping: prune what both have applied (a snapshot stands for it)"
+on desktop sync push
+on laptop sync pull
+on laptop sync prune --dry-run
+on laptop sync prune
+
+echo; echo "# a new machine joins after the prune: it starts from the snapshot"
+on server sync pull --remote "$shared"
+on server history research/background-sync
+on server sync verify --remote "$shared"
+
 echo; echo "# where each stands"
 on laptop sync status
 on laptop sync status --json

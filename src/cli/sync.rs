@@ -749,9 +749,10 @@ fn verify(env: &Env, flags: StatusFlags, out: &mut dyn Write) -> Result<u8, CliE
     }
     writeln!(
         out,
-        "remote {}: {}",
+        "remote {}: {}, {}",
         r.remote,
-        plural(r.changesets, "changeset")
+        plural(r.changesets, "changeset"),
+        plural(r.snapshots.len() as u64, "snapshot")
     )?;
     for p in &r.peers {
         let streams: Vec<String> = p
@@ -900,7 +901,8 @@ fn run_prune(env: &Env, flags: PruneFlags, out: &mut dyn Write) -> Result<u8, Cl
         plural(r.temporary.len() as u64, "temporary file"),
         r.remote
     )?;
-    for s in &r.streams {
+    // Every stream keeps its newest changeset: only say why when more stays.
+    for s in r.streams.iter().filter(|s| s.kept > 1) {
         if let (Some(first), Some(why)) = (s.first_kept, &s.why_kept) {
             writeln!(
                 out,

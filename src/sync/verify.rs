@@ -121,7 +121,6 @@ pub fn verify(remote: &dyn Remote) -> Result<VerifyReport, SyncError> {
         };
         let mut prev = None;
         for (part_no, part) in (1..).zip(&snap.parts) {
-            report.changesets += 1;
             let problem = match super::read_changeset(remote, part) {
                 Ok((cs, checksum)) => {
                     let h = &cs.header;
