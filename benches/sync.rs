@@ -29,7 +29,7 @@ use context::ids::{PeerId, SeededIds, VersionId};
 use context::remote::FolderRemote;
 use context::runtime::Runtime;
 use context::store::Store;
-use context::sync::{self, PullOptions, PushOptions};
+use context::sync::{self, PruneOptions, PullOptions, PushOptions};
 use rusqlite::{Connection, params};
 use sha2::{Digest, Sha256};
 
@@ -443,7 +443,51 @@ fn main() -> Res<()> {
     let cli_peer = empty_home(root, "peer-cli")?;
     let (pull_cli, pull_rss) = process(&cli_peer, &["sync", "pull", "--remote", cli_remote_s])?;
 
+    // 8. Housekeeping: `context sync snapshot` of the source, a prune, and a new home
+    // bootstrapping from what is left; against the full push and the full pull (a replay).
+    let folder_before = dir_bytes(&remote_dir, ".cset");
+    let src = open(&source)?;
+    let start = Instant::now();
+    let written = sync::snapshot(&src, &remote)?;
+    let snapshot_write = start.elapsed();
+    let pruned = sync::prune(&src, &remote, PruneOptions::default())?;
+    let folder_after = dir_bytes(&remote_dir, ".cset");
+    let source_rows = src.max_seq()? as u64;
+    drop(src);
+    let home = empty_home(root, "bootstrap")?;
+    let mut store = open(&home)?;
+    let start = Instant::now();
+    let boot = sync::pull(&mut store, &remote, PullOptions::default())?;
+    let bootstrap = start.elapsed();
+    assert!(
+        !boot.snapshots.is_empty(),
+        "the bootstrap did not start from the snapshot"
+    );
+    assert_eq!(boot.rows(), source_rows);
+    drop(store);
+    let boot_cli = empty_home(root, "bootstrap-cli")?;
+    let remote_s = remote_dir.to_str().ok_or("path")?;
+    let (bootstrap_cli, bootstrap_rss) =
+        process(&boot_cli, &["sync", "pull", "--remote", remote_s])?;
+    eprintln!(
+        "snapshot {:.3}s ({} parts), pruned {}, bootstrap {:.3}s",
+        secs(snapshot_write),
+        written.parts,
+        pruned.removed.len(),
+        secs(bootstrap)
+    );
+
     report(Report {
+        housekeeping: Housekeeping {
+            snapshot_write,
+            snapshot_parts: written.parts,
+            removed: pruned.removed.len(),
+            folder_before,
+            folder_after,
+            bootstrap,
+            bootstrap_cli,
+            bootstrap_rss,
+        },
         versions: n,
         db_bytes,
         floor: floor_paired,
@@ -534,6 +578,19 @@ struct Report {
     pull_cli: Duration,
     push_rss: Option<u64>,
     pull_rss: Option<u64>,
+    housekeeping: Housekeeping,
+}
+
+/// `context sync snapshot`, prune, and a bootstrap from what is left.
+struct Housekeeping {
+    snapshot_write: Duration,
+    snapshot_parts: u64,
+    removed: usize,
+    folder_before: u64,
+    folder_after: u64,
+    bootstrap: Duration,
+    bootstrap_cli: Duration,
+    bootstrap_rss: Option<u64>,
 }
 
 fn report(r: Report) -> Res<()> {
@@ -625,7 +682,47 @@ fn report(r: Report) -> Res<()> {
         format!("{:.0} B per version", per(r.snapshot_bytes)),
     );
 
+    let h = &r.housekeeping;
+    row(
+        "sync snapshot, every version (library)",
+        s(h.snapshot_write),
+        format!(
+            "{:.2}× full push; {} parts",
+            secs(h.snapshot_write) / secs(r.push_full),
+            h.snapshot_parts
+        ),
+    );
+    row(
+        "prune: changesets removed",
+        format!("{}", h.removed),
+        format!(
+            "folder {:.1} -> {:.1} MB",
+            mb(h.folder_before),
+            mb(h.folder_after)
+        ),
+    );
+    row(
+        "bootstrap pull from the snapshot (library)",
+        s(h.bootstrap),
+        format!(
+            "{:.2}× full pull (replay)",
+            secs(h.bootstrap) / secs(r.pull_full)
+        ),
+    );
+    row(
+        "bootstrap pull (whole process)",
+        s(h.bootstrap_cli),
+        rss(h.bootstrap_rss),
+    );
+
     let json = serde_json::json!({
+        "sync_snapshot_s": secs(h.snapshot_write),
+        "prune_removed": h.removed,
+        "folder_bytes_before_prune": h.folder_before,
+        "folder_bytes_after_prune": h.folder_after,
+        "bootstrap_pull_s": secs(h.bootstrap),
+        "bootstrap_pull_process_s": secs(h.bootstrap_cli),
+        "bootstrap_peak_rss_bytes": h.bootstrap_rss,
         "versions": r.versions,
         "push_full_s": secs(r.push_full),
         "pull_full_s": secs(r.pull_full),
