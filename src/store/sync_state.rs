@@ -151,6 +151,40 @@ impl Store {
         Ok(rows)
     }
 
+    /// The rows a snapshot holds, from `after` on, oldest first, at most `limit`: every row
+    /// but this peer's own writes above `published` (its high-water mark in the remote), i.e.
+    /// not the local changes it has not pushed there yet.
+    pub fn snapshot_page(
+        &self,
+        after: i64,
+        published: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, Entry)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, version_id, project, key, kind, body, hlc, peer_id,
+                    parent_id, expires_at
+             FROM document_versions
+             WHERE seq > ?1 AND (seq <= ?2 OR received_from IS NOT NULL)
+             ORDER BY seq LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![after, published, limit as i64], |r| {
+            let seq: i64 = r.get(0)?;
+            Ok((seq, read_entry(r, 1)?))
+        })?;
+        let rows = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// How many rows [`Store::snapshot_page`] would give in all.
+    pub fn count_snapshot_rows(&self, published: i64) -> Result<u64> {
+        let n: i64 = self.conn.query_row(
+            "SELECT count(*) FROM document_versions WHERE seq <= ?1 OR received_from IS NOT NULL",
+            [published],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
+    }
+
     /// How many rows a push to `remote_id` from `after` would send.
     pub fn count_unpushed(&self, after: i64, remote_id: i64) -> Result<u64> {
         let n: i64 = self.conn.query_row(

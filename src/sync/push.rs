@@ -29,7 +29,7 @@ use crate::store::{Pushed, Store};
 use super::{Counts, Divergence, DivergenceKind, PerProject, SyncError, publish_manifest};
 
 /// Rows read from SQLite at a time.
-const PAGE_ROWS: usize = 1_000;
+pub(crate) const PAGE_ROWS: usize = 1_000;
 /// A changeset is closed once its bodies reach this many bytes (what bounds the memory of a
 /// push and a pull)...
 const CHUNK_BYTES: usize = 4 << 20;
@@ -284,7 +284,8 @@ fn export(
     };
     let progress = store.runtime().progress.clone();
     let bar = Guard::start(progress.as_ref(), "push", "versions", total);
-    export_chunks(store, state.high_water, upto, exclude, |chunk, last| {
+    let page = |after| store.export_page(after, upto, exclude, PAGE_ROWS);
+    export_chunks(page, state.high_water, |chunk, last| {
         let n = chunk.len() as u64;
         publish_chunk(store, remote, remote_id, state, chunk, last, report)?;
         bar.advance(n);
@@ -299,14 +300,12 @@ fn export(
     Ok(())
 }
 
-/// Reads the rows with `after < seq <= upto` (leaving out those pulled from `exclude`) in
-/// pages, and hands them to `emit` in chunks of bounded size, each with the change-log
-/// position of its last row: what bounds the memory of a push and of a snapshot.
+/// Reads rows after change-log position `after` through `page` (a page of rows after a
+/// position, oldest first), and hands them to `emit` in chunks of bounded size, each with the
+/// change-log position of its last row: what bounds the memory of a push and of a snapshot.
 pub(crate) fn export_chunks(
-    store: &Store,
+    page: impl Fn(i64) -> Result<Vec<(i64, Entry)>, crate::store::StoreError>,
     after: i64,
-    upto: i64,
-    exclude: Option<i64>,
     mut emit: impl FnMut(Vec<Entry>, i64) -> Result<(), SyncError>,
 ) -> Result<(), SyncError> {
     let mut after = after;
@@ -314,12 +313,12 @@ pub(crate) fn export_chunks(
     let mut chunk_bytes = 0usize;
     let mut chunk_last = after;
     loop {
-        let page = store.export_page(after, upto, exclude, PAGE_ROWS)?;
-        let Some(&(last, _)) = page.last() else {
+        let rows = page(after)?;
+        let Some(&(last, _)) = rows.last() else {
             break;
         };
         after = last;
-        for (seq, entry) in page {
+        for (seq, entry) in rows {
             chunk_bytes += entry.body.as_ref().map_or(0, Vec::len) + entry.key.len() + 64;
             chunk.push(entry);
             chunk_last = seq;

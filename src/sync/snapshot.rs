@@ -1,6 +1,10 @@
 //! `context sync snapshot`: publish every version and tombstone this peer holds, so that a new
 //! peer (or one left behind by a prune) starts from it instead of replaying every changeset.
 //!
+//! It holds every row of every stream up to where it covers it (the rows this peer pulled, and
+//! its own up to its last push), and nothing this peer wrote and has not pushed there yet:
+//! a local change is published through this peer's stream, never first through a snapshot.
+//!
 //! A snapshot is written in parts of bounded size (like a push), each a changeset marked as a
 //! snapshot and chained on from the one before it, then sealed: the seal is a changeset without
 //! entries whose header lists what the snapshot covers, i.e. for every stream of the remote how
@@ -22,7 +26,7 @@ use crate::progress::Guard;
 use crate::remote::{FileName, Listing, Remote, SnapshotName};
 use crate::store::Store;
 
-use super::push::export_chunks;
+use super::push::{PAGE_ROWS, export_chunks};
 use super::{PerProject, SyncError};
 
 /// A stream: (peer, generation).
@@ -102,7 +106,14 @@ pub(crate) fn write(
     // What it covers is read before the rows: rows are only ever added, so every row of a
     // covered changeset is among those exported below.
     let covers: Vec<Cover> = coverage(store, remote_id)?.into_values().collect();
-    let upto = store.max_seq()?;
+    // Not this peer's local changes not pushed here yet: they go out through its stream.
+    let published = store
+        .all_pushed(remote_id)?
+        .iter()
+        .map(|p| p.high_water)
+        .max()
+        .unwrap_or(0);
+    let total = store.count_snapshot_rows(published)?;
     let newest_mine = listing
         .snapshots
         .iter()
@@ -140,13 +151,9 @@ pub(crate) fn write(
     let mut part = 0u64;
     let mut parts = Vec::new();
     let progress = store.runtime().progress.clone();
-    let bar = Guard::start(
-        progress.as_ref(),
-        "snapshot",
-        "versions",
-        upto.max(0) as u64,
-    );
-    export_chunks(store, 0, upto, None, |entries, _| {
+    let bar = Guard::start(progress.as_ref(), "snapshot", "versions", total);
+    let page = |after| store.snapshot_page(after, published, PAGE_ROWS);
+    export_chunks(page, 0, |entries, _| {
         bar.advance(entries.len() as u64);
         part += 1;
         let name = SnapshotName {
