@@ -568,3 +568,52 @@ fn a_long_sync_shows_progress_on_a_terminal_and_nothing_otherwise() {
     assert!(seen.contains("1/1 changesets"), "{seen}");
     assert!(seen.contains("pulled 50 versions"), "{seen}");
 }
+
+#[test]
+fn an_interrupted_snapshot_is_ignored_then_removed() {
+    let (a, folder) = (Home::new(), Folder::new());
+    let t0 = "2026-11-25T10:00:00Z";
+    let later = "2026-11-25T12:00:00Z";
+    a.run_with(&["put", "k"], b"v", &[("CONTEXT_NOW", t0)])
+        .code(0);
+    let at = |t: &str, sub: &str| {
+        a.run_with(
+            &["sync", sub, "--remote", folder.arg()],
+            b"",
+            &[("CONTEXT_NOW", t)],
+        )
+    };
+    at(t0, "push").code(0);
+    let written = a
+        .run_with(
+            &["sync", "snapshot", "--remote", folder.arg(), "--json"],
+            b"",
+            &[("CONTEXT_NOW", t0)],
+        )
+        .code(0)
+        .json();
+    // Killed before the seal: the parts are there, the seal is not.
+    let seal = folder.path().join(written["seal"].as_str().unwrap());
+    std::fs::remove_file(&seal).unwrap();
+    let verified = Home::new().sync("verify", &folder, &[]).code(0);
+    assert!(
+        verified.stdout.contains("without a seal"),
+        "{}",
+        verified.stdout
+    );
+    let b = Home::new();
+    let pulled = b.sync("pull", &folder, &[]).code(0);
+    assert!(!pulled.stdout.contains("snapshot"), "{}", pulled.stdout);
+    assert_eq!(b.get("k"), "v");
+    // Within the hour it may still be being written: kept. After it: removed.
+    let soon = at(t0, "prune").code(0);
+    assert!(soon.stdout.contains("0 snapshot files"), "{}", soon.stdout);
+    let gone = at(later, "prune").code(0);
+    assert!(gone.stdout.contains("1 snapshot file"), "{}", gone.stdout);
+    assert!(
+        !folder.changesets().iter().any(|p| p
+            .to_string_lossy()
+            .contains(written["seal"].as_str().unwrap().trim_end_matches(".cset"))),
+        "the parts are still there"
+    );
+}

@@ -296,7 +296,7 @@ fn the_everyday_sync_command_pulls_then_pushes() {
 #[test]
 fn without_a_remote_sync_says_how_to_set_one() {
     let a = Home::new();
-    for sub in ["push", "pull", "status"] {
+    for sub in ["push", "pull", "status", "prune", "snapshot", "verify"] {
         let run = a.run(&["sync", sub]).code(1);
         assert!(run.stderr.contains("context sync remote"), "{}", run.stderr);
     }
