@@ -134,3 +134,49 @@ fn pull_killed_at_random_instants_never_leaves_a_partial_import() {
     assert_eq!(b.rows(), total + 1);
     assert_eq!(b.get("local/before"), "mine");
 }
+
+#[test]
+fn prune_killed_at_random_instants_leaves_a_remote_any_peer_can_start_from() {
+    let (a, b, folder) = (Home::new(), Home::new(), Folder::new());
+    let round = |r: usize| {
+        a.bulk_put(&format!("r{r}"), 30, 3_000);
+        a.sync("push", &folder, &[]).code(0);
+        b.run(&["sync", "--remote", folder.arg()]).code(0);
+    };
+    // Calibrate: a prune that writes a snapshot and removes what both applied.
+    round(0);
+    round(1);
+    let start = std::time::Instant::now();
+    a.sync("prune", &folder, &[]).code(0);
+    let span = start.elapsed().as_millis() as u64 + 5;
+    let mut rng = Lcg(0x5eed_0003);
+    let mut kills = 0;
+    for r in 2..60 {
+        if kills >= 12 {
+            break;
+        }
+        round(r);
+        let delay = Duration::from_millis(rng.below(span));
+        if run_and_kill(&a, &["sync", "prune", "--remote", folder.arg()], delay) {
+            kills += 1;
+        }
+        // Whatever instant it died at: every visible file is whole, the folder verifies (an
+        // unsealed snapshot is no damage), and a new peer starts from it with everything.
+        for f in folder.changesets() {
+            assert_eq!(inspect(&f)["checksum"]["ok"], true, "{}", f.display());
+        }
+        Home::new().sync("verify", &folder, &[]).code(0);
+        let c = Home::new();
+        c.sync("pull", &folder, &[]).code(0);
+        assert_eq!(
+            c.version_ids(),
+            a.version_ids(),
+            "after a kill in round {r}"
+        );
+        a.assert_intact();
+        // And the next prune finishes the job.
+        a.sync("prune", &folder, &[]).code(0);
+    }
+    eprintln!("prune: {kills} kills, span {span}ms");
+    assert!(kills >= 8, "only {kills} prunes were killed mid-way");
+}
