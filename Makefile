@@ -28,9 +28,11 @@ bench:
 	$(CARGO) bench --features bench-session --bench sync
 	$(CARGO) bench --bench store
 
-# The model-based convergence test at 10,000 cases (CI runs 300).
+# The model-based property tests at 10,000 cases each (CI runs 300 and 64): convergence, then
+# prune and bootstrap.
 soak:
 	PROPTEST_CASES=10000 $(CARGO) test --test integration convergence -- --nocapture
+	PROPTEST_CASES=10000 $(CARGO) test --test integration prune::prune_keeps -- --nocapture
 
 # The changeset decoder under libFuzzer for FUZZ_SECONDS (cargo-fuzz needs nightly features:
 # RUSTC_BOOTSTRAP=1 lets the stable toolchain build it). Seeds: the golden and broken fixtures.
