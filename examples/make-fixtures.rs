@@ -7,14 +7,15 @@
 //!   rows written with that schema's columns, for the migrate-forward test.
 //! - `fixtures/changesets/v1/`: golden changesets of format 1.0, a stream of two, laid out as in
 //!   a remote (`<peer>/<generation>-<seq>.cset`), and broken copies of the first one:
-//!   `truncated.cset`, `flipped-byte.cset`, `future-version.cset`, `wrong-magic.cset`.
+//!   `truncated.cset`, `flipped-byte.cset`, `future-version.cset`, `wrong-magic.cset`; and,
+//!   in format 1.1, a snapshot of that stream (`snapshot-<id>-00000001.cset` and its seal).
 
 use std::path::Path;
 
 use context::changeset::{self, Changeset, Entry, Header};
 use context::clock::Hlc;
 use context::ids::{PeerId, SeededIds, VersionId};
-use context::remote::{CsetName, FileName};
+use context::remote::{CsetName, FileName, SnapshotName};
 use context::store::{Kind, migrations};
 use rusqlite::{Connection, params};
 use sha2::{Digest, Sha256};
@@ -141,11 +142,11 @@ fn changesets_v1(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
             seq: 2,
             prev: Some(first_sum),
             created_at_ms: T + 420_000,
-            ..first_header
+            ..first_header.clone()
         },
         vec![gone],
     );
-    let (second_bytes, _) = changeset::encode(&second_cs)?;
+    let (second_bytes, second_sum) = changeset::encode(&second_cs)?;
 
     let stream = dir.join(peer.to_string());
     std::fs::create_dir_all(&stream)?;
@@ -157,6 +158,43 @@ fn changesets_v1(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
         };
         std::fs::write(stream.join(name.file_name()), bytes)?;
     }
+    // Format 1.1: a snapshot of that stream by its own peer (one part, then the seal), as
+    // `context sync snapshot` writes it, covering both changesets.
+    let snapshot_id = ((T + 480_000) as u64) << 16;
+    let mut all = first.entries.clone();
+    all.extend(second_cs.entries.iter().cloned());
+    let part_header = Header {
+        seq: 1,
+        prev: None,
+        created_at_ms: T + 480_000,
+        snapshot: true,
+        ..first_header.clone()
+    };
+    let (part_bytes, part_sum) = changeset::encode(&Changeset::new(part_header.clone(), all))?;
+    let seal = Changeset::new(
+        Header {
+            seq: 2,
+            prev: Some(part_sum),
+            covers: vec![changeset::Cover {
+                peer,
+                generation: 1,
+                seq: 2,
+                checksum: second_sum,
+            }],
+            ..part_header
+        },
+        vec![],
+    );
+    let (seal_bytes, _) = changeset::encode(&seal)?;
+    for (part, bytes) in [(Some(1), &part_bytes), (None, &seal_bytes)] {
+        let name = SnapshotName {
+            peer,
+            id: snapshot_id,
+            part,
+        };
+        std::fs::write(stream.join(name.file_name()), bytes)?;
+    }
+
     let broken = dir.join("broken");
     std::fs::create_dir_all(&broken)?;
     std::fs::write(

@@ -1,4 +1,4 @@
-//! Golden changesets of format 1.0 (made once by `cargo run --example make-fixtures`): every
+//! Golden changesets of format 1.0, and a snapshot of format 1.1 (made once by `cargo run --example
 //! later binary must read them, exactly, forever; and each broken copy is refused by name.
 
 use std::path::{Path, PathBuf};
@@ -141,5 +141,69 @@ fn fuzzer_findings_stay_fixed() {
             let _ = context::changeset::decode(&bytes);
             let _ = context::changeset::inspect(&bytes);
         }
+    }
+}
+
+const SNAPSHOT: &str = "snapshot-01a1965d9d800000";
+
+#[test]
+fn the_golden_snapshot_is_format_1_1_and_covers_the_stream() {
+    let seal = inspect(&stream().join(format!("{SNAPSHOT}.cset")));
+    assert_eq!(seal["format"], "1.1");
+    assert_eq!(seal["checksum"]["ok"], true);
+    let h = &seal["header"];
+    assert_eq!(
+        (h["snapshot"].as_bool(), h["seq"].as_u64()),
+        (Some(true), Some(2))
+    );
+    assert!(seal["entries"].as_array().unwrap().is_empty());
+    let second = inspect(&stream().join("00000001-0000000000000002.cset"));
+    assert_eq!(h["covers"][0]["peer"], PEER);
+    assert_eq!(h["covers"][0]["seq"], 2);
+    assert_eq!(h["covers"][0]["checksum"], second["checksum"]["sha256"]);
+    let part = inspect(&stream().join(format!("{SNAPSHOT}-00000001.cset")));
+    assert_eq!(part["format"], "1.1");
+    assert_eq!(h["prev"], part["checksum"]["sha256"]);
+    assert_eq!(part["entries"].as_array().unwrap().len(), 6);
+    // The stream's own files are still 1.0, readable by a 1.0 reader.
+    assert_eq!(second["format"], "1.0");
+}
+
+#[test]
+fn the_golden_snapshot_and_the_tail_alone_bootstrap_the_same_documents() {
+    let at = [("CONTEXT_NOW", "2026-11-01T09:30:00Z")];
+    let pull_into = |files: &[&str]| {
+        let (folder, home) = (Folder::new(), Home::new());
+        let dest = folder.path().join(PEER);
+        std::fs::create_dir(&dest).unwrap();
+        for f in files {
+            std::fs::copy(stream().join(f), dest.join(f)).unwrap();
+        }
+        let run = home
+            .run_with(&["sync", "pull", "--remote", folder.arg()], b"", &at)
+            .code(0);
+        (home, run.stdout)
+    };
+    let part = format!("{SNAPSHOT}-00000001.cset");
+    let seal = format!("{SNAPSHOT}.cset");
+    let (replayed, _) = pull_into(&[
+        "00000001-0000000000000001.cset",
+        "00000001-0000000000000002.cset",
+    ]);
+    let (booted, said) = pull_into(&[&part, &seal, "00000001-0000000000000002.cset"]);
+    assert!(said.contains("after the snapshot"), "{said}");
+    assert_eq!(booted.version_ids(), replayed.version_ids());
+    for (key, project) in [
+        ("research/background-sync", "default"),
+        ("tmp/scratch", "default"),
+        ("plan/q1", "plans"),
+        ("blob", "plans"),
+    ] {
+        let history = |h: &Home| {
+            h.run(&["history", key, "--project", project, "--json"])
+                .code(0)
+                .json()
+        };
+        assert_eq!(history(&booted), history(&replayed), "{key}");
     }
 }
