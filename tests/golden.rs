@@ -1,5 +1,5 @@
-//! Golden changesets of format 1.0, and a snapshot of format 1.1 (made once by `cargo run --example
-//! later binary must read them, exactly, forever; and each broken copy is refused by name.
+//! Golden changesets of format 1.0, and a snapshot of format 1.1 (made once by
+//! `cargo run --example make-fixtures`): every later binary must read them, exactly, forever; and each broken copy is refused by name.
 
 use std::path::{Path, PathBuf};
 

@@ -239,21 +239,33 @@ fn check_stream(
                  not decode."
             )));
         };
-        let mut high_water = state.high_water;
-        let mut unknown = 0usize;
-        for e in &cs.entries {
-            match store.seq_of(e.id)? {
-                Some(seq) => high_water = high_water.max(seq),
-                None => unknown += 1,
+        // Ours only if it is exactly what this database would export next: the same rows in
+        // the same order (with or without the rows pulled from this remote, as a push after
+        // a lost remote exports them too). Holding the same rows is not enough: a copy of this
+        // home can hold them through a snapshot, with rows of its own between them.
+        let ids: Vec<_> = cs.entries.iter().map(|e| e.id).collect();
+        let upto = store.max_seq()?;
+        let mut high_water = None;
+        for exclude in [Some(remote_id), None] {
+            let page = store.export_page(state.high_water, upto, exclude, ids.len())?;
+            if page.len() == ids.len() && page.iter().map(|(_, e)| e.id).eq(ids.iter().copied()) {
+                high_water = page.last().map(|(seq, _)| *seq);
+                break;
             }
         }
-        if cs.header.prev != state.last_checksum || unknown > 0 {
+        let Some(high_water) = high_water.filter(|_| cs.header.prev == state.last_checksum) else {
+            let mut unknown = 0usize;
+            for id in &ids {
+                if store.seq_of(*id)?.is_none() {
+                    unknown += 1;
+                }
+            }
             return Ok(ahead(format!(
                 "the remote holds {name} (written on host {:?}), beyond what this database \
                  published, with {unknown} versions this database does not have.",
                 cs.header.host
             )));
-        }
+        };
         // Ours: a push of this database published it and died before recording it.
         tracing::info!(changeset = %name, "finishing an interrupted push");
         *state = Pushed {
