@@ -43,7 +43,7 @@ enum SyncCommand {
     Snapshot(SnapshotFlags),
     /// Delete the changesets every known peer has applied and a snapshot covers.
     Prune(PruneFlags),
-    /// The last push and pull runs: time, outcome, counts, scenario id.
+    /// The last sync runs (push, pull, snapshot, prune): time, outcome, counts, scenario id.
     Log {
         /// Print a JSON array.
         #[arg(long)]
