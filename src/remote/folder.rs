@@ -187,6 +187,24 @@ impl Remote for FolderRemote {
         Ok(bytes)
     }
 
+    fn read_trailer(&self, name: &dyn FileName) -> Result<Option<crate::changeset::Checksum>> {
+        use std::io::{Seek, SeekFrom};
+        let path = self.root.join(name.rel_path());
+        let fail = |source| RemoteError::Read {
+            path: path.clone(),
+            source,
+        };
+        let mut file = File::open(&path).map_err(fail)?;
+        let size = file.metadata().map_err(fail)?.len();
+        if size < 32 {
+            return Ok(None);
+        }
+        file.seek(SeekFrom::Start(size - 32)).map_err(fail)?;
+        let mut trailer = [0u8; 32];
+        file.read_exact(&mut trailer).map_err(fail)?;
+        Ok(Some(crate::changeset::Checksum(trailer)))
+    }
+
     fn publish(&self, name: &dyn FileName, bytes: &[u8]) -> Result<()> {
         let dir = self.root.join(name.peer().to_string());
         self.write_atomic(&dir, &name.file_name(), bytes, false)

@@ -160,6 +160,16 @@ pub trait Remote: Send + Sync + std::fmt::Debug {
     /// The bytes of one changeset or snapshot file (at most
     /// [`crate::changeset::MAX_FILE_BYTES`] and a bit).
     fn read(&self, name: &dyn FileName) -> Result<Vec<u8>>;
+    /// The checksum a changeset or snapshot file records in its last 32 bytes (not verified:
+    /// what tells one published file from another without reading it whole), or `None` for a
+    /// file too short to have one.
+    fn read_trailer(&self, name: &dyn FileName) -> Result<Option<crate::changeset::Checksum>> {
+        let bytes = self.read(name)?;
+        Ok(bytes
+            .len()
+            .checked_sub(32)
+            .and_then(|at| crate::changeset::Checksum::from_slice(&bytes[at..])))
+    }
     /// Publishes a changeset atomically. Publishing the same bytes again is a no-op; different
     /// bytes under an existing name are refused with [`RemoteError::Exists`].
     fn publish(&self, name: &dyn FileName, bytes: &[u8]) -> Result<()>;
@@ -254,6 +264,19 @@ mod suite {
         assert_eq!(r.list().unwrap().manifests, vec![peer()]);
     }
 
+    pub fn the_trailer_is_the_last_32_bytes(r: &dyn Remote) {
+        let mut bytes = b"header and payload ".to_vec();
+        bytes.extend_from_slice(&[7u8; 32]);
+        r.publish(&name(1, 1), &bytes).unwrap();
+        assert_eq!(
+            r.read_trailer(&name(1, 1)).unwrap(),
+            Some(crate::changeset::Checksum([7; 32]))
+        );
+        r.publish(&name(1, 2), b"short").unwrap();
+        assert_eq!(r.read_trailer(&name(1, 2)).unwrap(), None);
+        assert!(r.read_trailer(&name(1, 3)).is_err());
+    }
+
     pub fn remove_deletes(r: &dyn Remote) {
         r.publish(&name(1, 1), b"x").unwrap();
         r.remove(&name(1, 1)).unwrap();
@@ -304,6 +327,11 @@ mod suite {
                 fn manifests_are_replaced_whole() {
                     let (r, _keep) = $make;
                     suite::manifests_are_replaced_whole(&r);
+                }
+                #[test]
+                fn the_trailer_is_the_last_32_bytes() {
+                    let (r, _keep) = $make;
+                    suite::the_trailer_is_the_last_32_bytes(&r);
                 }
                 #[test]
                 fn remove_deletes() {

@@ -64,6 +64,18 @@ impl Store {
         )?)
     }
 
+    /// The id of `location` if this home knows it (without adding it: for read-only commands).
+    pub fn known_remote_id(&self, location: &str) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT remote_id FROM remotes WHERE location = ?1",
+                [location],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
     /// This peer's stream in `remote_id` for `generation`, if it has one.
     pub fn pushed(&self, remote_id: i64, generation: u64) -> Result<Option<Pushed>> {
         Ok(self

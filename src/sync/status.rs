@@ -48,7 +48,9 @@ pub struct Status {
 
 pub fn status(store: &Store, remote: &dyn Remote) -> Result<Status, SyncError> {
     let location = remote.location();
-    let remote_id = store.remote_id(&location)?;
+    // A remote this home never synced with is not registered by looking at it: an id no
+    // remote has stands for it (nothing pushed there, nothing applied from it).
+    let remote_id = store.known_remote_id(&location)?.unwrap_or(-1);
     let me = store.peer();
     let generation = me.generation as u64;
     let listing = remote.list()?;
