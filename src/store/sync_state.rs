@@ -397,6 +397,15 @@ impl Import<'_> {
         self.me
     }
 
+    /// Whether the database holds no row at all (a new peer's first pull).
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(!self
+            .tx
+            .query_row("SELECT EXISTS (SELECT 1 FROM document_versions)", [], |r| {
+                r.get::<_, bool>(0)
+            })?)
+    }
+
     pub fn row(&self, id: VersionId) -> Result<Option<RowRef>> {
         let mut stmt = self.tx.prepare_cached(
             "SELECT version_id, hlc, peer_id, parent_id FROM document_versions WHERE version_id = ?1",

@@ -225,7 +225,11 @@ pub fn pull(
 
     let store_progress = store.runtime().progress.clone();
     let imp = store.begin_import()?;
-    let mut before = Before::new();
+    let mut touched = Touched {
+        before: Before::new(),
+        fresh: imp.is_empty()?,
+        remember_new: opts.dry_run,
+    };
 
     // Every changeset to read, stream by stream, in order, after the snapshots' parts.
     let work: Vec<(PeerId, u64, Option<Position>, Vec<CsetName>)> = streams
@@ -308,7 +312,7 @@ pub fn pull(
                         entry,
                         digest.as_ref(),
                         remote_id,
-                        &mut before,
+                        &mut touched,
                         &mut report,
                     )?;
                 }
@@ -410,7 +414,7 @@ pub fn pull(
                         entry,
                         digest.as_ref(),
                         remote_id,
-                        &mut before,
+                        &mut touched,
                         &mut report,
                     )?;
                 }
@@ -433,7 +437,8 @@ pub fn pull(
     drop(bar);
 
     // The plan: each touched key, before and after.
-    let mut keys: Vec<((String, String), Option<RowRef>)> = before
+    let mut keys: Vec<((String, String), Option<RowRef>)> = touched
+        .before
         .into_iter()
         .flat_map(|(project, keys)| {
             keys.into_iter()
@@ -442,6 +447,10 @@ pub fn pull(
         .collect();
     keys.sort_by(|a, b| a.0.cmp(&b.0));
     for ((project, key), old) in keys {
+        if old.is_none() && !opts.dry_run {
+            // A new key: nothing to classify, no conflict possible.
+            continue;
+        }
         let Some(new) = imp.current(&project, &key)? else {
             continue;
         };
@@ -496,20 +505,33 @@ fn read_and_decode(remote: &dyn Remote, name: &dyn FileName) -> Decoded {
     Ok((cs, checksum, digests))
 }
 
+/// The keys a pull inserts into, with their state before it.
+struct Touched {
+    before: Before,
+    /// The database held no row when the pull began (a new peer): every key is new, there is
+    /// nothing to look up, and nothing to remember unless a plan is printed.
+    fresh: bool,
+    /// Remember new keys too (for a dry run's plan).
+    remember_new: bool,
+}
+
 fn import_entry(
     imp: &Import<'_>,
     entry: &Entry,
     digest: Option<&[u8; 32]>,
     remote_id: i64,
-    before: &mut Before,
+    touched: &mut Touched,
     report: &mut PullReport,
 ) -> Result<(), SyncError> {
     // The key's state before this pull: read before the first insert the pull makes to it.
-    let seen = before
+    let seen = touched
+        .before
         .get(&entry.project)
         .is_some_and(|keys| keys.contains_key(&entry.key));
     let current = if seen {
         None
+    } else if touched.fresh {
+        Some(None)
     } else {
         Some(imp.current(&entry.project, &entry.key)?)
     };
@@ -517,8 +539,11 @@ fn import_entry(
         report.already_present += 1;
         return Ok(());
     }
-    if let Some(current) = current {
-        before
+    if let Some(current) = current
+        && (current.is_some() || touched.remember_new || !touched.fresh)
+    {
+        touched
+            .before
             .entry(entry.project.clone())
             .or_default()
             .insert(entry.key.clone(), current);
