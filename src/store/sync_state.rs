@@ -148,19 +148,11 @@ impl Store {
         exclude_remote: Option<i64>,
         limit: usize,
     ) -> Result<Vec<(i64, Entry)>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT seq, version_id, project, key, kind, body, hlc, peer_id,
-                    parent_id, expires_at
-             FROM document_versions
-             WHERE seq > ?1 AND seq <= ?2 AND (?3 IS NULL OR received_from IS NOT ?3)
+        self.page(
+            "seq > ?1 AND seq <= ?2 AND (?3 IS NULL OR received_from IS NOT ?3) \
              ORDER BY seq LIMIT ?4",
-        )?;
-        let rows = stmt.query_map(params![after, upto, exclude_remote, limit as i64], |r| {
-            let seq: i64 = r.get(0)?;
-            Ok((seq, read_entry(r, 1)?))
-        })?;
-        let rows = rows.collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+            params![after, upto, exclude_remote, limit as i64],
+        )
     }
 
     /// The rows a snapshot holds, from `after` on, oldest first, at most `limit`: every row
@@ -172,19 +164,24 @@ impl Store {
         published: i64,
         limit: usize,
     ) -> Result<Vec<(i64, Entry)>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT seq, version_id, project, key, kind, body, hlc, peer_id,
-                    parent_id, expires_at
-             FROM document_versions
-             WHERE seq > ?1 AND (seq <= ?2 OR received_from IS NOT NULL)
-             ORDER BY seq LIMIT ?3",
-        )?;
-        let rows = stmt.query_map(params![after, published, limit as i64], |r| {
+        self.page(
+            "seq > ?1 AND (seq <= ?2 OR received_from IS NOT NULL) ORDER BY seq LIMIT ?3",
+            params![after, published, limit as i64],
+        )
+    }
+
+    /// The rows `filter` (a WHERE clause and its ordering) selects, as changeset entries with
+    /// their change-log positions.
+    fn page(&self, filter: &str, args: impl rusqlite::Params) -> Result<Vec<(i64, Entry)>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT seq, version_id, project, key, kind, body, hlc, peer_id, parent_id, \
+             expires_at FROM document_versions WHERE {filter}"
+        ))?;
+        let rows = stmt.query_map(args, |r| {
             let seq: i64 = r.get(0)?;
             Ok((seq, read_entry(r, 1)?))
         })?;
-        let rows = rows.collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
     /// How many rows [`Store::snapshot_page`] would give in all.

@@ -118,6 +118,17 @@ impl Counts {
 
 pub type PerProject = BTreeMap<String, Counts>;
 
+/// Counts one version or tombstone of `project`.
+pub(crate) fn count(per_project: &mut PerProject, project: &str, kind: crate::store::Kind) {
+    match per_project.get_mut(project) {
+        Some(c) => c.add(kind),
+        None => per_project
+            .entry(project.to_string())
+            .or_default()
+            .add(kind),
+    }
+}
+
 /// "3 versions, 1 tombstone in default; 2 versions in work".
 pub fn describe_counts(per_project: &PerProject) -> String {
     per_project

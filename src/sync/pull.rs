@@ -306,16 +306,7 @@ pub fn pull(
                     );
                     continue;
                 }
-                for (entry, digest) in cs.entries.iter().zip(&digests) {
-                    import_entry(
-                        &imp,
-                        entry,
-                        digest.as_ref(),
-                        remote_id,
-                        &mut touched,
-                        &mut report,
-                    )?;
-                }
+                import_all(&imp, &cs, &digests, remote_id, &mut touched, &mut report)?;
                 prev = Some(checksum);
             }
             if !failed[k] && snap.header.prev != prev {
@@ -408,16 +399,7 @@ pub fn pull(
                     stopped = true;
                     continue;
                 }
-                for (entry, digest) in cs.entries.iter().zip(&digests) {
-                    import_entry(
-                        &imp,
-                        entry,
-                        digest.as_ref(),
-                        remote_id,
-                        &mut touched,
-                        &mut report,
-                    )?;
-                }
+                import_all(&imp, &cs, &digests, remote_id, &mut touched, &mut report)?;
                 imp.set_applied(
                     remote_id,
                     peer,
@@ -515,6 +497,21 @@ struct Touched {
     remember_new: bool,
 }
 
+/// Imports every entry of a changeset (a stream's or a snapshot part).
+fn import_all(
+    imp: &Import<'_>,
+    cs: &Changeset,
+    digests: &[Option<[u8; 32]>],
+    remote_id: i64,
+    touched: &mut Touched,
+    report: &mut PullReport,
+) -> Result<(), SyncError> {
+    for (entry, digest) in cs.entries.iter().zip(digests) {
+        import_entry(imp, entry, digest.as_ref(), remote_id, touched, report)?;
+    }
+    Ok(())
+}
+
 fn import_entry(
     imp: &Import<'_>,
     entry: &Entry,
@@ -548,11 +545,7 @@ fn import_entry(
             .or_default()
             .insert(entry.key.clone(), current);
     }
-    report
-        .per_project
-        .entry(entry.project.clone())
-        .or_default()
-        .add(entry.kind);
+    super::count(&mut report.per_project, &entry.project, entry.kind);
     Ok(())
 }
 

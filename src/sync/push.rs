@@ -364,11 +364,7 @@ fn publish_chunk(
         seq: state.last_seq + 1,
     };
     for e in &entries {
-        report
-            .per_project
-            .entry(e.project.clone())
-            .or_default()
-            .add(e.kind);
+        super::count(&mut report.per_project, &e.project, e.kind);
     }
     let header = Header {
         peer: me.id,

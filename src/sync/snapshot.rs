@@ -162,11 +162,7 @@ pub(crate) fn write(
             part: Some(part),
         };
         for e in &entries {
-            report
-                .per_project
-                .entry(e.project.clone())
-                .or_default()
-                .add(e.kind);
+            super::count(&mut report.per_project, &e.project, e.kind);
         }
         let cs = Changeset::new(header(part, prev), entries);
         let (bytes, checksum) = changeset::encode(&cs)?;
