@@ -448,13 +448,23 @@ fn forget_after_leaves_a_silent_peer_behind_and_it_comes_back_through_the_snapsh
         "{}",
         forgot.stdout
     );
-    // B comes back: the snapshot stands for what it missed.
+    // B wrote something while away, and comes back: the snapshot stands for what it missed,
+    // and what it wrote goes out as usual.
+    b.run_with(
+        &["put", "from-b"],
+        b"written offline",
+        &[("CONTEXT_NOW", &day(15))],
+    )
+    .code(0);
     let back = sync_at(&b, "pull", &day(21), &[]).code(0);
     assert!(
         back.stdout.contains("after the snapshot"),
         "{}",
         back.stdout
     );
+    sync_at(&b, "push", &day(21), &[]).code(0);
+    sync_at(&a, "pull", &day(21), &[]).code(0);
+    assert_eq!(a.get("from-b"), "written offline");
     assert_eq!(state_and_history(&b), state_and_history(&a));
 }
 
