@@ -199,7 +199,7 @@ pub fn pull(
                 reason: d.reason,
             });
         }
-        for (stream, need) in gaps {
+        for &(stream, need) in &gaps {
             let reaches = |s: &Sealed| s.covers(stream).is_some_and(|c| c.seq >= need);
             if chosen.iter().any(reaches) {
                 continue;
@@ -208,17 +208,20 @@ pub fn pull(
                 chosen.push(s.clone());
             }
         }
-        for (k, s) in chosen.iter().enumerate() {
-            for c in &s.header.covers {
-                let stream = (c.peer, c.generation);
-                let further = positions.get(&stream).is_none_or(|p| c.seq > p.0.last_seq);
-                if stream != mine && further {
-                    let at = Applied {
-                        last_seq: c.seq,
-                        last_checksum: c.checksum,
-                    };
-                    positions.insert(stream, (at, Some(k)));
-                }
+        // Only the streams that lost their beginning take up where a snapshot leaves them:
+        // the others replay as usual (so a damaged snapshot stops no more than it must).
+        for &(stream, _) in &gaps {
+            let best = chosen
+                .iter()
+                .enumerate()
+                .filter_map(|(k, s)| s.covers(stream).map(|c| (k, *c)))
+                .max_by_key(|(_, c)| c.seq);
+            if let Some((k, c)) = best {
+                let at = Applied {
+                    last_seq: c.seq,
+                    last_checksum: c.checksum,
+                };
+                positions.insert(stream, (at, Some(k)));
             }
         }
     }
