@@ -7,19 +7,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sha2::{Digest, Sha256};
 
-use context::changeset::{self, FORMAT_MAJOR, FORMAT_MINOR, MAGIC};
+use context::changeset::{self, FORMAT_MINOR};
 
 fn framed(payload: &[u8]) -> Vec<u8> {
-    let mut out = MAGIC.to_vec();
-    out.extend_from_slice(&FORMAT_MAJOR.to_be_bytes());
-    out.extend_from_slice(&FORMAT_MINOR.to_be_bytes());
-    out.extend_from_slice(&(payload.len() as u64).to_be_bytes());
-    out.extend_from_slice(payload);
-    let sum: [u8; 32] = Sha256::digest(&out).into();
-    out.extend_from_slice(&sum);
-    out
+    changeset::frame_payload(FORMAT_MINOR, payload).0
 }
 
 fn check(file: &[u8]) {

@@ -82,16 +82,26 @@ pub fn encode(cs: &Changeset) -> Result<(Vec<u8>, Checksum), EncodeError> {
         });
     }
     let compressed = compress(&payload)?;
+    // The oldest minor version that holds everything in it, so older readers read it.
+    Ok(frame_payload(
+        cs.header.format_minor().min(FORMAT_MINOR),
+        &compressed,
+    ))
+}
+
+/// Frames a compressed payload as a changeset file of format `FORMAT_MAJOR.minor`: preamble,
+/// payload, and the SHA-256 trailer over both; returns the file and its checksum. The payload
+/// is not checked (tests and the fuzzer frame broken ones on purpose).
+pub fn frame_payload(minor: u16, compressed: &[u8]) -> (Vec<u8>, Checksum) {
     let mut out = Vec::with_capacity(PREAMBLE_LEN + compressed.len() + CHECKSUM_LEN);
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&FORMAT_MAJOR.to_be_bytes());
-    // The oldest minor version that holds everything in it, so older readers read it.
-    out.extend_from_slice(&cs.header.format_minor().min(FORMAT_MINOR).to_be_bytes());
+    out.extend_from_slice(&minor.to_be_bytes());
     out.extend_from_slice(&(compressed.len() as u64).to_be_bytes());
-    out.extend_from_slice(&compressed);
+    out.extend_from_slice(compressed);
     let checksum = Checksum(Sha256::digest(&out).into());
     out.extend_from_slice(&checksum.0);
-    Ok((out, checksum))
+    (out, checksum)
 }
 
 /// One zstd frame, compressed on several threads when the machine has them (the frame is the
@@ -460,14 +470,7 @@ mod tests {
 
     /// Re-frames `payload` (already compressed) with a valid checksum.
     fn framed(payload: &[u8]) -> Vec<u8> {
-        let mut out = MAGIC.to_vec();
-        out.extend_from_slice(&FORMAT_MAJOR.to_be_bytes());
-        out.extend_from_slice(&FORMAT_MINOR.to_be_bytes());
-        out.extend_from_slice(&(payload.len() as u64).to_be_bytes());
-        out.extend_from_slice(payload);
-        let sum: [u8; 32] = Sha256::digest(&out).into();
-        out.extend_from_slice(&sum);
-        out
+        frame_payload(FORMAT_MINOR, payload).0
     }
 
     #[test]

@@ -20,7 +20,9 @@ use crate::clock::Hlc;
 use crate::ids::{PeerId, VersionId};
 use crate::store::Kind;
 
-pub use codec::{DecodeError, EncodeError, Inspection, decode, encode, inspect, verify};
+pub use codec::{
+    DecodeError, EncodeError, Inspection, decode, encode, frame_payload, inspect, verify,
+};
 
 /// The first eight bytes of every changeset file.
 pub const MAGIC: [u8; 8] = *b"CTXCSET\0";
