@@ -112,6 +112,18 @@ impl FolderRemote {
     }
 }
 
+/// Deletes `path`; one already gone (another peer's prune was first) is no error.
+fn remove_if_present(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(RemoteError::Write {
+            path: path.to_path_buf(),
+            step: "remove",
+            source: e,
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// `.NAME.tmp-PID`: what [`FolderRemote::write_atomic`] writes before the rename.
 fn is_our_temporary(file: &str) -> bool {
     file.strip_prefix('.')
@@ -211,15 +223,7 @@ impl Remote for FolderRemote {
     }
 
     fn remove(&self, name: &dyn FileName) -> Result<()> {
-        let path = self.root.join(name.rel_path());
-        match fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(RemoteError::Write {
-                path,
-                step: "remove",
-                source: e,
-            }),
-            _ => Ok(()),
-        }
+        remove_if_present(&self.root.join(name.rel_path()))
     }
 
     fn sweep_temporary(
@@ -253,16 +257,7 @@ impl Remote for FolderRemote {
                     continue;
                 }
                 if !dry_run {
-                    match fs::remove_file(file.path()) {
-                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                            return Err(RemoteError::Write {
-                                path: file.path(),
-                                step: "remove",
-                                source: e,
-                            });
-                        }
-                        _ => {}
-                    }
+                    remove_if_present(&file.path())?;
                 }
                 swept.push(format!("{peer}/{name}"));
             }

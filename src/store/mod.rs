@@ -229,26 +229,21 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
                     conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
                 }
             });
-        match switched {
-            // SQLite answers with the mode it kept when it could not switch: try again.
-            Ok(mode)
-                if !mode.eq_ignore_ascii_case("wal")
-                    && !mode.eq_ignore_ascii_case("memory")
-                    && std::time::Instant::now() < deadline =>
-            {
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            Ok(_) => break,
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if matches!(
-                    e.code,
-                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
-                ) && std::time::Instant::now() < deadline =>
-            {
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            Err(e) => return Err(e),
+        let busy = match &switched {
+            Ok(mode) => !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory"),
+            Err(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ),
+            Err(_) => false,
+        };
+        // SQLite answers with the mode it kept when it could not switch, or with "busy":
+        // either way, try again until the deadline. After it, a mode it kept is still safe.
+        if !busy || std::time::Instant::now() >= deadline {
+            switched?;
+            break;
         }
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
     conn.execute_batch(
         "PRAGMA synchronous = FULL;

@@ -226,7 +226,7 @@ pub fn pull(
         }
     }
 
-    let store_progress = store.runtime().progress.clone();
+    let progress = store.runtime().progress.clone();
     let imp = store.begin_import()?;
     let mut touched = Touched {
         before: Before::new(),
@@ -256,7 +256,6 @@ pub fn pull(
     // A reader thread reads and decodes the changesets in that order while this one inserts:
     // decoding overlaps SQLite's work. The channel is a rendezvous, so at most one decoded
     // changeset waits, and memory stays bounded by two changesets.
-    let progress = store_progress;
     let bar = Guard::start(progress.as_ref(), "pull", "changesets", order.len() as u64);
     std::thread::scope(|scope| -> Result<(), SyncError> {
         let (sender, decoded) = std::sync::mpsc::sync_channel::<Decoded>(0);

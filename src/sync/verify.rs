@@ -82,20 +82,14 @@ pub fn verify(remote: &dyn Remote) -> Result<VerifyReport, SyncError> {
     for s in &listing.skipped {
         match (&s.why, peer_of(&s.path)) {
             (Found::Temporary, _) => report.temporary.push(s.path.clone()),
-            (Found::ConflictCopy, Some(peer)) => peers
-                .entry(peer.clone())
-                .or_insert_with(|| PeerReport {
-                    peer,
-                    streams: Vec::new(),
-                    problems: Vec::new(),
-                })
-                .problems
-                .push(Problem {
+            (Found::ConflictCopy, Some(peer)) => {
+                peer_report(&mut peers, peer).problems.push(Problem {
                     path: s.path.clone(),
                     what: "a duplicate: a file-sync tool's conflict copy (two machines wrote \
                                as the same peer)"
                         .into(),
-                }),
+                })
+            }
             _ => report.problems.push(Problem {
                 path: s.path.clone(),
                 what: "a .cset file whose name this tool never writes".into(),
@@ -168,11 +162,7 @@ pub fn verify(remote: &dyn Remote) -> Result<VerifyReport, SyncError> {
         }
     }
     for ((peer, generation), names) in listing.streams() {
-        let entry = peers.entry(peer.to_string()).or_insert_with(|| PeerReport {
-            peer: peer.to_string(),
-            streams: Vec::new(),
-            problems: Vec::new(),
-        });
+        let entry = peer_report(&mut peers, peer.to_string());
         let mut stream = StreamReport {
             generation,
             changesets: 0,
@@ -235,6 +225,7 @@ pub fn verify(remote: &dyn Remote) -> Result<VerifyReport, SyncError> {
     Ok(report)
 }
 
+/// The report of `peer`, begun if new.
 fn peer_report(peers: &mut BTreeMap<String, PeerReport>, peer: String) -> &mut PeerReport {
     peers.entry(peer.clone()).or_insert_with(|| PeerReport {
         peer,
