@@ -355,13 +355,7 @@ impl World {
             } => {
                 let peer = peer % n;
                 let r = self.remote_of(peer, remote);
-                let remote = self.remotes[r].clone();
-                match sync::push(self.peers[peer].store(), &remote, PushOptions { force }) {
-                    Ok(_) => {}
-                    // A restored or copied database is refused until forced: expected.
-                    Err(SyncError::Diverged(_)) if !force => {}
-                    Err(e) => return Err(fail(format!("push of peer {peer}: {e}"))),
-                }
+                self.checked_push(peer, r, force)?;
             }
             Op::Pull {
                 peer,
@@ -412,11 +406,7 @@ impl World {
                         continue;
                     };
                     self.checked_pull(peer, r, true)?;
-                    let remote = self.remotes[r].clone();
-                    match sync::push(self.peers[peer].store(), &remote, PushOptions::default()) {
-                        Ok(_) | Err(SyncError::Diverged(_)) => {}
-                        Err(e) => return Err(fail(format!("push of peer {peer}: {e}"))),
-                    }
+                    self.checked_push(peer, r, false)?;
                 }
             }
             Op::Prune { peer, remote } => {
@@ -450,6 +440,17 @@ impl World {
             }
         }
         Ok(())
+    }
+
+    /// A push: it succeeds, or (not forced) refuses a restored or copied database.
+    fn checked_push(&mut self, peer: usize, r: usize, force: bool) -> R<()> {
+        let remote = self.remotes[r].clone();
+        match sync::push(self.peers[peer].store(), &remote, PushOptions { force }) {
+            Ok(_) => Ok(()),
+            // A restored or copied database is refused until forced: expected.
+            Err(SyncError::Diverged(_)) if !force => Ok(()),
+            Err(e) => Err(fail(format!("push of peer {peer}: {e}"))),
+        }
     }
 
     /// A pull, with the properties every pull must keep.
@@ -514,9 +515,7 @@ impl World {
         for _round in 0..3 {
             for i in 0..self.peers.len() {
                 for r in self.peers[i].remotes.clone() {
-                    let remote = self.remotes[r].clone();
-                    sync::push(self.peers[i].store(), &remote, PushOptions { force: true })
-                        .map_err(|e| fail(format!("final push of peer {i}: {e}")))?;
+                    self.checked_push(i, r, true)?;
                 }
             }
             for i in 0..self.peers.len() {
