@@ -913,7 +913,11 @@ fn run_prune(env: &Env, flags: PruneFlags, out: &mut dyn Write) -> Result<u8, Cl
             )?;
         }
     }
-    for p in r.peers.iter().filter(|p| p.status == "left behind") {
+    for p in r
+        .peers
+        .iter()
+        .filter(|p| p.status == sync::PeerStatus::LeftBehind)
+    {
         writeln!(
             out,
             "  left behind peer {} (host {}), silent since {}: it starts again from a snapshot",
@@ -922,7 +926,11 @@ fn run_prune(env: &Env, flags: PruneFlags, out: &mut dyn Write) -> Result<u8, Cl
             p.last_seen.as_deref().unwrap_or("?")
         )?;
     }
-    for p in r.peers.iter().filter(|p| p.status == "unknown") {
+    for p in r
+        .peers
+        .iter()
+        .filter(|p| p.status == sync::PeerStatus::Unknown)
+    {
         writeln!(
             out,
             "  peer {} has changesets here but no manifest: it starts from a snapshot if it needs to",

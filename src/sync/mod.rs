@@ -29,7 +29,7 @@ use crate::remote::{Ack, CsetName, FileName, Manifest, Remote, RemoteError};
 use crate::store::{Store, StoreError};
 
 pub use lock::{LOCK_FILE, SyncLock};
-pub use prune::{PruneOptions, PruneReport, prune};
+pub use prune::{PeerStatus, PruneOptions, PruneReport, prune};
 pub use pull::{PullOptions, PullReport, pull};
 pub use push::{PushOptions, PushReport, push};
 pub use snapshot::{SnapshotReport, snapshot};

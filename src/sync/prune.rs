@@ -48,8 +48,21 @@ pub struct PeerView {
     pub host: Option<String>,
     /// RFC 3339: when its manifest last changed, if it says.
     pub last_seen: Option<String>,
-    /// "this peer", "counted", "left behind", "unknown" (changesets but no manifest).
-    pub status: String,
+    pub status: PeerStatus,
+}
+
+/// What a prune made of a peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PeerStatus {
+    /// The peer running the prune: its database says what it has applied.
+    ThisPeer,
+    /// Its acknowledgements count.
+    Counted,
+    /// Silent for longer than `--forget-after`: it will start again from a snapshot.
+    LeftBehind,
+    /// Changesets in the remote but no manifest: it starts from a snapshot if it needs one.
+    Unknown,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -117,7 +130,7 @@ pub fn prune(
         peer: me.id.to_string(),
         host: Some(store.runtime().host.clone()),
         last_seen: None,
-        status: "this peer".into(),
+        status: PeerStatus::ThisPeer,
     });
     for &peer in listing.manifests.iter().filter(|p| **p != me.id) {
         let manifest = match remote.read_manifest(peer) {
@@ -134,7 +147,7 @@ pub fn prune(
                     peer: peer.to_string(),
                     host: None,
                     last_seen: None,
-                    status: "counted".into(),
+                    status: PeerStatus::Counted,
                 });
                 continue;
             }
@@ -152,7 +165,11 @@ pub fn prune(
             peer: peer.to_string(),
             host: Some(manifest.host.clone()),
             last_seen: last_seen.clone(),
-            status: if forgotten { "left behind" } else { "counted" }.into(),
+            status: if forgotten {
+                PeerStatus::LeftBehind
+            } else {
+                PeerStatus::Counted
+            },
         });
         if forgotten {
             continue;
@@ -175,7 +192,7 @@ pub fn prune(
                 peer: peer.to_string(),
                 host: None,
                 last_seen: None,
-                status: "unknown".into(),
+                status: PeerStatus::Unknown,
             });
         }
     }
