@@ -25,7 +25,7 @@ use std::path::PathBuf;
 
 use crate::changeset::{self, Changeset, Checksum, EncodeError, Header};
 use crate::clock::rfc3339;
-use crate::remote::{Ack, CsetName, FileName, Manifest, Remote, RemoteError};
+use crate::remote::{Ack, CsetName, FileName, Manifest, Remote, RemoteError, SnapshotName};
 use crate::store::{Store, StoreError};
 
 pub use lock::{LOCK_FILE, SyncLock};
@@ -174,6 +174,23 @@ pub(crate) fn misnamed(header: &Header, name: &CsetName) -> Option<String> {
             header.peer, header.generation, header.seq
         )
     })
+}
+
+/// Why a snapshot part's header disagrees with its name, or does not chain on from `prev` (the
+/// checksum of the part before it), if it does.
+pub(crate) fn misplaced_part(
+    header: &Header,
+    part: &SnapshotName,
+    prev: Option<Checksum>,
+) -> Option<String> {
+    let agrees = header.snapshot && header.peer == part.peer && Some(header.seq) == part.part;
+    if !agrees {
+        Some("its header is not that of the snapshot part its name says".into())
+    } else if header.prev != prev {
+        Some("it does not chain on from the part before it".into())
+    } else {
+        None
+    }
 }
 
 /// The warning for a manifest that could not be written: the run's work is done and stays

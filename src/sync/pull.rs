@@ -280,7 +280,7 @@ pub fn pull(
         let mut failed = vec![false; chosen.len()];
         for (k, snap) in chosen.iter().enumerate() {
             let mut prev: Option<Checksum> = None;
-            for (part_no, part) in (1..).zip(&snap.parts) {
+            for part in &snap.parts {
                 let item = receive(part)?;
                 if failed[k] {
                     continue;
@@ -299,13 +299,8 @@ pub fn pull(
                         continue;
                     }
                 };
-                let h = &cs.header;
-                if !h.snapshot || h.peer != part.peer || h.seq != part_no || h.prev != prev {
-                    fail(
-                        "not the snapshot part its name says, or it does not chain on from \
-                          the part before it"
-                            .into(),
-                    );
+                if let Some(why) = super::misplaced_part(&cs.header, part, prev) {
+                    fail(why);
                     continue;
                 }
                 import_all(&imp, &cs, &digests, remote_id, &mut touched, &mut report)?;

@@ -114,20 +114,12 @@ pub fn verify(remote: &dyn Remote) -> Result<VerifyReport, SyncError> {
             covers: snap.header.covers.len() as u64,
         };
         let mut prev = None;
-        for (part_no, part) in (1..).zip(&snap.parts) {
+        for part in &snap.parts {
             let problem = match super::read_changeset(remote, part) {
                 Ok((cs, checksum)) => {
-                    let h = &cs.header;
-                    check.versions += h.versions;
-                    check.tombstones += h.tombstones;
-                    let agrees = h.snapshot && h.peer == part.peer && h.seq == part_no;
-                    let problem = if !agrees {
-                        Some("its header is not that of the snapshot part its name says".into())
-                    } else if h.prev != prev {
-                        Some("does not chain on from the part before it".into())
-                    } else {
-                        None
-                    };
+                    check.versions += cs.header.versions;
+                    check.tombstones += cs.header.tombstones;
+                    let problem = super::misplaced_part(&cs.header, part, prev);
                     prev = Some(checksum);
                     problem
                 }
