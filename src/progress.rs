@@ -12,6 +12,10 @@ pub trait Progress: Send + Sync + std::fmt::Debug {
     fn advance(&self, n: u64);
     /// The operation is over (done or failed).
     fn finish(&self);
+    /// Whether anyone hears: a total that costs a query is counted only then.
+    fn listening(&self) -> bool {
+        true
+    }
 }
 
 /// Nobody listens.
@@ -22,6 +26,9 @@ impl Progress for Silent {
     fn start(&self, _: &str, _: &str, _: u64) {}
     fn advance(&self, _: u64) {}
     fn finish(&self) {}
+    fn listening(&self) -> bool {
+        false
+    }
 }
 
 /// Calls `finish` when dropped, so that an operation that fails half way clears its bar too.

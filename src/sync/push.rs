@@ -292,11 +292,11 @@ fn export(
 ) -> Result<(), SyncError> {
     let upto = store.max_seq()?;
     let exclude = echo_filter.then_some(remote_id);
-    let total = match exclude {
-        Some(r) => store.count_unpushed(state.high_water, r)?,
-        None => (upto - state.high_water).max(0) as u64,
-    };
     let progress = store.runtime().progress.clone();
+    let total = match exclude {
+        Some(r) if progress.listening() => store.count_unpushed(state.high_water, r)?,
+        _ => (upto - state.high_water).max(0) as u64,
+    };
     let bar = Guard::start(progress.as_ref(), "push", "versions", total);
     let page = |after| store.export_page(after, upto, exclude, PAGE_ROWS);
     export_chunks(page, state.high_water, |chunk, last| {
