@@ -12,11 +12,12 @@
 
 use std::path::Path;
 
-use context::changeset::{self, Changeset, Entry, Header};
+use context::changeset::{self, Changeset, Header};
 use context::clock::Hlc;
 use context::ids::{PeerId, SeededIds, VersionId};
+use context::record::{Kind, Record};
 use context::remote::{CsetName, FileName, SnapshotName};
-use context::store::{Kind, migrations};
+use context::store::migrations;
 use rusqlite::{Connection, params};
 use sha2::{Digest, Sha256};
 
@@ -38,9 +39,9 @@ fn entry(
     at: i64,
     parent: Option<VersionId>,
     expires_at_ms: Option<i64>,
-) -> Entry {
+) -> Record {
     let hlc = Hlc::from_parts(at, 0);
-    Entry {
+    Record {
         id: VersionId::generate(ids, at),
         project: project.to_string(),
         key: key.to_string(),

@@ -33,6 +33,7 @@ pub mod duration;
 pub mod home;
 pub mod ids;
 pub mod progress;
+pub mod record;
 pub mod remote;
 pub mod runtime;
 pub mod store;

@@ -9,8 +9,9 @@ use proptest::test_runner::FileFailurePersistence;
 
 use context::clock::ManualClock;
 use context::ids::{SeededIds, VersionId};
+use context::record::Kind;
 use context::runtime::Runtime;
-use context::store::{Kind, State, Store, StoreError};
+use context::store::{State, Store, StoreError};
 
 const KEYS: [&str; 4] = ["a", "a/b", "b", "notes/x"];
 const T0: i64 = 1_795_600_000_000;

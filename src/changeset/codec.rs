@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use super::{
     Changeset, Checksum, FORMAT_MAJOR, FORMAT_MINOR, MAGIC, MAX_FILE_BYTES, MAX_PAYLOAD_BYTES,
 };
-use crate::store::Kind;
+use crate::record::Kind;
 
 const PREAMBLE_LEN: usize = 20;
 const CHECKSUM_LEN: usize = 32;
@@ -320,9 +320,10 @@ fn check_consistency(cs: &Changeset) -> Result<(), DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::changeset::{Entry, Header};
+    use crate::changeset::Header;
     use crate::clock::Hlc;
     use crate::ids::{PeerId, SeededIds, VersionId};
+    use crate::record::Record;
     use proptest::prelude::*;
 
     pub(crate) fn sample(entries: usize) -> Changeset {
@@ -332,7 +333,7 @@ mod tests {
             .map(|i| {
                 let tomb = i % 4 == 3;
                 let body = format!("body {i} of some note text");
-                Entry {
+                Record {
                     id: VersionId::generate(&ids, 1_000 + i as i64),
                     project: if i % 2 == 0 { "default" } else { "work" }.to_string(),
                     key: format!("k/{}", i % 3),
@@ -372,7 +373,7 @@ mod tests {
             peer: seal.header.peer,
             generation: 2,
             seq: 9,
-            checksum: crate::changeset::Checksum([7; 32]),
+            checksum: crate::record::Checksum([7; 32]),
         }];
         let (bytes, _) = encode(&seal).unwrap();
         assert_eq!(&bytes[8..12], &[0, 1, 0, 1]);

@@ -1,7 +1,7 @@
 //! Changesets: the wire format in which a peer publishes its versions and tombstones.
 //!
 //! A changeset file is a short fixed preamble (magic, format version, payload length), a zstd
-//! frame holding one MessagePack value (a [`Header`] and the [`Entry`] list), and a SHA-256 over
+//! frame holding one MessagePack value (a [`Header`] and the [`Record`] list), and a SHA-256 over
 //! every byte before it. `docs/changeset-format.md` documents it byte by byte; [`codec`] reads
 //! and writes it, refusing anything malformed with a named [`DecodeError`] and never allocating
 //! more than [`MAX_PAYLOAD_BYTES`].
@@ -16,9 +16,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::clock::Hlc;
-use crate::ids::{PeerId, VersionId};
-use crate::store::Kind;
+use crate::ids::PeerId;
+use crate::record::{Checksum, Kind, Record};
 
 pub use codec::{
     DecodeError, EncodeError, Inspection, decode, encode, frame_payload, inspect, verify,
@@ -34,46 +33,6 @@ pub const FORMAT_MINOR: u16 = 1;
 pub const MAX_FILE_BYTES: u64 = 256 << 20;
 /// Largest decompressed payload a reader accepts (a bigger one is a decompression bomb).
 pub const MAX_PAYLOAD_BYTES: usize = 512 << 20;
-
-/// A SHA-256 digest: a changeset file's checksum, or a body's.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Checksum(pub [u8; 32]);
-
-impl Checksum {
-    pub fn hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
-    }
-
-    pub fn from_slice(bytes: &[u8]) -> Option<Checksum> {
-        <[u8; 32]>::try_from(bytes).ok().map(Checksum)
-    }
-}
-
-impl fmt::Debug for Checksum {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Checksum({})", self.hex())
-    }
-}
-
-impl fmt::Display for Checksum {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.hex())
-    }
-}
-
-impl Serialize for Checksum {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for Checksum {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(Checksum(
-            serde_bytes::ByteArray::<32>::deserialize(d)?.into_array(),
-        ))
-    }
-}
 
 /// What a snapshot covers of one stream: every changeset of (peer, generation) up to `seq`,
 /// the last of which has `checksum` (so the changeset after it can be chained on).
@@ -201,38 +160,18 @@ impl<'de> Deserialize<'de> for Header {
     }
 }
 
-/// One version or tombstone: every replicated field.
-///
-/// DO NOT CHANGE (fields, their order or their types) without bumping the format version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Entry {
-    pub id: VersionId,
-    pub project: String,
-    pub key: String,
-    pub kind: Kind,
-    /// The body; `None` for a tombstone. Its SHA-256 is not carried: a reader derives it (the
-    /// file's checksum already covers every byte).
-    #[serde(with = "serde_bytes")]
-    pub body: Option<Vec<u8>>,
-    pub hlc: Hlc,
-    /// The peer that wrote this version (not necessarily the stream's peer: versions hop).
-    pub peer: PeerId,
-    pub parent: Option<VersionId>,
-    pub expires_at_ms: Option<i64>,
-}
-
 /// A header and its entries.
 ///
 /// DO NOT CHANGE without bumping the format version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Changeset {
     pub header: Header,
-    pub entries: Vec<Entry>,
+    pub entries: Vec<Record>,
 }
 
 impl Changeset {
     /// A changeset of `entries` with the counts of its header filled in from them.
-    pub fn new(mut header: Header, entries: Vec<Entry>) -> Changeset {
+    pub fn new(mut header: Header, entries: Vec<Record>) -> Changeset {
         let mut projects = std::collections::BTreeMap::<&str, u64>::new();
         for e in &entries {
             *projects.entry(&e.project).or_default() += 1;

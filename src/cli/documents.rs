@@ -8,7 +8,7 @@ use serde_json::json;
 
 use context::clock::rfc3339;
 use context::duration;
-use context::store::{Entry, State, Version};
+use context::store::{Listed, State, Version};
 
 use super::{CliError, Env};
 
@@ -140,7 +140,7 @@ impl Ls {
     }
 }
 
-fn entry_json(e: &Entry) -> serde_json::Value {
+fn entry_json(e: &Listed) -> serde_json::Value {
     let v = &e.current;
     json!({
         "key": v.key,

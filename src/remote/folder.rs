@@ -199,7 +199,7 @@ impl Remote for FolderRemote {
         Ok(bytes)
     }
 
-    fn read_trailer(&self, name: &dyn FileName) -> Result<Option<crate::changeset::Checksum>> {
+    fn read_trailer(&self, name: &dyn FileName) -> Result<Option<crate::record::Checksum>> {
         use std::io::{Seek, SeekFrom};
         let path = self.root.join(name.rel_path());
         let fail = |source| RemoteError::Read {
@@ -214,7 +214,7 @@ impl Remote for FolderRemote {
         file.seek(SeekFrom::Start(size - 32)).map_err(fail)?;
         let mut trailer = [0u8; 32];
         file.read_exact(&mut trailer).map_err(fail)?;
-        Ok(Some(crate::changeset::Checksum(trailer)))
+        Ok(Some(crate::record::Checksum(trailer)))
     }
 
     fn publish(&self, name: &dyn FileName, bytes: &[u8]) -> Result<()> {

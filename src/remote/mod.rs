@@ -163,12 +163,12 @@ pub trait Remote: Send + Sync + std::fmt::Debug {
     /// The checksum a changeset or snapshot file records in its last 32 bytes (not verified:
     /// what tells one published file from another without reading it whole), or `None` for a
     /// file too short to have one.
-    fn read_trailer(&self, name: &dyn FileName) -> Result<Option<crate::changeset::Checksum>> {
+    fn read_trailer(&self, name: &dyn FileName) -> Result<Option<crate::record::Checksum>> {
         let bytes = self.read(name)?;
         Ok(bytes
             .len()
             .checked_sub(32)
-            .and_then(|at| crate::changeset::Checksum::from_slice(&bytes[at..])))
+            .and_then(|at| crate::record::Checksum::from_slice(&bytes[at..])))
     }
     /// Publishes a changeset atomically. Publishing the same bytes again is a no-op; different
     /// bytes under an existing name are refused with [`RemoteError::Exists`].
@@ -270,7 +270,7 @@ mod suite {
         r.publish(&name(1, 1), &bytes).unwrap();
         assert_eq!(
             r.read_trailer(&name(1, 1)).unwrap(),
-            Some(crate::changeset::Checksum([7; 32]))
+            Some(crate::record::Checksum([7; 32]))
         );
         r.publish(&name(1, 2), b"short").unwrap();
         assert_eq!(r.read_trailer(&name(1, 2)).unwrap(), None);

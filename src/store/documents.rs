@@ -16,47 +16,7 @@ use sha2::{Digest, Sha256};
 use super::{Result, Store, StoreError};
 use crate::clock::{Hlc, rfc3339};
 use crate::ids::{PeerId, VersionId};
-
-/// What a row is. On the wire and in SQLite: 0 for a version, 1 for a tombstone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(into = "u8", try_from = "u8")]
-pub enum Kind {
-    Version,
-    Tombstone,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Version => "version",
-            Kind::Tombstone => "tombstone",
-        }
-    }
-
-    fn to_sql(self) -> i64 {
-        i64::from(u8::from(self))
-    }
-}
-
-impl From<Kind> for u8 {
-    fn from(kind: Kind) -> u8 {
-        match kind {
-            Kind::Version => 0,
-            Kind::Tombstone => 1,
-        }
-    }
-}
-
-impl TryFrom<u8> for Kind {
-    type Error = String;
-    fn try_from(v: u8) -> Result<Kind, String> {
-        match v {
-            0 => Ok(Kind::Version),
-            1 => Ok(Kind::Tombstone),
-            other => Err(format!("unknown kind {other}")),
-        }
-    }
-}
+use crate::record::Kind;
 
 /// The state of a key, derived from its current row and the reader's clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -110,7 +70,7 @@ impl Version {
 
 /// A key in a listing: its current row and the state that gives it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
+pub struct Listed {
     pub state: State,
     pub current: Version,
 }
@@ -393,7 +353,7 @@ impl Store {
 
     /// Keys of `project` that begin with `prefix`, in key order: the live ones, and with
     /// `include_deleted` the deleted and expired ones too.
-    pub fn ls(&self, project: &str, prefix: &str, include_deleted: bool) -> Result<Vec<Entry>> {
+    pub fn ls(&self, project: &str, prefix: &str, include_deleted: bool) -> Result<Vec<Listed>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM (
                  SELECT *, ROW_NUMBER() OVER (PARTITION BY key ORDER BY {NEWEST_FIRST}) AS rank
@@ -409,7 +369,7 @@ impl Store {
             let current = row?;
             let state = current.state_at(now);
             if include_deleted || state == State::Live {
-                out.push(Entry { state, current });
+                out.push(Listed { state, current });
             }
         }
         Ok(out)

@@ -22,7 +22,7 @@ use rusqlite::Connection;
 use crate::ids::VersionId;
 use crate::runtime::Runtime;
 
-pub use documents::{Document, Entry, Kind, State, Version};
+pub use documents::{Document, Listed, State, Version};
 pub use peer::PeerIdentity;
 pub use sync_state::{Applied, Import, Pushed, RowRef, Run};
 

@@ -6,11 +6,10 @@
 
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 
-use super::documents::Kind;
 use super::{Result, Store, StoreError};
-use crate::changeset::{Checksum, Entry};
 use crate::clock::Hlc;
 use crate::ids::{PeerId, VersionId};
+use crate::record::{Checksum, Kind, Record};
 
 /// This peer's stream in one remote, in one generation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,7 +146,7 @@ impl Store {
         upto: i64,
         exclude_remote: Option<i64>,
         limit: usize,
-    ) -> Result<Vec<(i64, Entry)>> {
+    ) -> Result<Vec<(i64, Record)>> {
         self.page(
             "seq > ?1 AND seq <= ?2 AND (?3 IS NULL OR received_from IS NOT ?3) \
              ORDER BY seq LIMIT ?4",
@@ -163,7 +162,7 @@ impl Store {
         after: i64,
         published: i64,
         limit: usize,
-    ) -> Result<Vec<(i64, Entry)>> {
+    ) -> Result<Vec<(i64, Record)>> {
         self.page(
             "seq > ?1 AND (seq <= ?2 OR received_from IS NOT NULL) ORDER BY seq LIMIT ?3",
             params![after, published, limit as i64],
@@ -172,7 +171,7 @@ impl Store {
 
     /// The rows `filter` (a WHERE clause and its ordering) selects, as changeset entries with
     /// their change-log positions.
-    fn page(&self, filter: &str, args: impl rusqlite::Params) -> Result<Vec<(i64, Entry)>> {
+    fn page(&self, filter: &str, args: impl rusqlite::Params) -> Result<Vec<(i64, Record)>> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT seq, version_id, project, key, kind, body, hlc, peer_id, parent_id, \
              expires_at FROM document_versions WHERE {filter}"
@@ -345,12 +344,12 @@ fn bad(idx: usize, what: &str) -> rusqlite::Error {
 
 /// Reads the replicated columns starting at `at`: version_id, project, key, kind, body, hlc,
 /// peer_id, parent_id, expires_at.
-fn read_entry(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Entry> {
+fn read_entry(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Record> {
     let id: Vec<u8> = r.get(at)?;
     let kind = Kind::try_from(r.get::<_, i64>(at + 3)? as u8).map_err(|_| bad(at + 3, "kind"))?;
     let peer: Vec<u8> = r.get(at + 6)?;
     let parent: Option<Vec<u8>> = r.get(at + 7)?;
-    Ok(Entry {
+    Ok(Record {
         id: VersionId::from_slice(&id).ok_or_else(|| bad(at, "version id"))?,
         project: r.get(at + 1)?,
         key: r.get(at + 2)?,
@@ -422,7 +421,7 @@ impl Import<'_> {
 
     /// Inserts `e`, whose body hashes to `digest`, unless a row with its id is already here;
     /// returns whether it was new.
-    pub fn insert(&self, e: &Entry, digest: Option<&[u8; 32]>, remote_id: i64) -> Result<bool> {
+    pub fn insert(&self, e: &Record, digest: Option<&[u8; 32]>, remote_id: i64) -> Result<bool> {
         let mut stmt = self.tx.prepare_cached(
             "INSERT INTO document_versions
                  (version_id, project, key, kind, body, body_sha256, hlc, peer_id, parent_id,

@@ -23,8 +23,9 @@ pub mod verify;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::changeset::{self, Changeset, Checksum, EncodeError, Header};
+use crate::changeset::{self, Changeset, EncodeError, Header};
 use crate::clock::rfc3339;
+use crate::record::Checksum;
 use crate::remote::{Ack, CsetName, FileName, Manifest, Remote, RemoteError, SnapshotName};
 use crate::store::{Store, StoreError};
 
@@ -104,10 +105,10 @@ pub struct Counts {
 }
 
 impl Counts {
-    pub fn add(&mut self, kind: crate::store::Kind) {
+    pub fn add(&mut self, kind: crate::record::Kind) {
         match kind {
-            crate::store::Kind::Version => self.versions += 1,
-            crate::store::Kind::Tombstone => self.tombstones += 1,
+            crate::record::Kind::Version => self.versions += 1,
+            crate::record::Kind::Tombstone => self.tombstones += 1,
         }
     }
 
@@ -119,7 +120,7 @@ impl Counts {
 pub type PerProject = BTreeMap<String, Counts>;
 
 /// Counts one version or tombstone of `project`.
-pub(crate) fn count(per_project: &mut PerProject, project: &str, kind: crate::store::Kind) {
+pub(crate) fn count(per_project: &mut PerProject, project: &str, kind: crate::record::Kind) {
     match per_project.get_mut(project) {
         Some(c) => c.add(kind),
         None => per_project

@@ -28,9 +28,10 @@ use serde::{Deserialize, Serialize};
 
 use sha2::{Digest, Sha256};
 
-use crate::changeset::{Changeset, Checksum, Entry};
+use crate::changeset::Changeset;
 use crate::ids::{PeerId, VersionId};
 use crate::progress::Guard;
+use crate::record::{Checksum, Record};
 use crate::remote::{CsetName, FileName, Found, Remote};
 use crate::store::{self, Applied, Import, RowRef, Store};
 use crate::sync::snapshot::{self, Sealed, StreamId};
@@ -511,7 +512,7 @@ fn import_all(
 
 fn import_entry(
     imp: &Import<'_>,
-    entry: &Entry,
+    entry: &Record,
     digest: Option<&[u8; 32]>,
     remote_id: i64,
     touched: &mut Touched,

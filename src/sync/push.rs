@@ -21,8 +21,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::changeset::{self, Changeset, Entry, Header};
+use crate::changeset::{self, Changeset, Header};
 use crate::progress::Guard;
+use crate::record::Record;
 use crate::remote::{CsetName, Remote};
 use crate::store::{Pushed, Store};
 
@@ -318,12 +319,12 @@ fn export(
 /// position, oldest first), and hands them to `emit` in chunks of bounded size, each with the
 /// change-log position of its last row: what bounds the memory of a push and of a snapshot.
 pub(crate) fn export_chunks(
-    page: impl Fn(i64) -> Result<Vec<(i64, Entry)>, crate::store::StoreError>,
+    page: impl Fn(i64) -> Result<Vec<(i64, Record)>, crate::store::StoreError>,
     after: i64,
-    mut emit: impl FnMut(Vec<Entry>, i64) -> Result<(), SyncError>,
+    mut emit: impl FnMut(Vec<Record>, i64) -> Result<(), SyncError>,
 ) -> Result<(), SyncError> {
     let mut after = after;
-    let mut chunk: Vec<Entry> = Vec::new();
+    let mut chunk: Vec<Record> = Vec::new();
     let mut chunk_bytes = 0usize;
     let mut chunk_last = after;
     loop {
@@ -353,7 +354,7 @@ fn publish_chunk(
     remote: &dyn Remote,
     remote_id: i64,
     state: &mut Pushed,
-    entries: Vec<Entry>,
+    entries: Vec<Record>,
     covers: i64,
     report: &mut PushReport,
 ) -> Result<(), SyncError> {

@@ -20,9 +20,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::changeset::{self, Changeset, Checksum, Cover, Header};
+use crate::changeset::{self, Changeset, Cover, Header};
 use crate::ids::PeerId;
 use crate::progress::Guard;
+use crate::record::Checksum;
 use crate::remote::{FileName, Listing, Remote, SnapshotName};
 use crate::store::Store;
 
