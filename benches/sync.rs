@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use context::clock::{Hlc, ManualClock};
 use context::ids::{PeerId, SeededIds, VersionId};
-use context::remote::FolderRemote;
+use context::remote::{Folder, Remote};
 use context::runtime::Runtime;
 use context::store::Store;
 use context::sync::{self, PruneOptions, PullOptions, PushOptions};
@@ -341,7 +341,7 @@ fn main() -> Res<()> {
             snapshot_bytes = bytes;
             let dir = root.join(format!("remote-{rep}"));
             std::fs::create_dir_all(&dir)?;
-            let remote = FolderRemote::open(dir.to_str().ok_or("path")?)?;
+            let remote = Remote::new(Folder::open(&dir)?);
             let start = Instant::now();
             sync::push(&mut store, &remote, PushOptions::default())?;
             let push_t = start.elapsed();
@@ -353,7 +353,7 @@ fn main() -> Res<()> {
     let push_full = median(push_full);
     let push_ratio = secs(median(push_ratio));
     let changeset_bytes = dir_bytes(&remote_dir, ".cset");
-    let remote = FolderRemote::open(remote_dir.to_str().ok_or("path")?)?;
+    let remote = Remote::new(Folder::open(&remote_dir)?);
     eprintln!("push {:.3}s", secs(push_full));
 
     // Each pull is paired with a floor run just before it, so that the ratio compares runs
@@ -460,7 +460,7 @@ fn main() -> Res<()> {
     let boot = sync::pull(&mut store, &remote, PullOptions::default())?;
     let bootstrap = start.elapsed();
     assert!(
-        !boot.snapshots.is_empty(),
+        !boot.bootstrapped_from.is_empty(),
         "the bootstrap did not start from the snapshot"
     );
     assert_eq!(boot.rows(), source_rows);

@@ -7,6 +7,7 @@ mod cli;
 use std::process::ExitCode;
 
 use clap::Parser;
+use context::outcome::Outcome;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::prelude::*;
 
@@ -22,12 +23,24 @@ fn main() -> ExitCode {
     init_tracing(cli.verbose);
     let mut stdout = std::io::stdout().lock();
     match cli::run(cli, &mut stdout) {
-        Ok(status) => ExitCode::from(status),
+        Ok(outcome) => ExitCode::from(exit_status(outcome)),
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("context: {e}");
-            ExitCode::from(e.exit_status())
+            ExitCode::from(exit_status(e.outcome()))
         }
+    }
+}
+
+/// The contract's exit statuses, in the one place that knows them.
+pub fn exit_status(outcome: Outcome) -> u8 {
+    match outcome {
+        Outcome::Ok => 0,
+        Outcome::Error => 1,
+        Outcome::Usage => 2,
+        Outcome::Diverged => 3,
+        Outcome::Busy => 4,
+        Outcome::BadData => 5,
     }
 }
 

@@ -269,6 +269,8 @@ fn every_duration_unit_is_accepted() {
         ("15m", "2026-11-25T10:15:00.000Z"),
         ("12h", "2026-11-25T22:00:00.000Z"),
         ("7d", "2026-12-02T10:00:00.000Z"),
+        ("2w", "2026-12-09T10:00:00.000Z"),
+        ("1h30m", "2026-11-25T11:30:00.000Z"),
     ] {
         home.run_with(&["put", ttl, "--ttl", ttl], b"x", &[("CONTEXT_NOW", T0)])
             .code(0);
@@ -278,12 +280,12 @@ fn every_duration_unit_is_accepted() {
 }
 
 #[test]
-fn a_bad_duration_exits_1_naming_the_value_and_writes_nothing() {
+fn a_bad_duration_is_a_usage_error_naming_the_value_and_writes_nothing() {
     let home = Home::new();
-    for bad in ["7w", "soon", "0s", "-5m"] {
+    for bad in ["7y", "soon", "forever", "0s", "-5m", "30m1h"] {
         let run = home
             .run_with(&["put", "k", "--ttl", bad], b"x", &[])
-            .code(1);
+            .code(2);
         assert!(run.stderr.contains(bad), "{}", run.stderr);
     }
     home.run(&["get", "k"]).code(1);

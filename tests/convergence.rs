@@ -16,7 +16,7 @@ use proptest::test_runner::FileFailurePersistence;
 use context::changeset;
 use context::clock::ManualClock;
 use context::ids::{SeededIds, VersionId};
-use context::remote::{FileName, MemoryRemote, Remote};
+use context::remote::{FileName, Remote};
 use context::runtime::Runtime;
 use context::store::{State, Store, StoreError, Version};
 use context::sync::{self, PullOptions, PushOptions, SyncError};
@@ -127,7 +127,7 @@ impl Peer {
 struct World {
     _tmp: tempfile::TempDir,
     peers: Vec<Peer>,
-    remotes: Vec<MemoryRemote>,
+    remotes: Vec<Remote>,
     ids: Arc<SeededIds>,
     now: i64,
     /// Every version id any peer ever wrote.
@@ -198,7 +198,7 @@ fn descends(rows: &BTreeMap<VersionId, Version>, from: VersionId, ancestor: Vers
 }
 
 /// Every entry id in every changeset and snapshot of a remote.
-fn published(remote: &MemoryRemote) -> R<BTreeSet<VersionId>> {
+fn published(remote: &Remote) -> R<BTreeSet<VersionId>> {
     let mut out = BTreeSet::new();
     let listing = remote.list().map_err(fail)?;
     let files = listing
@@ -223,7 +223,7 @@ impl World {
         let ids = Arc::new(SeededIds::new(peers as u64 * 31 + u64::from(two_remotes)));
         let mut world = World {
             peers: Vec::new(),
-            remotes: vec![MemoryRemote::new("mem://x"), MemoryRemote::new("mem://y")],
+            remotes: vec![Remote::in_memory("mem://x"), Remote::in_memory("mem://y")],
             ids,
             now: T0,
             written: BTreeSet::new(),
@@ -478,7 +478,7 @@ impl World {
         let rows_after = rows(store)?;
         let cur_after = currents(store)?;
 
-        if report.exit_status() == 3 {
+        if report.outcome() == context::outcome::Outcome::Diverged {
             // A refused pull changes nothing.
             prop_assert_eq!(
                 rows_before.keys().collect::<Vec<_>>(),
@@ -547,12 +547,14 @@ fn replay(world: &World, reverse: bool) -> R<(BTreeSet<VersionId>, Currents)> {
     for (i, (remote, _, _, names)) in streams.iter().enumerate() {
         let single = if reverse {
             // The stream alone, with the snapshots that stand for what prunes removed of it.
-            let one = MemoryRemote::new(&format!("mem://stream-{i}"));
+            let one = Remote::in_memory(&format!("mem://stream-{i}"));
             for n in names {
-                one.put_raw(&n.rel_path(), remote.read(n).map_err(fail)?);
+                one.publish(n, &remote.read(n).map_err(fail)?)
+                    .map_err(fail)?;
             }
             for n in remote.list().map_err(fail)?.snapshots {
-                one.put_raw(&n.rel_path(), remote.read(&n).map_err(fail)?);
+                one.publish(&n, &remote.read(&n).map_err(fail)?)
+                    .map_err(fail)?;
             }
             one
         } else {

@@ -19,7 +19,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use context::remote::{FolderIo, FolderRemote, RealIo};
+use context::remote::{self, FolderIo, RealIo, Remote};
 use context::runtime::Runtime;
 use context::store::Store;
 use context::sync::{self, PullOptions, PushOptions, SyncError};
@@ -135,7 +135,9 @@ fn push_survives_a_failure_at_every_write_step_of_the_remote() {
         a.put("k2", "two");
         {
             let mut store = Store::open(&a.db(), Runtime::system()).unwrap();
-            let remote = FolderRemote::with_io(folder.arg(), FailAt::new(step, nth)).unwrap();
+            let remote = Remote::new(
+                remote::Folder::with_io(folder.path(), FailAt::new(step, nth)).unwrap(),
+            );
             match sync::push(&mut store, &remote, PushOptions::default()) {
                 Err(SyncError::Remote(e)) => {
                     let msg = e.to_string();
@@ -183,7 +185,8 @@ fn pull_survives_a_failure_writing_its_manifest() {
         a.sync("push", &folder, &[]).code(0);
         {
             let mut store = Store::open(&b.db(), Runtime::system()).unwrap();
-            let remote = FolderRemote::with_io(folder.arg(), FailAt::new(step, 1)).unwrap();
+            let remote =
+                Remote::new(remote::Folder::with_io(folder.path(), FailAt::new(step, 1)).unwrap());
             let report = sync::pull(&mut store, &remote, PullOptions::default()).unwrap();
             assert!(report.applied, "{step}");
             assert!(

@@ -135,7 +135,7 @@ fn the_log_shows_the_runs_with_their_scenario_ids() {
     assert_eq!(runs[1]["scenario_id"], "nightly-43");
     assert_eq!(runs[2]["command"], "push");
     assert_eq!(runs[2]["scenario_id"], "nightly-42");
-    assert_eq!(runs[2]["summary"]["projects"]["default"]["versions"], 1);
+    assert_eq!(runs[2]["summary"]["per_project"]["default"]["versions"], 1);
     let text = a.ok(&["sync", "log"]);
     assert!(
         text.contains("nightly-42") && text.contains("1 version in default"),
@@ -176,8 +176,11 @@ fn schedule_prints_a_valid_crontab_line() {
         assert!(std::path::Path::new(exe).is_file(), "{exe}");
         assert!(command.ends_with("sync --wait 120"), "{command}");
     }
-    let run = home.run(&["sync", "schedule", "--every", "7m"]).code(1);
-    assert!(run.stderr.contains("--every"), "{}", run.stderr);
+    // Bad values for the flag are usage errors, like bad flags.
+    for bad in ["7m", "90s", "soon"] {
+        let run = home.run(&["sync", "schedule", "--every", bad]).code(2);
+        assert!(run.stderr.contains("--every"), "{}", run.stderr);
+    }
 }
 
 #[test]
@@ -435,7 +438,7 @@ fn forget_after_leaves_a_silent_peer_behind_and_it_comes_back_through_the_snapsh
         kept.stdout
     );
     // Left behind when asked.
-    let bad = sync_at(&a, "prune", &day(20), &["--forget-after", "soon"]).code(1);
+    let bad = sync_at(&a, "prune", &day(20), &["--forget-after", "soon"]).code(2);
     assert!(bad.stderr.contains("--forget-after"), "{}", bad.stderr);
     let forgot = sync_at(&a, "prune", &day(20), &["--forget-after", "7d"]).code(0);
     assert!(

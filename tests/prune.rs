@@ -23,7 +23,7 @@ use proptest::test_runner::FileFailurePersistence;
 
 use context::clock::ManualClock;
 use context::ids::{PeerId, SeededIds};
-use context::remote::{CsetName, MemoryRemote, Remote};
+use context::remote::{CsetName, Remote};
 use context::store::Store;
 use context::sync::{self, PruneOptions, PullOptions, PushOptions};
 
@@ -70,7 +70,7 @@ struct Peer {
 struct World {
     tmp: tempfile::TempDir,
     peers: Vec<Peer>,
-    remote: MemoryRemote,
+    remote: Remote,
     ids: Arc<SeededIds>,
     now: i64,
     joins: usize,
@@ -86,7 +86,7 @@ impl World {
         let mut w = World {
             tmp,
             peers: Vec::new(),
-            remote: MemoryRemote::new(LOCATION),
+            remote: Remote::in_memory(LOCATION),
             ids: Arc::new(SeededIds::new(seed)),
             now: T0,
             joins: 0,

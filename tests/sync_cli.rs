@@ -40,9 +40,9 @@ fn a_push_after_n_writes_publishes_n_entries() {
     let run = a.sync("push", &folder, &["--json"]).code(0);
     let report = run.json();
     assert_eq!(report["entries"], 7);
-    assert_eq!(report["projects"]["default"]["versions"], 5);
-    assert_eq!(report["projects"]["default"]["tombstones"], 1);
-    assert_eq!(report["projects"]["work"]["versions"], 1);
+    assert_eq!(report["per_project"]["default"]["versions"], 5);
+    assert_eq!(report["per_project"]["default"]["tombstones"], 1);
+    assert_eq!(report["per_project"]["work"]["versions"], 1);
     let ids = published_ids(&folder);
     assert_eq!(ids.len(), 7);
     let files = folder.changesets();
@@ -365,5 +365,43 @@ fn status_numbers_are_exact_before_and_after_push_and_pull() {
     b.put("mine", "v");
     assert_eq!(status(&b)["ahead"], 1);
     let peers = s["peers"].as_array().unwrap();
-    assert!(peers.iter().any(|p| p["peer_id"] == status(&a)["peer_id"]));
+    assert!(peers.iter().any(|p| p["peer"] == status(&a)["peer_id"]));
+}
+
+/// A remote of a scheme this version does not know is a usage error (exit 2) that names the
+/// forms it knows, before anything is created; so is a bad `--wait`. `--wait` takes a DURATION
+/// or a bare number of seconds.
+#[test]
+fn bad_flag_values_are_usage_errors_and_wait_takes_a_duration() {
+    let (a, folder) = (Home::new(), Folder::new());
+    a.put("k", "v");
+    for args in [
+        vec!["sync", "push", "--remote", "ftp://host/dir"],
+        vec!["sync", "pull", "--remote", "gopher://x"],
+        vec!["sync", "remote", "ftp://host/dir"],
+        vec!["sync", "status", "--remote", "ftp://host/dir"],
+    ] {
+        let run = a.run(&args).code(2);
+        assert!(
+            run.stderr.contains("ftp") || run.stderr.contains("gopher"),
+            "{}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("file:///PATH"), "{}", run.stderr);
+    }
+    for wait in ["--wait=soon", "--wait=-1", "--wait=5 m"] {
+        let run = a.sync("pull", &folder, &[wait]).code(2);
+        assert!(run.stderr.contains("--wait"), "{}", run.stderr);
+    }
+    a.run(&["sync", "log", "--json"]).code(0);
+    for wait in ["5m", "30", "0", "1m30s"] {
+        a.sync("pull", &folder, &["--wait", wait]).code(0);
+    }
+    a.sync("push", &folder, &["--wait", "2m"]).code(0);
+    let url = format!("file://{}", folder.arg());
+    let pushed_again = a.run(&["sync", "push", "--remote", &url]).code(0);
+    assert_eq!(
+        pushed_again.stdout, "",
+        "a file:// URL is the same remote as its path"
+    );
 }

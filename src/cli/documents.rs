@@ -2,9 +2,10 @@
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
-use serde_json::json;
+use serde::Serialize;
 
 use context::clock::rfc3339;
 use context::duration;
@@ -25,17 +26,16 @@ pub struct Put {
     /// Read the body from PATH instead of stdin (`-` is stdin).
     #[arg(long, value_name = "PATH")]
     file: Option<PathBuf>,
-    /// Expire the version after DURATION (30s, 15m, 12h, 7d) on every peer.
-    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
-    ttl: Option<String>,
+    /// Expire the version after DURATION (30s, 15m, 12h, 7d, 2w, 1h30m) on every peer.
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true, value_parser = duration::parse)]
+    ttl: Option<Duration>,
     #[command(flatten)]
     project: ProjectFlag,
 }
 
 impl Put {
     pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<(), CliError> {
-        // Check the flags before reading a possibly long stdin.
-        let ttl = self.ttl.as_deref().map(duration::parse).transpose()?;
+        let ttl = self.ttl;
         let body = read_body(self.file.as_ref())?;
         let mut store = env.open_store()?;
         let version = store.put(&env.project(self.project.project), &self.key, &body, ttl)?;
@@ -140,17 +140,29 @@ impl Ls {
     }
 }
 
-fn entry_json(e: &Listed) -> serde_json::Value {
+/// A key in `ls --json`.
+#[derive(Serialize)]
+struct ListedJson<'a> {
+    key: &'a str,
+    project: &'a str,
+    state: &'static str,
+    version: String,
+    size: Option<u64>,
+    updated_at: String,
+    expires_at: Option<String>,
+}
+
+fn entry_json(e: &Listed) -> ListedJson<'_> {
     let v = &e.current;
-    json!({
-        "key": v.key,
-        "project": v.project,
-        "state": e.state.as_str(),
-        "version": v.id.to_string(),
-        "size": v.size,
-        "updated_at": rfc3339(v.hlc.wall_ms()),
-        "expires_at": v.expires_at_ms.map(rfc3339),
-    })
+    ListedJson {
+        key: &v.key,
+        project: &v.project,
+        state: e.state.as_str(),
+        version: v.id.to_string(),
+        size: v.size,
+        updated_at: rfc3339(v.hlc.wall_ms()),
+        expires_at: v.expires_at_ms.map(rfc3339),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -199,18 +211,33 @@ impl History {
     }
 }
 
-fn version_json(v: &Version) -> serde_json::Value {
-    json!({
-        "id": v.id.to_string(),
-        "kind": v.kind.as_str(),
-        "peer": v.peer.to_string(),
-        "parent": v.parent.map(|p| p.to_string()),
-        "created_at": rfc3339(v.hlc.wall_ms()),
-        "hlc": v.hlc.to_i64(),
-        "size": v.size,
-        "sha256": v.sha256.map(hex),
-        "expires_at": v.expires_at_ms.map(rfc3339),
-    })
+/// A version in `history --json`.
+#[derive(Serialize)]
+struct VersionJson {
+    id: String,
+    kind: &'static str,
+    peer: String,
+    parent: Option<String>,
+    created_at: String,
+    /// The hybrid clock as a decimal string: a 64-bit number a script's doubles cannot hold.
+    hlc: String,
+    size: Option<u64>,
+    sha256: Option<String>,
+    expires_at: Option<String>,
+}
+
+fn version_json(v: &Version) -> VersionJson {
+    VersionJson {
+        id: v.id.to_string(),
+        kind: v.kind.as_str(),
+        peer: v.peer.to_string(),
+        parent: v.parent.map(|p| p.to_string()),
+        created_at: rfc3339(v.hlc.wall_ms()),
+        hlc: v.hlc.to_i64().to_string(),
+        size: v.size,
+        sha256: v.sha256.map(hex),
+        expires_at: v.expires_at_ms.map(rfc3339),
+    }
 }
 
 fn hex(bytes: [u8; 32]) -> String {

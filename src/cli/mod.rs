@@ -14,8 +14,9 @@ use clap::{Parser, Subcommand};
 
 use context::changeset::DecodeError;
 use context::clock::{ManualClock, parse_instant};
-use context::duration::DurationError;
 use context::home::{self, HomeError};
+use context::outcome::Outcome;
+use context::remote::LocationError;
 use context::runtime::Runtime;
 use context::store::{Store, StoreError};
 use context::sync::SyncError;
@@ -60,12 +61,15 @@ pub enum CliError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Home(#[from] HomeError),
-    #[error("--ttl: {0}")]
-    Duration(#[from] DurationError),
-    #[error("--every: {0}")]
-    Every(DurationError),
-    #[error("--forget-after: {0}")]
-    ForgetAfter(DurationError),
+    /// A flag's value that parses but cannot be used (clap refuses those that do not parse).
+    #[error("invalid value {value:?} for {flag}: {reason}")]
+    BadValue {
+        flag: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error("the default remote {0:?} stored in this home cannot be read: {1}")]
+    StoredRemote(String, LocationError),
     #[error("cannot read {what}: {source}")]
     ReadInput { what: String, source: io::Error },
     #[error("invalid CONTEXT_NOW {0:?}: use an RFC 3339 instant or milliseconds since the epoch")]
@@ -76,15 +80,18 @@ pub enum CliError {
     Sync(#[from] SyncError),
     #[error("{path}: {source}")]
     BadChangeset { path: PathBuf, source: DecodeError },
+    #[error("{path} is {size} bytes, more than a changeset can be")]
+    TooLarge { path: PathBuf, size: u64 },
 }
 
 impl CliError {
-    /// The exit status the contract promises for this error.
-    pub fn exit_status(&self) -> u8 {
+    /// How the command ended.
+    pub fn outcome(&self) -> Outcome {
         match self {
-            CliError::Sync(e) => e.exit_status(),
-            CliError::BadChangeset { .. } => 5,
-            _ => 1,
+            CliError::Sync(e) => e.outcome(),
+            CliError::BadChangeset { .. } | CliError::TooLarge { .. } => Outcome::BadData,
+            CliError::BadValue { .. } => Outcome::Usage,
+            _ => Outcome::Error,
         }
     }
 
@@ -94,20 +101,20 @@ impl CliError {
     }
 }
 
-/// Runs the parsed command, writing its results to `out`; returns the exit status.
-pub fn run(cli: Cli, out: &mut dyn Write) -> Result<u8, CliError> {
+/// Runs the parsed command, writing its results to `out`; returns how it ended.
+pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome, CliError> {
     let env = Env::from_process();
-    let status = match cli.command {
-        Command::Put(c) => c.run(&env, out).map(|()| 0),
-        Command::Get(c) => c.run(&env, out).map(|()| 0),
-        Command::Rm(c) => c.run(&env, out).map(|()| 0),
-        Command::Ls(c) => c.run(&env, out).map(|()| 0),
-        Command::History(c) => c.run(&env, out).map(|()| 0),
-        Command::Restore(c) => c.run(&env, out).map(|()| 0),
+    let outcome = match cli.command {
+        Command::Put(c) => c.run(&env, out).map(|()| Outcome::Ok),
+        Command::Get(c) => c.run(&env, out).map(|()| Outcome::Ok),
+        Command::Rm(c) => c.run(&env, out).map(|()| Outcome::Ok),
+        Command::Ls(c) => c.run(&env, out).map(|()| Outcome::Ok),
+        Command::History(c) => c.run(&env, out).map(|()| Outcome::Ok),
+        Command::Restore(c) => c.run(&env, out).map(|()| Outcome::Ok),
         Command::Sync(c) => c.run(&env, out),
     }?;
     out.flush()?;
-    Ok(status)
+    Ok(outcome)
 }
 
 /// What the commands read from the process environment.

@@ -1,6 +1,6 @@
 //! The shared folder: a path, or a `file://` URL.
 //!
-//! A changeset is published as Litestream writes its files: to a temporary file in the same
+//! An object is written as Litestream writes its files: to a temporary file in the same
 //! folder, synced to disk, renamed into place, and the folder synced, so that it appears whole
 //! or not at all, whatever instant the process dies at. The temporary name starts with a dot,
 //! which readers (and file-sync tools) pass over.
@@ -10,15 +10,13 @@
 
 use std::fmt;
 use std::fs::{self, File};
-use std::io::{Read, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
-use super::{
-    FileName, Listing, Manifest, Remote, RemoteError, Result, manifest_from_json, manifest_to_json,
-    names,
-};
-use crate::changeset::MAX_FILE_BYTES;
+use super::objects::{Created, ObjectStore};
+use super::{RemoteError, Result, names};
 use crate::ids::PeerId;
 
 /// The steps of an atomic write, each one a place where the file system can fail.
@@ -49,49 +47,69 @@ pub struct RealIo;
 
 impl FolderIo for RealIo {}
 
+/// A folder as an [`ObjectStore`]: a key `PEER/NAME` is the file `NAME` in the folder `PEER`.
 #[derive(Debug, Clone)]
-pub struct FolderRemote {
+pub struct Folder {
     root: PathBuf,
     io: Arc<dyn FolderIo>,
 }
 
-impl FolderRemote {
+impl Folder {
     /// Opens an existing folder. A missing one is an error, not created: an unmounted drive
     /// must not turn into an empty folder at its mount point.
-    pub fn open(location: &str) -> Result<FolderRemote> {
-        FolderRemote::with_io(location, Arc::new(RealIo))
+    pub fn open(path: &Path) -> Result<Folder> {
+        Folder::with_io(path, Arc::new(RealIo))
     }
 
     /// The same, with every write step going through `io`.
-    pub fn with_io(location: &str, io: Arc<dyn FolderIo>) -> Result<FolderRemote> {
-        let root = PathBuf::from(location.strip_prefix("file://").unwrap_or(location));
+    pub fn with_io(path: &Path, io: Arc<dyn FolderIo>) -> Result<Folder> {
+        let root = normalise(path);
         if !root.is_dir() {
-            return Err(RemoteError::Missing { path: root });
+            return Err(RemoteError::Missing {
+                location: root.display().to_string(),
+            });
         }
-        Ok(FolderRemote { root, io })
+        Ok(Folder { root, io })
     }
 
-    fn write_atomic(&self, dir: &Path, file: &str, bytes: &[u8], replace: bool) -> Result<()> {
-        let target = dir.join(file);
-        let fail = |step, source| RemoteError::Write {
-            path: target.clone(),
+    fn path_of(&self, key: &str) -> PathBuf {
+        self.root.join(key)
+    }
+
+    fn missing(&self) -> RemoteError {
+        RemoteError::Missing {
+            location: self.location(),
+        }
+    }
+
+    fn write_atomic(&self, key: &str, bytes: &[u8], replace: bool) -> Result<Created> {
+        let target = self.path_of(key);
+        let fail = |step, source: std::io::Error| RemoteError::Write {
+            location: target.display().to_string(),
             step,
-            source,
+            source: source.into(),
+        };
+        let (Some(dir), Some(file)) = (target.parent(), target.file_name()) else {
+            return Err(fail("name", std::io::ErrorKind::InvalidInput.into()));
         };
         let io = &self.io;
         if !dir.is_dir() {
+            if !self.root.is_dir() {
+                return Err(self.missing());
+            }
             io.create_dir_all(dir)
                 .map_err(|e| fail("create folder", e))?;
             io.sync_dir(&self.root)
                 .map_err(|e| fail("sync folder", e))?;
         }
         if !replace && target.exists() {
-            return match fs::read(&target) {
-                Ok(existing) if existing == bytes => Ok(()),
-                _ => Err(RemoteError::Exists { path: target }),
-            };
+            return Ok(Created::Existed);
         }
-        let tmp = dir.join(format!(".{file}.tmp-{}", std::process::id()));
+        let tmp = dir.join(format!(
+            ".{}.tmp-{}",
+            file.to_string_lossy(),
+            std::process::id()
+        ));
         let result = (|| {
             let mut f = io
                 .create(&tmp)
@@ -108,23 +126,29 @@ impl FolderRemote {
         if result.is_err() {
             let _ = fs::remove_file(&tmp);
         }
-        result
+        result.map(|()| Created::New)
     }
+}
+
+/// A path made absolute and canonical, so the same folder is one remote however it is named.
+fn normalise(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    fs::canonicalize(&absolute).unwrap_or(absolute)
 }
 
 /// Deletes `path`; one already gone (another peer's prune was first) is no error.
 fn remove_if_present(path: &Path) -> Result<()> {
     match fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(RemoteError::Write {
-            path: path.to_path_buf(),
+            location: path.display().to_string(),
             step: "remove",
-            source: e,
+            source: e.into(),
         }),
         _ => Ok(()),
     }
 }
 
-/// `.NAME.tmp-PID`: what [`FolderRemote::write_atomic`] writes before the rename.
+/// `.NAME.tmp-PID`: what [`Folder::write_atomic`] writes before the rename.
 fn is_our_temporary(file: &str) -> bool {
     file.strip_prefix('.')
         .and_then(|f| f.rsplit_once(".tmp-"))
@@ -135,102 +159,124 @@ fn is_our_temporary(file: &str) -> bool {
         })
 }
 
-impl Remote for FolderRemote {
+impl ObjectStore for Folder {
     fn location(&self) -> String {
         self.root.display().to_string()
     }
 
-    fn list(&self) -> Result<Listing> {
-        let fail = |path: &Path, source| RemoteError::List {
-            path: path.to_path_buf(),
-            source,
+    fn list(&self, prefix: &str, after: Option<&str>) -> Result<Vec<String>> {
+        let fail = |path: &Path, source: std::io::Error| RemoteError::List {
+            location: path.display().to_string(),
+            source: source.into(),
         };
         if !self.root.is_dir() {
-            return Err(RemoteError::Missing {
-                path: self.root.clone(),
-            });
+            return Err(self.missing());
         }
-        let mut files = Vec::new();
-        for entry in fs::read_dir(&self.root).map_err(|e| fail(&self.root, e))? {
-            let entry = entry.map_err(|e| fail(&self.root, e))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let is_dir = entry
-                .file_type()
-                .map_err(|e| fail(&entry.path(), e))?
-                .is_dir();
-            if !is_dir {
-                files.push((None, name));
-            } else if !name.starts_with('.') {
-                let dir = entry.path();
-                for inner in fs::read_dir(&dir).map_err(|e| fail(&dir, e))? {
-                    let inner = inner.map_err(|e| fail(&dir, e))?;
-                    if inner
-                        .file_type()
-                        .map_err(|e| fail(&inner.path(), e))?
-                        .is_file()
-                    {
-                        files.push((
-                            Some(name.clone()),
-                            inner.file_name().to_string_lossy().into_owned(),
-                        ));
-                    }
+        let mut keys = Vec::new();
+        // The files of one folder, as keys under `under`.
+        let files_of = |dir: &Path, under: &str, keys: &mut Vec<String>| -> Result<()> {
+            let entries = match fs::read_dir(dir) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && !under.is_empty() => {
+                    return Ok(());
+                }
+                other => other.map_err(|e| fail(dir, e))?,
+            };
+            for entry in entries {
+                let entry = entry.map_err(|e| fail(dir, e))?;
+                let kind = entry.file_type().map_err(|e| fail(&entry.path(), e))?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if kind.is_file() {
+                    keys.push(format!("{under}{name}"));
+                } else if kind.is_dir() && under.is_empty() && !name.starts_with('.') {
+                    keys.push(format!("{name}/"));
                 }
             }
+            Ok(())
+        };
+        match prefix.strip_suffix('/') {
+            // One peer's folder: the cheap case.
+            Some(dir) if !dir.is_empty() && !dir.contains('/') => {
+                files_of(&self.root.join(dir), prefix, &mut keys)?;
+            }
+            _ => {
+                let mut top = Vec::new();
+                files_of(&self.root, "", &mut top)?;
+                for key in top {
+                    match key.strip_suffix('/') {
+                        Some(dir) => files_of(&self.root.join(dir), &key, &mut keys)?,
+                        None => keys.push(key),
+                    }
+                }
+                keys.retain(|k| k.starts_with(prefix));
+            }
         }
-        Ok(Listing::from_files(files))
+        if let Some(after) = after {
+            keys.retain(|k| k.as_str() > after);
+        }
+        keys.sort();
+        Ok(keys)
     }
 
-    fn read(&self, name: &dyn FileName) -> Result<Vec<u8>> {
-        let path = self.root.join(name.rel_path());
-        let fail = |source| RemoteError::Read {
-            path: path.clone(),
-            source,
+    fn get(&self, key: &str, max: u64) -> Result<Vec<u8>> {
+        let path = self.path_of(key);
+        let location = || path.display().to_string();
+        let fail = |source: std::io::Error| match source.kind() {
+            std::io::ErrorKind::NotFound => RemoteError::NotFound {
+                location: location(),
+            },
+            _ => RemoteError::Read {
+                location: location(),
+                source: source.into(),
+            },
         };
         let file = File::open(&path).map_err(fail)?;
         let size = file.metadata().map_err(fail)?.len();
-        // The largest payload, its preamble and its checksum.
-        if size > MAX_FILE_BYTES + 64 {
-            return Err(RemoteError::TooLarge { path, size });
+        if size > max {
+            return Err(RemoteError::TooLarge {
+                location: location(),
+                size,
+            });
         }
         let mut bytes = Vec::with_capacity(size as usize);
-        file.take(MAX_FILE_BYTES + 65)
-            .read_to_end(&mut bytes)
-            .map_err(fail)?;
+        file.take(max + 1).read_to_end(&mut bytes).map_err(fail)?;
         Ok(bytes)
     }
 
-    fn read_trailer(&self, name: &dyn FileName) -> Result<Option<crate::record::Checksum>> {
-        use std::io::{Seek, SeekFrom};
-        let path = self.root.join(name.rel_path());
-        let fail = |source| RemoteError::Read {
-            path: path.clone(),
-            source,
+    fn get_tail(&self, key: &str, len: u64) -> Result<Option<Vec<u8>>> {
+        let path = self.path_of(key);
+        let fail = |source: std::io::Error| match source.kind() {
+            std::io::ErrorKind::NotFound => RemoteError::NotFound {
+                location: path.display().to_string(),
+            },
+            _ => RemoteError::Read {
+                location: path.display().to_string(),
+                source: source.into(),
+            },
         };
         let mut file = File::open(&path).map_err(fail)?;
         let size = file.metadata().map_err(fail)?.len();
-        if size < 32 {
+        if size < len {
             return Ok(None);
         }
-        file.seek(SeekFrom::Start(size - 32)).map_err(fail)?;
-        let mut trailer = [0u8; 32];
-        file.read_exact(&mut trailer).map_err(fail)?;
-        Ok(Some(crate::record::Checksum(trailer)))
+        file.seek(SeekFrom::Start(size - len)).map_err(fail)?;
+        let mut tail = vec![0u8; len as usize];
+        file.read_exact(&mut tail).map_err(fail)?;
+        Ok(Some(tail))
     }
 
-    fn publish(&self, name: &dyn FileName, bytes: &[u8]) -> Result<()> {
-        let dir = self.root.join(name.peer().to_string());
-        self.write_atomic(&dir, &name.file_name(), bytes, false)
+    fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<Created> {
+        self.write_atomic(key, bytes, false)
     }
 
-    fn remove(&self, name: &dyn FileName) -> Result<()> {
-        remove_if_present(&self.root.join(name.rel_path()))
+    fn put(&self, key: &str, bytes: &[u8]) -> Result<()> {
+        self.write_atomic(key, bytes, true).map(|_| ())
     }
 
-    fn sweep_temporary(
-        &self,
-        older_than: std::time::Duration,
-        dry_run: bool,
-    ) -> Result<Vec<String>> {
+    fn delete(&self, key: &str) -> Result<()> {
+        remove_if_present(&self.path_of(key))
+    }
+
+    fn sweep_temporary(&self, older_than: Duration, dry_run: bool) -> Result<Vec<String>> {
         let mut swept = Vec::new();
         let Ok(peers) = fs::read_dir(&self.root) else {
             return Ok(swept);
@@ -264,19 +310,5 @@ impl Remote for FolderRemote {
         }
         swept.sort();
         Ok(swept)
-    }
-
-    fn read_manifest(&self, peer: PeerId) -> Result<Option<Manifest>> {
-        let path = self.root.join(peer.to_string()).join(names::MANIFEST);
-        match fs::read(&path) {
-            Ok(bytes) => manifest_from_json(path, &bytes).map(Some),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(RemoteError::Read { path, source }),
-        }
-    }
-
-    fn write_manifest(&self, manifest: &Manifest) -> Result<()> {
-        let dir = self.root.join(&manifest.peer);
-        self.write_atomic(&dir, names::MANIFEST, &manifest_to_json(manifest), true)
     }
 }

@@ -1,99 +1,96 @@
-//! A remote in memory, for tests that run thousands of cases. Clones share the same contents.
+//! Objects in memory, for tests that run thousands of cases. Clones share the same contents.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{
-    FileName, Listing, Manifest, Remote, RemoteError, Result, manifest_from_json, manifest_to_json,
-    names,
-};
-use crate::ids::PeerId;
+use super::objects::{Created, ObjectStore};
+use super::{RemoteError, Result};
 
 #[derive(Debug, Clone)]
-pub struct MemoryRemote {
+pub struct Memory {
     location: String,
-    files: Arc<Mutex<BTreeMap<String, Vec<u8>>>>,
+    objects: Arc<Mutex<BTreeMap<String, Vec<u8>>>>,
 }
 
-impl MemoryRemote {
-    pub fn new(location: &str) -> MemoryRemote {
-        MemoryRemote {
+impl Memory {
+    pub fn new(location: &str) -> Memory {
+        Memory {
             location: location.to_string(),
-            files: Arc::default(),
+            objects: Arc::default(),
         }
     }
 
-    fn files(&self) -> MutexGuard<'_, BTreeMap<String, Vec<u8>>> {
-        self.files.lock().unwrap_or_else(|p| p.into_inner())
+    fn objects(&self) -> MutexGuard<'_, BTreeMap<String, Vec<u8>>> {
+        self.objects.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Places raw bytes at a relative path, as a file-sync tool or a damaged disk might.
-    pub fn put_raw(&self, path: &str, bytes: Vec<u8>) {
-        self.files().insert(path.to_string(), bytes);
+    fn named(&self, key: &str) -> String {
+        format!("{}/{key}", self.location)
     }
 
-    /// Removes every file (an emptied folder).
+    /// Places raw bytes under a key, as a file-sync tool or a damaged disk might.
+    pub fn put_raw(&self, key: &str, bytes: Vec<u8>) {
+        self.objects().insert(key.to_string(), bytes);
+    }
+
+    /// Removes every object (an emptied folder).
     pub fn clear(&self) {
-        self.files().clear();
+        self.objects().clear();
     }
 }
 
-impl Remote for MemoryRemote {
+impl ObjectStore for Memory {
     fn location(&self) -> String {
         self.location.clone()
     }
 
-    fn list(&self) -> Result<Listing> {
-        let files = self.files();
-        Ok(Listing::from_files(files.keys().map(
-            |path| match path.split_once('/') {
-                Some((d, f)) => (Some(d.to_string()), f.to_string()),
-                None => (None, path.clone()),
-            },
-        )))
-    }
-
-    fn read(&self, name: &dyn FileName) -> Result<Vec<u8>> {
-        self.files()
-            .get(&name.rel_path())
+    fn list(&self, prefix: &str, after: Option<&str>) -> Result<Vec<String>> {
+        let objects = self.objects();
+        Ok(objects
+            .keys()
+            .filter(|k| k.starts_with(prefix) && after.is_none_or(|a| k.as_str() > a))
             .cloned()
-            .ok_or_else(|| RemoteError::Read {
-                path: PathBuf::from(name.rel_path()),
-                source: std::io::ErrorKind::NotFound.into(),
-            })
+            .collect())
     }
 
-    fn publish(&self, name: &dyn FileName, bytes: &[u8]) -> Result<()> {
-        let mut files = self.files();
-        match files.get(&name.rel_path()) {
-            Some(existing) if existing.as_slice() == bytes => Ok(()),
-            Some(_) => Err(RemoteError::Exists {
-                path: PathBuf::from(name.rel_path()),
+    fn get(&self, key: &str, max: u64) -> Result<Vec<u8>> {
+        match self.objects().get(key) {
+            None => Err(RemoteError::NotFound {
+                location: self.named(key),
             }),
-            None => {
-                files.insert(name.rel_path(), bytes.to_vec());
-                Ok(())
-            }
+            Some(b) if b.len() as u64 > max => Err(RemoteError::TooLarge {
+                location: self.named(key),
+                size: b.len() as u64,
+            }),
+            Some(b) => Ok(b.clone()),
         }
     }
 
-    fn remove(&self, name: &dyn FileName) -> Result<()> {
-        self.files().remove(&name.rel_path());
+    fn get_tail(&self, key: &str, len: u64) -> Result<Option<Vec<u8>>> {
+        match self.objects().get(key) {
+            None => Err(RemoteError::NotFound {
+                location: self.named(key),
+            }),
+            Some(b) => Ok(b.len().checked_sub(len as usize).map(|at| b[at..].to_vec())),
+        }
+    }
+
+    fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<Created> {
+        let mut objects = self.objects();
+        if objects.contains_key(key) {
+            return Ok(Created::Existed);
+        }
+        objects.insert(key.to_string(), bytes.to_vec());
+        Ok(Created::New)
+    }
+
+    fn put(&self, key: &str, bytes: &[u8]) -> Result<()> {
+        self.objects().insert(key.to_string(), bytes.to_vec());
         Ok(())
     }
 
-    fn read_manifest(&self, peer: PeerId) -> Result<Option<Manifest>> {
-        let path = format!("{peer}/{}", names::MANIFEST);
-        match self.files().get(&path) {
-            None => Ok(None),
-            Some(bytes) => manifest_from_json(PathBuf::from(path), bytes).map(Some),
-        }
-    }
-
-    fn write_manifest(&self, manifest: &Manifest) -> Result<()> {
-        let path = format!("{}/{}", manifest.peer, names::MANIFEST);
-        self.files().insert(path, manifest_to_json(manifest));
+    fn delete(&self, key: &str) -> Result<()> {
+        self.objects().remove(key);
         Ok(())
     }
 }

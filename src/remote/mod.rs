@@ -1,58 +1,75 @@
-//! Remotes: where changesets live. A remote is a folder every machine can see (a Syncthing or
-//! Dropbox folder, an NFS mount, a USB stick); no server runs anywhere.
+//! Remotes: where changesets meet. A remote is a folder every machine can see (a Syncthing or
+//! Dropbox folder, an NFS mount, a USB stick), or any other place that holds objects; no
+//! server of ours runs anywhere.
 //!
-//! [`Remote`] is what sync needs of one: list what is there, read a changeset, publish one
-//! atomically (it appears whole or not at all, and never replaces a different file of the same
-//! name), and read and write the small per-peer manifests that let peers see each other's state
-//! cheaply. [`FolderRemote`] is the real thing; [`MemoryRemote`] keeps everything in memory for
-//! the property tests that run thousands of cases. One test suite runs over both.
+//! Two layers. [`ObjectStore`] is the narrow trait a transport implements (get, the tail of an
+//! object, create-if-absent, put, list under a prefix after a name, delete): [`Folder`] is the
+//! shared folder, [`Memory`] keeps everything in memory for the property tests that run
+//! thousands of cases. [`Remote`] is what sync needs of a remote, built once over any object
+//! store: which names are changesets and snapshots ([`names`]), a publish that never replaces
+//! a different file of the same name, and the per-peer manifests that let peers see each
+//! other's state cheaply. [`open`] turns a [`Location`] (what the user wrote) into a remote.
+//! One test suite runs over every object store.
 
 mod folder;
+mod location;
 mod memory;
 pub mod names;
+mod objects;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::changeset::MAX_FILE_BYTES;
 use crate::ids::PeerId;
+use crate::record::Checksum;
 
-pub use folder::{FolderIo, FolderRemote, RealIo};
-pub use memory::MemoryRemote;
+pub use folder::{Folder, FolderIo, RealIo};
+pub use location::{KNOWN_FORMS, Location, LocationError};
+pub use memory::Memory;
 pub use names::{CsetName, FileName, Found, SnapshotName};
+pub use objects::{Created, ObjectStore};
+
+/// A cause from whatever a transport is built on (the file system, an HTTP client, ssh).
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteError {
     #[error(
-        "the remote {path} does not exist or is not a folder (is it mounted? create it first if it is new)"
+        "the remote {location} does not exist or is not a folder (is it mounted? create it first if it is new)"
     )]
-    Missing { path: PathBuf },
-    #[error("cannot list the remote {path}: {source}")]
-    List {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path} is {size} bytes, more than a changeset can be")]
-    TooLarge { path: PathBuf, size: u64 },
-    #[error("cannot write {path} ({step} failed): {source}")]
+    Missing { location: String },
+    #[error("{location} is not there")]
+    NotFound { location: String },
+    #[error("cannot list the remote {location}: {source}")]
+    List { location: String, source: Cause },
+    #[error("cannot read {location}: {source}")]
+    Read { location: String, source: Cause },
+    #[error("{location} is {size} bytes, more than a changeset can be")]
+    TooLarge { location: String, size: u64 },
+    #[error("cannot write {location} ({step} failed): {source}")]
     Write {
-        path: PathBuf,
+        location: String,
         step: &'static str,
-        source: std::io::Error,
+        source: Cause,
     },
-    #[error("{path} already exists with different content; it was not replaced")]
-    Exists { path: PathBuf },
-    #[error("the manifest {path} is not valid: {reason}")]
-    BadManifest { path: PathBuf, reason: String },
+    #[error("{location} already exists with different content; it was not replaced")]
+    Exists { location: String },
+    #[error("the manifest {location} is not valid: {reason}")]
+    BadManifest { location: String, reason: String },
 }
 
 pub type Result<T, E = RemoteError> = std::result::Result<T, E>;
+
+/// Opens the remote at `location`: a folder must exist (an unmounted drive must not turn into
+/// an empty folder at its mount point).
+pub fn open(location: &Location) -> Result<Remote> {
+    match location {
+        Location::Folder(path) => Ok(Remote::new(Folder::open(path)?)),
+    }
+}
 
 /// A file the listing passed over, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,57 +169,123 @@ impl Manifest {
     pub const FORMAT: u32 = 1;
 }
 
-/// What sync needs of a place to keep changesets.
-pub trait Remote: Send + Sync + std::fmt::Debug {
+/// What sync needs of a place to keep changesets, over any [`ObjectStore`]. Clones share the
+/// same store.
+#[derive(Debug, Clone)]
+pub struct Remote {
+    objects: Arc<dyn ObjectStore>,
+}
+
+/// The largest changeset or snapshot file: the largest payload, its preamble and its checksum.
+const MAX_OBJECT_BYTES: u64 = MAX_FILE_BYTES + 64;
+
+impl Remote {
+    pub fn new(objects: impl ObjectStore + 'static) -> Remote {
+        Remote {
+            objects: Arc::new(objects),
+        }
+    }
+
+    /// A remote in memory (for tests); clones share it.
+    pub fn in_memory(location: &str) -> Remote {
+        Remote::new(Memory::new(location))
+    }
+
     /// Where it is, for messages and for remembering which remote a version came from.
-    fn location(&self) -> String;
-    fn list(&self) -> Result<Listing>;
+    pub fn location(&self) -> String {
+        self.objects.location()
+    }
+
+    fn named(&self, key: &str) -> String {
+        format!("{}/{key}", self.location())
+    }
+
+    /// Everything in the remote, classified.
+    pub fn list(&self) -> Result<Listing> {
+        let keys = self.objects.list("", None)?;
+        Ok(Listing::from_files(keys.into_iter().map(
+            |key| match key.split_once('/') {
+                Some((d, f)) => (Some(d.to_string()), f.to_string()),
+                None => (None, key),
+            },
+        )))
+    }
+
     /// The bytes of one changeset or snapshot file (at most
     /// [`crate::changeset::MAX_FILE_BYTES`] and a bit).
-    fn read(&self, name: &dyn FileName) -> Result<Vec<u8>>;
+    pub fn read(&self, name: &dyn FileName) -> Result<Vec<u8>> {
+        self.objects.get(&name.rel_path(), MAX_OBJECT_BYTES)
+    }
+
     /// The checksum a changeset or snapshot file records in its last 32 bytes (not verified:
     /// what tells one published file from another without reading it whole), or `None` for a
     /// file too short to have one.
-    fn read_trailer(&self, name: &dyn FileName) -> Result<Option<crate::record::Checksum>> {
-        let bytes = self.read(name)?;
-        Ok(bytes
-            .len()
-            .checked_sub(32)
-            .and_then(|at| crate::record::Checksum::from_slice(&bytes[at..])))
+    pub fn read_trailer(&self, name: &dyn FileName) -> Result<Option<Checksum>> {
+        Ok(self
+            .objects
+            .get_tail(&name.rel_path(), 32)?
+            .and_then(|t| Checksum::from_slice(&t)))
     }
-    /// Publishes a changeset atomically. Publishing the same bytes again is a no-op; different
-    /// bytes under an existing name are refused with [`RemoteError::Exists`].
-    fn publish(&self, name: &dyn FileName, bytes: &[u8]) -> Result<()>;
+
+    /// Publishes a changeset atomically. Publishing the same bytes again is a no-op (a retried
+    /// write that meets its own earlier attempt); different bytes under an existing name are
+    /// refused with [`RemoteError::Exists`].
+    pub fn publish(&self, name: &dyn FileName, bytes: &[u8]) -> Result<()> {
+        let key = name.rel_path();
+        match self.objects.put_if_absent(&key, bytes)? {
+            Created::New => Ok(()),
+            Created::Existed => match self.objects.get(&key, MAX_OBJECT_BYTES) {
+                Ok(existing) if existing == bytes => Ok(()),
+                _ => Err(RemoteError::Exists {
+                    location: self.named(&key),
+                }),
+            },
+        }
+    }
+
     /// Deletes a changeset or snapshot file (housekeeping only). Deleting one that is already
     /// gone is not an error (another peer's prune may have been first).
-    fn remove(&self, name: &dyn FileName) -> Result<()>;
-    /// Deletes the temporary files this tool's interrupted writes left (`.NAME.tmp-PID`) last
-    /// modified at least `older_than` ago; with `dry_run`, only lists them. Returns their paths.
-    fn sweep_temporary(
+    pub fn remove(&self, name: &dyn FileName) -> Result<()> {
+        self.objects.delete(&name.rel_path())
+    }
+
+    /// Deletes the temporary files this tool's interrupted writes left, last modified at least
+    /// `older_than` ago; with `dry_run`, only lists them. Returns their paths.
+    pub fn sweep_temporary(
         &self,
         older_than: std::time::Duration,
         dry_run: bool,
     ) -> Result<Vec<String>> {
-        let _ = (older_than, dry_run);
-        Ok(Vec::new())
+        self.objects.sweep_temporary(older_than, dry_run)
     }
-    fn read_manifest(&self, peer: PeerId) -> Result<Option<Manifest>>;
+
+    pub fn read_manifest(&self, peer: PeerId) -> Result<Option<Manifest>> {
+        let key = format!("{peer}/{}", names::MANIFEST);
+        match self.objects.get(&key, MAX_MANIFEST_BYTES) {
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| RemoteError::BadManifest {
+                        location: self.named(&key),
+                        reason: e.to_string(),
+                    })
+            }
+            Err(RemoteError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Replaces the peer's manifest atomically.
-    fn write_manifest(&self, manifest: &Manifest) -> Result<()>;
+    pub fn write_manifest(&self, manifest: &Manifest) -> Result<()> {
+        let mut bytes = serde_json::to_vec_pretty(manifest).unwrap_or_default();
+        bytes.push(b'\n');
+        self.objects
+            .put(&format!("{}/{}", manifest.peer, names::MANIFEST), &bytes)
+    }
 }
 
-fn manifest_from_json(path: PathBuf, bytes: &[u8]) -> Result<Manifest> {
-    serde_json::from_slice(bytes).map_err(|e| RemoteError::BadManifest {
-        path,
-        reason: e.to_string(),
-    })
-}
-
-fn manifest_to_json(m: &Manifest) -> Vec<u8> {
-    let mut out = serde_json::to_vec_pretty(m).unwrap_or_default();
-    out.push(b'\n');
-    out
-}
+/// A manifest lists a few numbers per stream: a megabyte is thousands of streams.
+const MAX_MANIFEST_BYTES: u64 = 16 << 20;
 
 /// The same suite over every implementation.
 #[cfg(test)]
@@ -222,12 +305,12 @@ mod suite {
         }
     }
 
-    pub fn empty_lists_nothing(r: &dyn Remote) {
+    pub fn empty_lists_nothing(r: &Remote) {
         assert_eq!(r.list().unwrap(), Listing::default());
         assert_eq!(r.read_manifest(peer()).unwrap(), None);
     }
 
-    pub fn publish_then_list_and_read(r: &dyn Remote) {
+    pub fn publish_then_list_and_read(r: &Remote) {
         r.publish(&name(1, 2), b"two").unwrap();
         r.publish(&name(1, 1), b"one").unwrap();
         r.publish(&name(2, 1), b"gen two").unwrap();
@@ -238,7 +321,7 @@ mod suite {
         assert!(r.read(&name(9, 9)).is_err());
     }
 
-    pub fn republishing_is_idempotent_but_never_replaces(r: &dyn Remote) {
+    pub fn republishing_is_idempotent_but_never_replaces(r: &Remote) {
         r.publish(&name(1, 1), b"same").unwrap();
         r.publish(&name(1, 1), b"same").unwrap();
         let e = r.publish(&name(1, 1), b"different").unwrap_err();
@@ -246,7 +329,7 @@ mod suite {
         assert_eq!(r.read(&name(1, 1)).unwrap(), b"same");
     }
 
-    pub fn manifests_are_replaced_whole(r: &dyn Remote) {
+    pub fn manifests_are_replaced_whole(r: &Remote) {
         let mut m = Manifest {
             format: Manifest::FORMAT,
             peer: peer().to_string(),
@@ -264,27 +347,27 @@ mod suite {
         assert_eq!(r.list().unwrap().manifests, vec![peer()]);
     }
 
-    pub fn the_trailer_is_the_last_32_bytes(r: &dyn Remote) {
+    pub fn the_trailer_is_the_last_32_bytes(r: &Remote) {
         let mut bytes = b"header and payload ".to_vec();
         bytes.extend_from_slice(&[7u8; 32]);
         r.publish(&name(1, 1), &bytes).unwrap();
         assert_eq!(
             r.read_trailer(&name(1, 1)).unwrap(),
-            Some(crate::record::Checksum([7; 32]))
+            Some(Checksum([7; 32]))
         );
         r.publish(&name(1, 2), b"short").unwrap();
         assert_eq!(r.read_trailer(&name(1, 2)).unwrap(), None);
         assert!(r.read_trailer(&name(1, 3)).is_err());
     }
 
-    pub fn remove_deletes(r: &dyn Remote) {
+    pub fn remove_deletes(r: &Remote) {
         r.publish(&name(1, 1), b"x").unwrap();
         r.remove(&name(1, 1)).unwrap();
         assert!(r.list().unwrap().changesets.is_empty());
         r.remove(&name(1, 1)).unwrap();
     }
 
-    pub fn snapshots_are_listed_apart(r: &dyn Remote) {
+    pub fn snapshots_are_listed_apart(r: &Remote) {
         let part = SnapshotName {
             peer: peer(),
             id: 7,
@@ -304,55 +387,99 @@ mod suite {
         assert_eq!(r.list().unwrap().snapshots, vec![part]);
     }
 
+    /// The object layer itself: listing under a prefix and after a name (what lets a cron
+    /// tick list only what is new), create-if-absent, overwrite, delete, the tail.
+    pub fn objects_list_under_a_prefix_after_a_name(o: &dyn ObjectStore) {
+        for key in ["a/1", "a/2", "a/3", "b/1", "top"] {
+            assert_eq!(o.put_if_absent(key, key.as_bytes()).unwrap(), Created::New);
+        }
+        assert_eq!(o.put_if_absent("a/2", b"other").unwrap(), Created::Existed);
+        assert_eq!(o.get("a/2", 100).unwrap(), b"a/2");
+        assert_eq!(
+            o.list("", None).unwrap(),
+            ["a/1", "a/2", "a/3", "b/1", "top"]
+        );
+        assert_eq!(o.list("a/", None).unwrap(), ["a/1", "a/2", "a/3"]);
+        assert_eq!(o.list("a/", Some("a/1")).unwrap(), ["a/2", "a/3"]);
+        assert_eq!(o.list("c/", None).unwrap(), Vec::<String>::new());
+        o.put("a/2", b"replaced").unwrap();
+        assert_eq!(o.get("a/2", 100).unwrap(), b"replaced");
+        assert!(matches!(
+            o.get("a/2", 3),
+            Err(RemoteError::TooLarge { size: 8, .. })
+        ));
+        assert_eq!(o.get_tail("a/2", 4).unwrap().unwrap(), b"aced");
+        assert_eq!(o.get_tail("a/2", 9).unwrap(), None);
+        o.delete("a/2").unwrap();
+        o.delete("a/2").unwrap();
+        assert!(matches!(
+            o.get("a/2", 100),
+            Err(RemoteError::NotFound { .. })
+        ));
+        assert!(matches!(
+            o.get_tail("a/2", 1),
+            Err(RemoteError::NotFound { .. })
+        ));
+    }
+
     macro_rules! remote_suite {
         ($module:ident, $make:expr) => {
             mod $module {
                 use super::*;
                 #[test]
                 fn empty_lists_nothing() {
-                    let (r, _keep) = $make;
+                    let (o, _keep) = $make;
+                    let r = Remote::new(o);
                     suite::empty_lists_nothing(&r);
                 }
                 #[test]
                 fn publish_then_list_and_read() {
-                    let (r, _keep) = $make;
+                    let (o, _keep) = $make;
+                    let r = Remote::new(o);
                     suite::publish_then_list_and_read(&r);
                 }
                 #[test]
                 fn republishing_is_idempotent_but_never_replaces() {
-                    let (r, _keep) = $make;
+                    let (o, _keep) = $make;
+                    let r = Remote::new(o);
                     suite::republishing_is_idempotent_but_never_replaces(&r);
                 }
                 #[test]
                 fn manifests_are_replaced_whole() {
-                    let (r, _keep) = $make;
+                    let (o, _keep) = $make;
+                    let r = Remote::new(o);
                     suite::manifests_are_replaced_whole(&r);
                 }
                 #[test]
                 fn the_trailer_is_the_last_32_bytes() {
-                    let (r, _keep) = $make;
+                    let (o, _keep) = $make;
+                    let r = Remote::new(o);
                     suite::the_trailer_is_the_last_32_bytes(&r);
                 }
                 #[test]
                 fn remove_deletes() {
-                    let (r, _keep) = $make;
+                    let (o, _keep) = $make;
+                    let r = Remote::new(o);
                     suite::remove_deletes(&r);
                 }
                 #[test]
+                fn objects_list_under_a_prefix_after_a_name() {
+                    let (o, _keep) = $make;
+                    suite::objects_list_under_a_prefix_after_a_name(&o);
+                }
+                #[test]
                 fn snapshots_are_listed_apart() {
-                    let (r, _keep) = $make;
+                    let (o, _keep) = $make;
+                    let r = Remote::new(o);
                     suite::snapshots_are_listed_apart(&r);
                 }
             }
         };
     }
 
-    remote_suite!(memory, (MemoryRemote::new("mem://test"), ()));
+    remote_suite!(memory, (Memory::new("mem://test"), ()));
     remote_suite!(folder, {
         let dir = tempfile::tempdir().unwrap();
-        (
-            FolderRemote::open(dir.path().to_str().unwrap()).unwrap(),
-            dir,
-        )
+        (Folder::open(dir.path()).unwrap(), dir)
     });
 }

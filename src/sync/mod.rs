@@ -25,6 +25,7 @@ use std::path::PathBuf;
 
 use crate::changeset::{self, Changeset, EncodeError, Header};
 use crate::clock::rfc3339;
+use crate::outcome::Outcome;
 use crate::record::Checksum;
 use crate::remote::{Ack, CsetName, FileName, Manifest, Remote, RemoteError, SnapshotName};
 use crate::store::{Store, StoreError};
@@ -65,12 +66,12 @@ pub enum SyncError {
 }
 
 impl SyncError {
-    /// The contract's exit status for this error.
-    pub fn exit_status(&self) -> u8 {
+    /// How a command that failed with this error ended.
+    pub fn outcome(&self) -> Outcome {
         match self {
-            SyncError::Diverged(_) => 3,
-            SyncError::Busy { .. } => 4,
-            _ => 1,
+            SyncError::Diverged(_) => Outcome::Diverged,
+            SyncError::Busy { .. } => Outcome::Busy,
+            _ => Outcome::Error,
         }
     }
 }
@@ -120,7 +121,7 @@ impl Counts {
 pub type PerProject = BTreeMap<String, Counts>;
 
 /// Counts one version or tombstone of `project`.
-pub(crate) fn count(per_project: &mut PerProject, project: &str, kind: crate::record::Kind) {
+pub fn count(per_project: &mut PerProject, project: &str, kind: crate::record::Kind) {
     match per_project.get_mut(project) {
         Some(c) => c.add(kind),
         None => per_project
@@ -158,7 +159,7 @@ pub fn plural(n: u64, word: &str) -> String {
 
 /// Reads and decodes one changeset of `remote`; the error is why not, for a report.
 pub(crate) fn read_changeset(
-    remote: &dyn Remote,
+    remote: &Remote,
     name: &dyn FileName,
 ) -> Result<(Changeset, Checksum), String> {
     let bytes = remote.read(name).map_err(|e| e.to_string())?;
@@ -209,7 +210,7 @@ pub(crate) fn manifest_warning(e: &SyncError) -> String {
 /// changeset of each of its streams there, and how far it has applied every other stream.
 pub(crate) fn publish_manifest(
     store: &Store,
-    remote: &dyn Remote,
+    remote: &Remote,
     remote_id: i64,
     pushed_now: bool,
 ) -> Result<(), SyncError> {

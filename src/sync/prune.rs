@@ -47,7 +47,7 @@ pub struct PeerView {
     pub peer: String,
     pub host: Option<String>,
     /// RFC 3339: when its manifest last changed, if it says.
-    pub last_seen: Option<String>,
+    pub last_seen_at: Option<String>,
     pub status: PeerStatus,
 }
 
@@ -103,11 +103,7 @@ struct Holder {
     has: HashMap<StreamId, u64>,
 }
 
-pub fn prune(
-    store: &Store,
-    remote: &dyn Remote,
-    opts: PruneOptions,
-) -> Result<PruneReport, SyncError> {
+pub fn prune(store: &Store, remote: &Remote, opts: PruneOptions) -> Result<PruneReport, SyncError> {
     let location = remote.location();
     let remote_id = store.remote_id(&location)?;
     let me = store.peer().clone();
@@ -129,7 +125,7 @@ pub fn prune(
     report.peers.push(PeerView {
         peer: me.id.to_string(),
         host: Some(store.runtime().host.clone()),
-        last_seen: None,
+        last_seen_at: None,
         status: PeerStatus::ThisPeer,
     });
     for &peer in listing.manifests.iter().filter(|p| **p != me.id) {
@@ -146,7 +142,7 @@ pub fn prune(
                 report.peers.push(PeerView {
                     peer: peer.to_string(),
                     host: None,
-                    last_seen: None,
+                    last_seen_at: None,
                     status: PeerStatus::Counted,
                 });
                 continue;
@@ -164,7 +160,7 @@ pub fn prune(
         report.peers.push(PeerView {
             peer: peer.to_string(),
             host: Some(manifest.host.clone()),
-            last_seen: last_seen.clone(),
+            last_seen_at: last_seen.clone(),
             status: if forgotten {
                 PeerStatus::LeftBehind
             } else {
@@ -191,7 +187,7 @@ pub fn prune(
             report.peers.push(PeerView {
                 peer: peer.to_string(),
                 host: None,
-                last_seen: None,
+                last_seen_at: None,
                 status: PeerStatus::Unknown,
             });
         }
@@ -208,7 +204,7 @@ pub fn prune(
     // The snapshots that can stand for removed changesets.
     let (mut sealed, damaged) = snapshot::sealed_snapshots(remote, &listing);
     for d in damaged {
-        report.problems.push(format!("{}: {}", d.path, d.reason));
+        report.problems.push(format!("{}: {}", d.file, d.reason));
     }
     let mut unsound = Vec::new();
     sealed.retain(|s| match s.check_parts(remote) {

@@ -30,6 +30,7 @@ use sha2::{Digest, Sha256};
 
 use crate::changeset::Changeset;
 use crate::ids::{PeerId, VersionId};
+use crate::outcome::Outcome;
 use crate::progress::Guard;
 use crate::record::{Checksum, Record};
 use crate::remote::{CsetName, FileName, Found, Remote};
@@ -73,6 +74,19 @@ pub enum Action {
     Conflict,
 }
 
+impl Action {
+    /// Its name in `--dry-run` lines and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::New => "new",
+            Action::FastForward => "fast-forward",
+            Action::KeptLocal => "kept-local",
+            Action::Replaced => "replaced",
+            Action::Conflict => "conflict",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyPlan {
     pub project: String,
@@ -86,13 +100,15 @@ pub struct KeyPlan {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BadFile {
-    pub path: String,
+    /// Relative to the remote.
+    pub file: String,
     pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SkippedFile {
-    pub path: String,
+    /// Relative to the remote.
+    pub file: String,
     pub reason: String,
 }
 
@@ -112,7 +128,7 @@ pub struct PullReport {
     pub bad: Vec<BadFile>,
     pub skipped: Vec<SkippedFile>,
     /// Snapshots applied because a stream had lost its beginning to a prune (their seals).
-    pub snapshots: Vec<String>,
+    pub bootstrapped_from: Vec<String>,
     /// Where the database was backed up before a forced pull replaced local versions.
     pub backup: Option<PathBuf>,
     /// Every key touched, with what happens to it (with `--dry-run`).
@@ -122,13 +138,14 @@ pub struct PullReport {
 }
 
 impl PullReport {
-    pub fn exit_status(&self) -> u8 {
+    /// Refused for conflicts (which takes precedence), a stream stopped at bad data, or done.
+    pub fn outcome(&self) -> Outcome {
         if !self.conflicts.is_empty() && !self.forced {
-            3
+            Outcome::Diverged
         } else if !self.bad.is_empty() {
-            5
+            Outcome::BadData
         } else {
-            0
+            Outcome::Ok
         }
     }
 
@@ -139,7 +156,7 @@ impl PullReport {
 
 pub fn pull(
     store: &mut Store,
-    remote: &dyn Remote,
+    remote: &Remote,
     opts: PullOptions,
 ) -> Result<PullReport, SyncError> {
     let location = remote.location();
@@ -162,7 +179,7 @@ pub fn pull(
         };
         tracing::debug!(file = %s.path, "{reason}");
         report.skipped.push(SkippedFile {
-            path: s.path.clone(),
+            file: s.path.clone(),
             reason: reason.to_string(),
         });
     }
@@ -196,7 +213,7 @@ pub fn pull(
         let (sealed, damaged) = snapshot::sealed_snapshots(remote, &listing);
         for d in damaged {
             report.bad.push(BadFile {
-                path: d.path,
+                file: d.file,
                 reason: d.reason,
             });
         }
@@ -271,8 +288,8 @@ pub fn pull(
             bar.advance(1);
             decoded.recv().map_err(|_| {
                 SyncError::Remote(crate::remote::RemoteError::Read {
-                    path: name.rel_path().into(),
-                    source: std::io::Error::other("the changeset reader stopped"),
+                    location: name.rel_path(),
+                    source: "the changeset reader stopped".into(),
                 })
             })
         };
@@ -288,7 +305,7 @@ pub fn pull(
                 }
                 let mut fail = |reason: String| {
                     report.bad.push(BadFile {
-                        path: part.rel_path(),
+                        file: part.rel_path(),
                         reason,
                     });
                     failed[k] = true;
@@ -309,7 +326,7 @@ pub fn pull(
             }
             if !failed[k] && snap.header.prev != prev {
                 report.bad.push(BadFile {
-                    path: snap.seal.rel_path(),
+                    file: snap.seal.rel_path(),
                     reason: "it does not chain on from the snapshot's last part".into(),
                 });
                 failed[k] = true;
@@ -332,7 +349,7 @@ pub fn pull(
                 }
             }
             tracing::info!(snapshot = %snap.seal, "snapshot applied");
-            report.snapshots.push(snap.seal.rel_path());
+            report.bootstrapped_from.push(snap.seal.rel_path());
         }
 
         for (peer, generation, position, names) in &work {
@@ -345,7 +362,7 @@ pub fn pull(
                 && failed[*k]
             {
                 report.bad.push(BadFile {
-                    path: format!("{peer}/{:08x}-*", generation),
+                    file: format!("{peer}/{:08x}-*", generation),
                     reason: format!(
                         "the beginning of this stream (up to changeset {}) is gone and the \
                          snapshot that stands for it is damaged",
@@ -361,7 +378,7 @@ pub fn pull(
                     continue;
                 }
                 let bad = |reason: String| BadFile {
-                    path: name.rel_path(),
+                    file: name.rel_path(),
                     reason,
                 };
                 if name.seq != expected {
@@ -475,7 +492,7 @@ pub fn pull(
 /// A changeset read and decoded, with the SHA-256 of each entry's body; or why it could not be.
 type Decoded = Result<(Changeset, Checksum, Vec<Option<[u8; 32]>>), String>;
 
-fn read_and_decode(remote: &dyn Remote, name: &dyn FileName) -> Decoded {
+fn read_and_decode(remote: &Remote, name: &dyn FileName) -> Decoded {
     let (cs, checksum) = super::read_changeset(remote, name)?;
     let digests = cs
         .entries

@@ -42,14 +42,26 @@ pub struct PushOptions {
     pub force: bool,
 }
 
+/// One changeset file a push wrote.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PublishedFile {
+    /// Relative to the remote.
+    pub file: String,
+    pub entries: u64,
+}
+
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct PushReport {
     pub remote: String,
     pub generation: u64,
-    /// Changesets published by this run, with their entry counts.
-    pub published: Vec<(String, u64)>,
+    /// How many changesets this run published.
+    pub changesets: u64,
+    /// The changesets published by this run, with their entry counts.
+    pub published: Vec<PublishedFile>,
     /// Changesets of an interrupted push that this run recognised and finished.
     pub adopted: Vec<String>,
+    /// Versions and tombstones published, in all projects.
+    pub entries: u64,
     pub per_project: PerProject,
     /// Set when `--force` started a new generation: what was found.
     pub new_generation: Option<String>,
@@ -57,15 +69,9 @@ pub struct PushReport {
     pub warnings: Vec<String>,
 }
 
-impl PushReport {
-    pub fn entries(&self) -> u64 {
-        self.per_project.values().map(Counts::total).sum()
-    }
-}
-
 pub fn push(
     store: &mut Store,
-    remote: &dyn Remote,
+    remote: &Remote,
     opts: PushOptions,
 ) -> Result<PushReport, SyncError> {
     let location = remote.location();
@@ -130,6 +136,7 @@ pub fn push(
         &mut report,
     )?;
     publish_manifest(store, remote, remote_id, !report.published.is_empty())?;
+    report.entries = report.per_project.values().map(Counts::total).sum();
     Ok(report)
 }
 
@@ -137,7 +144,7 @@ pub fn push(
 /// an interrupted push of this database left; returns what does not fit.
 fn check_stream(
     store: &Store,
-    remote: &dyn Remote,
+    remote: &Remote,
     remote_id: i64,
     state: &mut Pushed,
     report: &mut PushReport,
@@ -285,7 +292,7 @@ fn check_stream(
 
 fn export(
     store: &Store,
-    remote: &dyn Remote,
+    remote: &Remote,
     remote_id: i64,
     state: &mut Pushed,
     echo_filter: bool,
@@ -351,7 +358,7 @@ pub(crate) fn export_chunks(
 
 fn publish_chunk(
     store: &Store,
-    remote: &dyn Remote,
+    remote: &Remote,
     remote_id: i64,
     state: &mut Pushed,
     entries: Vec<Record>,
@@ -394,6 +401,10 @@ fn publish_chunk(
     };
     store.set_pushed(remote_id, state)?;
     tracing::info!(changeset = %name, entries = count, bytes = bytes.len(), "published");
-    report.published.push((name.to_string(), count));
+    report.changesets += 1;
+    report.published.push(PublishedFile {
+        file: name.to_string(),
+        entries: count,
+    });
     Ok(())
 }

@@ -91,15 +91,12 @@ pub fn coverage(store: &Store, remote_id: i64) -> Result<BTreeMap<StreamId, Cove
 }
 
 /// Writes a snapshot of this database into `remote`.
-pub fn snapshot(store: &Store, remote: &dyn Remote) -> Result<SnapshotReport, SyncError> {
+pub fn snapshot(store: &Store, remote: &Remote) -> Result<SnapshotReport, SyncError> {
     write(store, remote).map(|(report, _)| report)
 }
 
 /// Writes a snapshot; returns what it wrote, and the snapshot as a reader finds it.
-pub(crate) fn write(
-    store: &Store,
-    remote: &dyn Remote,
-) -> Result<(SnapshotReport, Sealed), SyncError> {
+pub(crate) fn write(store: &Store, remote: &Remote) -> Result<(SnapshotReport, Sealed), SyncError> {
     let location = remote.location();
     let remote_id = store.remote_id(&location)?;
     let me = store.peer().clone();
@@ -235,7 +232,7 @@ impl Sealed {
 
     /// Checks every part's checksum (not its content): what a prune relies on before it
     /// removes changesets that this snapshot stands for.
-    pub fn check_parts(&self, remote: &dyn Remote) -> Result<(), (String, String)> {
+    pub fn check_parts(&self, remote: &Remote) -> Result<(), (String, String)> {
         for part in &self.parts {
             let bytes = remote
                 .read(part)
@@ -249,14 +246,14 @@ impl Sealed {
 /// A snapshot that cannot be used, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BadSnapshot {
-    pub path: String,
+    pub file: String,
     pub reason: String,
 }
 
 /// Every complete snapshot of `listing`, newest first, with the seals that could not be read
 /// or whose parts are not all there. Parts without a seal (an interrupted snapshot, or one
 /// being written) are neither.
-pub fn sealed_snapshots(remote: &dyn Remote, listing: &Listing) -> (Vec<Sealed>, Vec<BadSnapshot>) {
+pub fn sealed_snapshots(remote: &Remote, listing: &Listing) -> (Vec<Sealed>, Vec<BadSnapshot>) {
     let mut good = Vec::new();
     let mut bad = Vec::new();
     for ((peer, id), (parts, sealed)) in listing.snapshot_files() {
@@ -269,7 +266,7 @@ pub fn sealed_snapshots(remote: &dyn Remote, listing: &Listing) -> (Vec<Sealed>,
             part: None,
         };
         let fail = |reason: String| BadSnapshot {
-            path: seal.rel_path(),
+            file: seal.rel_path(),
             reason,
         };
         let header = match super::read_changeset(remote, &seal) {

@@ -11,7 +11,7 @@ use super::pull::KeyPlan;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PeerSeen {
-    pub peer_id: String,
+    pub peer: String,
     pub generation: u64,
     pub host: Option<String>,
     pub last_push_at: Option<String>,
@@ -21,7 +21,7 @@ pub struct PeerSeen {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LastRun {
-    pub at: String,
+    pub finished_at: String,
     pub outcome: String,
     pub exit_status: i64,
     pub scenario_id: String,
@@ -46,7 +46,7 @@ pub struct Status {
     pub conflicts_resolved: Vec<KeyPlan>,
 }
 
-pub fn status(store: &Store, remote: &dyn Remote) -> Result<Status, SyncError> {
+pub fn status(store: &Store, remote: &Remote) -> Result<Status, SyncError> {
     let location = remote.location();
     // A remote this home never synced with is not registered by looking at it: an id no
     // remote has stands for it (nothing pushed there, nothing applied from it).
@@ -75,14 +75,14 @@ pub fn status(store: &Store, remote: &dyn Remote) -> Result<Status, SyncError> {
         }
         match peers
             .iter_mut()
-            .find(|p| p.peer_id == peer.to_string() && p.generation <= gen_)
+            .find(|p| p.peer == peer.to_string() && p.generation <= gen_)
         {
             Some(seen) => {
                 seen.generation = gen_;
                 seen.changesets += names.len() as u64;
             }
             None => peers.push(PeerSeen {
-                peer_id: peer.to_string(),
+                peer: peer.to_string(),
                 generation: gen_,
                 host: None,
                 last_push_at: None,
@@ -95,11 +95,11 @@ pub fn status(store: &Store, remote: &dyn Remote) -> Result<Status, SyncError> {
         let Ok(Some(m)) = remote.read_manifest(*peer) else {
             continue;
         };
-        let seen = match peers.iter_mut().find(|p| p.peer_id == m.peer) {
+        let seen = match peers.iter_mut().find(|p| p.peer == m.peer) {
             Some(seen) => seen,
             None => {
                 peers.push(PeerSeen {
-                    peer_id: m.peer.clone(),
+                    peer: m.peer.clone(),
                     generation: m.generation,
                     host: None,
                     last_push_at: None,
@@ -121,7 +121,7 @@ pub fn status(store: &Store, remote: &dyn Remote) -> Result<Status, SyncError> {
             .find(|r| r.remote.as_deref() == Some(location.as_str())))
     };
     let as_last = |r: &Run| LastRun {
-        at: rfc3339(r.finished_at_ms),
+        finished_at: rfc3339(r.finished_at_ms),
         outcome: r.outcome.clone(),
         exit_status: r.exit_status,
         scenario_id: r.scenario_id.clone(),

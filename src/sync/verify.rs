@@ -8,13 +8,15 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::outcome::Outcome;
 use crate::remote::{FileName, Found, Remote};
 
 use super::SyncError;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Problem {
-    pub path: String,
+    /// Relative to the remote.
+    pub file: String,
     pub what: String,
 }
 
@@ -41,7 +43,7 @@ pub struct VerifyReport {
     pub changesets: u64,
     pub peers: Vec<PeerReport>,
     /// Problems not tied to one peer's stream (unknown `.cset` files).
-    pub problems: Vec<Problem>,
+    pub other_problems: Vec<Problem>,
     /// Temporary files: a write in progress, or left behind. Not damage.
     pub temporary: Vec<String>,
     /// Every complete snapshot, checked part by part.
@@ -62,16 +64,20 @@ pub struct SnapshotCheck {
 
 impl VerifyReport {
     pub fn problem_count(&self) -> usize {
-        self.problems.len() + self.peers.iter().map(|p| p.problems.len()).sum::<usize>()
+        self.other_problems.len() + self.peers.iter().map(|p| p.problems.len()).sum::<usize>()
     }
 
-    /// 5 when anything is damaged, else 0.
-    pub fn exit_status(&self) -> u8 {
-        if self.problem_count() > 0 { 5 } else { 0 }
+    /// Bad data when anything is damaged.
+    pub fn outcome(&self) -> Outcome {
+        if self.problem_count() > 0 {
+            Outcome::BadData
+        } else {
+            Outcome::Ok
+        }
     }
 }
 
-pub fn verify(remote: &dyn Remote) -> Result<VerifyReport, SyncError> {
+pub fn verify(remote: &Remote) -> Result<VerifyReport, SyncError> {
     let listing = remote.list()?;
     let mut report = VerifyReport {
         remote: remote.location(),
@@ -84,24 +90,24 @@ pub fn verify(remote: &dyn Remote) -> Result<VerifyReport, SyncError> {
             (Found::Temporary, _) => report.temporary.push(s.path.clone()),
             (Found::ConflictCopy, Some(peer)) => {
                 peer_report(&mut peers, peer).problems.push(Problem {
-                    path: s.path.clone(),
+                    file: s.path.clone(),
                     what: "a duplicate: a file-sync tool's conflict copy (two machines wrote \
                                as the same peer)"
                         .into(),
                 })
             }
-            _ => report.problems.push(Problem {
-                path: s.path.clone(),
+            _ => report.other_problems.push(Problem {
+                file: s.path.clone(),
                 what: "a .cset file whose name this tool never writes".into(),
             }),
         }
     }
     let (sealed, damaged) = super::snapshot::sealed_snapshots(remote, &listing);
     for d in damaged {
-        peer_report(&mut peers, peer_of(&d.path).unwrap_or_default())
+        peer_report(&mut peers, peer_of(&d.file).unwrap_or_default())
             .problems
             .push(Problem {
-                path: d.path,
+                file: d.file,
                 what: d.reason,
             });
     }
@@ -132,7 +138,7 @@ pub fn verify(remote: &dyn Remote) -> Result<VerifyReport, SyncError> {
                 peer_report(&mut peers, part.peer.to_string())
                     .problems
                     .push(Problem {
-                        path: part.rel_path(),
+                        file: part.rel_path(),
                         what,
                     });
             }
@@ -141,7 +147,7 @@ pub fn verify(remote: &dyn Remote) -> Result<VerifyReport, SyncError> {
             peer_report(&mut peers, snap.seal.peer.to_string())
                 .problems
                 .push(Problem {
-                    path: snap.seal.rel_path(),
+                    file: snap.seal.rel_path(),
                     what: "the seal does not chain on from the snapshot's last part".into(),
                 });
         }
@@ -179,7 +185,7 @@ pub fn verify(remote: &dyn Remote) -> Result<VerifyReport, SyncError> {
             report.changesets += 1;
             stream.changesets += 1;
             let problem = |what: String| Problem {
-                path: name.rel_path(),
+                file: name.rel_path(),
                 what,
             };
             if name.seq != expected {

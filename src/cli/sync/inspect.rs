@@ -1,0 +1,256 @@
+//! `context sync inspect FILE`: decode one changeset file, whatever state it is in.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::Args;
+use serde::Serialize;
+
+use context::changeset::{self, Changeset, Header, MAX_FILE_BYTES};
+use context::clock::rfc3339;
+use context::outcome::Outcome;
+use context::record::Record;
+use context::sync::{self, PerProject};
+
+use super::print_json_pretty;
+use crate::cli::CliError;
+
+#[derive(Debug, Args)]
+pub struct Inspect {
+    /// The changeset file (`.cset`).
+    file: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct Json {
+    file: String,
+    format: String,
+    size: usize,
+    checksum: ChecksumJson,
+    header: Option<HeaderJson>,
+    entries: Vec<EntryJson>,
+    /// Why the content cannot be decoded.
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ChecksumJson {
+    ok: bool,
+    sha256: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct HeaderJson {
+    peer: String,
+    generation: u64,
+    seq: u64,
+    prev: Option<String>,
+    created_at: String,
+    host: String,
+    snapshot: bool,
+    versions: u64,
+    tombstones: u64,
+    per_project: PerProject,
+    covers: Vec<CoverJson>,
+}
+
+#[derive(Serialize)]
+struct CoverJson {
+    peer: String,
+    generation: u64,
+    seq: u64,
+    checksum: String,
+}
+
+#[derive(Serialize)]
+struct EntryJson {
+    id: String,
+    project: String,
+    key: String,
+    kind: &'static str,
+    parent: Option<String>,
+    peer: String,
+    size: Option<usize>,
+    created_at: String,
+    hlc: String,
+    expires_at: Option<String>,
+}
+
+impl HeaderJson {
+    fn of(cs: &Changeset) -> HeaderJson {
+        let h: &Header = &cs.header;
+        let mut per_project = PerProject::new();
+        for e in &cs.entries {
+            sync::count(&mut per_project, &e.project, e.kind);
+        }
+        HeaderJson {
+            peer: h.peer.to_string(),
+            generation: h.generation,
+            seq: h.seq,
+            prev: h.prev.map(|p| p.hex()),
+            created_at: rfc3339(h.created_at_ms),
+            host: h.host.clone(),
+            snapshot: h.snapshot,
+            versions: h.versions,
+            tombstones: h.tombstones,
+            per_project,
+            covers: h
+                .covers
+                .iter()
+                .map(|c| CoverJson {
+                    peer: c.peer.to_string(),
+                    generation: c.generation,
+                    seq: c.seq,
+                    checksum: c.checksum.hex(),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl EntryJson {
+    fn of(e: &Record) -> EntryJson {
+        EntryJson {
+            id: e.id.to_string(),
+            project: e.project.clone(),
+            key: e.key.clone(),
+            kind: e.kind.as_str(),
+            parent: e.parent.map(|p| p.to_string()),
+            peer: e.peer.to_string(),
+            size: e.body.as_ref().map(Vec::len),
+            created_at: rfc3339(e.hlc.wall_ms()),
+            hlc: e.hlc.to_i64().to_string(),
+            expires_at: e.expires_at_ms.map(rfc3339),
+        }
+    }
+}
+
+impl Inspect {
+    pub fn run(self, out: &mut dyn Write) -> Result<Outcome, CliError> {
+        let file = &self.file;
+        let read_err = |source| CliError::ReadInput {
+            what: file.display().to_string(),
+            source,
+        };
+        let size = std::fs::metadata(file).map_err(read_err)?.len();
+        if size > MAX_FILE_BYTES + 64 {
+            return Err(CliError::TooLarge {
+                path: file.clone(),
+                size,
+            });
+        }
+        let bytes = std::fs::read(file).map_err(read_err)?;
+        let found = changeset::inspect(&bytes).map_err(|source| CliError::BadChangeset {
+            path: file.clone(),
+            source,
+        })?;
+        let healthy = found.checksum.is_ok() && found.changeset.is_ok();
+        if self.json {
+            let value = Json {
+                file: file.display().to_string(),
+                format: format!("{}.{}", found.major, found.minor),
+                size: found.size,
+                checksum: match &found.checksum {
+                    Ok(sum) => ChecksumJson {
+                        ok: true,
+                        sha256: Some(sum.hex()),
+                        error: None,
+                    },
+                    Err(e) => ChecksumJson {
+                        ok: false,
+                        sha256: None,
+                        error: Some(e.to_string()),
+                    },
+                },
+                header: found.changeset.as_ref().ok().map(HeaderJson::of),
+                entries: found
+                    .changeset
+                    .as_ref()
+                    .map(|cs| cs.entries.iter().map(EntryJson::of).collect())
+                    .unwrap_or_default(),
+                error: found.changeset.as_ref().err().map(|e| e.to_string()),
+            };
+            print_json_pretty(out, &value)?;
+        } else {
+            writeln!(out, "file       {} ({} bytes)", file.display(), found.size)?;
+            writeln!(out, "format     {}.{}", found.major, found.minor)?;
+            match &found.checksum {
+                Ok(sum) => writeln!(out, "checksum   ok (sha256 {sum})")?,
+                Err(e) => writeln!(out, "checksum   BAD: {e}")?,
+            }
+            match &found.changeset {
+                Err(e) => writeln!(out, "content    cannot be decoded: {e}")?,
+                Ok(cs) => print_changeset(cs, out)?,
+            }
+        }
+        if !healthy {
+            writeln!(
+                std::io::stderr().lock(),
+                "context: {} is damaged",
+                file.display()
+            )?;
+            return Ok(Outcome::BadData);
+        }
+        Ok(Outcome::Ok)
+    }
+}
+
+fn print_changeset(cs: &Changeset, out: &mut dyn Write) -> Result<(), CliError> {
+    let h = &cs.header;
+    writeln!(
+        out,
+        "stream     peer {} generation {} changeset {}",
+        h.peer, h.generation, h.seq
+    )?;
+    writeln!(
+        out,
+        "previous   {}",
+        h.prev
+            .map_or_else(|| "none (first of its stream)".to_string(), |p| p.hex())
+    )?;
+    writeln!(
+        out,
+        "written    {} on {}{}",
+        rfc3339(h.created_at_ms),
+        h.host,
+        if h.snapshot { " (snapshot)" } else { "" }
+    )?;
+    let projects: Vec<String> = h
+        .projects
+        .iter()
+        .map(|(p, n)| format!("{p}: {n}"))
+        .collect();
+    writeln!(
+        out,
+        "entries    {} versions, {} tombstones ({})",
+        h.versions,
+        h.tombstones,
+        projects.join(", ")
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{:<9}  {:<36}  {:<24}  {:>8}  {:<36}  PROJECT/KEY",
+        "KIND", "VERSION", "TIME", "SIZE", "PARENT"
+    )?;
+    for e in &cs.entries {
+        writeln!(
+            out,
+            "{:<9}  {:<36}  {:<24}  {:>8}  {:<36}  {}/{}",
+            e.kind.as_str(),
+            e.id.to_string(),
+            rfc3339(e.hlc.wall_ms()),
+            e.body
+                .as_ref()
+                .map_or_else(|| "-".to_string(), |b| b.len().to_string()),
+            e.parent.map_or_else(|| "-".to_string(), |p| p.to_string()),
+            e.project,
+            e.key
+        )?;
+    }
+    Ok(())
+}

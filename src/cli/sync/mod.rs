@@ -1,0 +1,230 @@
+//! `context sync ...`: one file per subcommand, each an args struct with a `run` that calls
+//! the library and prints its report. What they share lives here: the flags every remote
+//! command takes, the lock-store-remote-span-log [`Session`], and the warnings printer.
+
+mod default_remote;
+mod inspect;
+mod log;
+mod prune;
+mod pull;
+mod push;
+mod run;
+mod schedule;
+mod snapshot;
+mod status;
+mod verify;
+
+use std::io::Write;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use serde::Serialize;
+
+use context::outcome::Outcome;
+use context::remote::{self, Location, Remote};
+use context::store::{Run, Store};
+use context::sync::{self, DEFAULT_REMOTE_SETTING, SyncError, SyncLock};
+
+use super::{CliError, Env};
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct SyncArgs {
+    #[command(subcommand)]
+    command: Option<SyncCommand>,
+    #[command(flatten)]
+    run: run::SyncRun,
+}
+
+#[derive(Debug, Subcommand)]
+enum SyncCommand {
+    /// Set the default remote (a folder every machine sees, or a file:// URL).
+    Remote(default_remote::SetRemote),
+    /// Write this peer's changes since its last push to the remote.
+    Push(push::Push),
+    /// Apply, in one transaction, every changeset of the remote not yet applied here.
+    Pull(pull::Pull),
+    /// This peer, ahead, behind, last push and pull.
+    Status(status::Status),
+    /// Check every changeset in the remote; exit 5 on any damage.
+    Verify(verify::Verify),
+    /// Publish a snapshot (every version and tombstone, history included) for new peers.
+    Snapshot(snapshot::Snapshot),
+    /// Delete the changesets every known peer has applied and a snapshot covers.
+    Prune(prune::Prune),
+    /// The last sync runs (push, pull, snapshot, prune): time, outcome, counts, scenario id.
+    Log(log::Log),
+    /// Print a crontab line or systemd user units that run `context sync` unattended.
+    Schedule(schedule::Schedule),
+    /// Decode one changeset file: header, checksum verdict, every entry.
+    Inspect(inspect::Inspect),
+}
+
+impl SyncArgs {
+    pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
+        match self.command {
+            None => self.run.run(env, out),
+            Some(SyncCommand::Remote(c)) => c.run(env, out),
+            Some(SyncCommand::Push(c)) => c.run(env, out),
+            Some(SyncCommand::Pull(c)) => c.run(env, out),
+            Some(SyncCommand::Status(c)) => c.run(env, out),
+            Some(SyncCommand::Verify(c)) => c.run(env, out),
+            Some(SyncCommand::Snapshot(c)) => c.run(env, out),
+            Some(SyncCommand::Prune(c)) => c.run(env, out),
+            Some(SyncCommand::Log(c)) => c.run(env, out),
+            Some(SyncCommand::Schedule(c)) => c.run(env, out),
+            Some(SyncCommand::Inspect(c)) => c.run(out),
+        }
+    }
+}
+
+/// `--remote R`: which remote, else the default one.
+#[derive(Debug, Args, Clone)]
+struct RemoteFlag {
+    /// The remote: a folder path or a file:// URL (else the default set with `context sync
+    /// remote`).
+    #[arg(long, value_name = "R")]
+    remote: Option<Location>,
+}
+
+impl RemoteFlag {
+    /// The remote named by the flag, else the home's default one.
+    fn open(&self, store: &Store) -> Result<Remote, CliError> {
+        let location = match &self.remote {
+            Some(l) => l.clone(),
+            None => {
+                let stored = store
+                    .setting(DEFAULT_REMOTE_SETTING)?
+                    .ok_or(SyncError::NoRemote)?;
+                Location::parse(&stored).map_err(|e| CliError::StoredRemote(stored, e))?
+            }
+        };
+        Ok(remote::open(&location).map_err(SyncError::from)?)
+    }
+}
+
+/// `--wait DURATION`.
+#[derive(Debug, Args, Clone)]
+struct WaitFlag {
+    /// Wait up to DURATION (or a number of seconds) for another sync of this home to finish.
+    #[arg(long, value_name = "DURATION", default_value = "0", value_parser = context::duration::parse_wait)]
+    wait: Duration,
+}
+
+/// Prints `value` as one line of JSON.
+fn print_json(out: &mut dyn Write, value: &impl Serialize) -> Result<(), CliError> {
+    serde_json::to_writer(&mut *out, value).map_err(std::io::Error::from)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// Prints `value` as indented JSON (the reports a person may read).
+fn print_json_pretty(out: &mut dyn Write, value: &impl Serialize) -> Result<(), CliError> {
+    serde_json::to_writer_pretty(&mut *out, value).map_err(std::io::Error::from)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// Warnings go to stderr, one line each, whatever the output format.
+fn print_warnings(warnings: &[String]) -> Result<(), CliError> {
+    let mut err = std::io::stderr().lock();
+    for w in warnings {
+        writeln!(err, "context: warning: {w}")?;
+    }
+    Ok(())
+}
+
+/// What every sync run that changes something shares: the lock, the store, the remote, the
+/// span, the log entry.
+struct Session {
+    _lock: SyncLock,
+    store: Store,
+    command: &'static str,
+    started_ms: i64,
+    scenario_id: String,
+    span: tracing::Span,
+}
+
+impl Session {
+    fn open(env: &Env, command: &'static str, wait: &WaitFlag) -> Result<Session, CliError> {
+        let home = env.home()?;
+        let lock = SyncLock::acquire(&home, wait.wait).map_err(CliError::from)?;
+        let store = env.open_store()?;
+        let scenario_id = env.scenario_id();
+        let span = tracing::info_span!(
+            "sync",
+            command,
+            peer = %store.peer().id,
+            remote = tracing::field::Empty,
+            project = tracing::field::Empty,
+            scenario_id = %scenario_id,
+        );
+        Ok(Session {
+            _lock: lock,
+            started_ms: store.now_ms(),
+            store,
+            command,
+            scenario_id,
+            span,
+        })
+    }
+
+    /// Resolves the remote and runs `op` on it inside this run's span. A failure is logged as
+    /// a run and returned; on success the result comes back with the remote's location.
+    fn with_remote<T>(
+        &mut self,
+        flag: &RemoteFlag,
+        op: impl FnOnce(&mut Store, &Remote) -> Result<T, SyncError>,
+    ) -> Result<(T, Option<String>), CliError> {
+        let span = self.span.clone();
+        let _enter = span.enter();
+        let remote = flag.open(&self.store);
+        let location = match &remote {
+            Ok(r) => Some(r.location()),
+            Err(_) => flag.remote.as_ref().map(|l| l.to_string()),
+        };
+        if let Some(l) = &location {
+            span.record("remote", l.as_str());
+        }
+        let result = remote.and_then(|r| Ok(op(&mut self.store, &r)?));
+        match result {
+            Ok(value) => Ok((value, location)),
+            Err(e) => {
+                let summary = serde_json::json!({ "error": e.to_string() });
+                self.log(location, e.outcome(), summary);
+                Err(e)
+            }
+        }
+    }
+
+    /// Logs a finished run and records the projects it touched on its span.
+    fn finish(
+        &self,
+        remote: Option<String>,
+        outcome: Outcome,
+        per_project: &sync::PerProject,
+        summary: serde_json::Value,
+    ) {
+        let projects = per_project.keys().cloned().collect::<Vec<_>>().join(",");
+        self.span.record("project", projects.as_str());
+        let _enter = self.span.enter();
+        tracing::info!(outcome = outcome.as_str(), "{} finished", self.command);
+        self.log(remote, outcome, summary);
+    }
+
+    fn log(&self, remote: Option<String>, outcome: Outcome, summary: serde_json::Value) {
+        let run = Run {
+            command: self.command.to_string(),
+            remote,
+            scenario_id: self.scenario_id.clone(),
+            started_at_ms: self.started_ms,
+            finished_at_ms: self.store.now_ms(),
+            exit_status: i64::from(crate::exit_status(outcome)),
+            outcome: outcome.as_str().to_string(),
+            summary: summary.to_string(),
+        };
+        if let Err(e) = self.store.record_run(&run) {
+            tracing::warn!("could not log the run: {e}");
+        }
+    }
+}

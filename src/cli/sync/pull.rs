@@ -1,0 +1,159 @@
+//! `context sync pull`.
+
+use std::io::Write;
+
+use clap::Args;
+
+use context::outcome::Outcome;
+use context::sync::{self, PullOptions, PullReport, describe_counts, plural};
+
+use super::{RemoteFlag, Session, WaitFlag, print_json, print_warnings};
+use crate::cli::{CliError, Env};
+
+#[derive(Debug, Args, Clone)]
+pub struct Pull {
+    #[command(flatten)]
+    pub remote: RemoteFlag,
+    /// Let last-writer-wins replace local changes the other peer never saw (a backup is taken
+    /// first; the replaced versions stay in history and are listed).
+    #[arg(long)]
+    pub force: bool,
+    /// Print what would be applied, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub wait: WaitFlag,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl Pull {
+    pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
+        let report = self.report(env)?;
+        print(&report, self.json, out)?;
+        Ok(report.outcome())
+    }
+
+    /// Pulls and logs the run (a dry run, which changes nothing, is not logged).
+    pub fn report(&self, env: &Env) -> Result<PullReport, CliError> {
+        let mut session = Session::open(env, "pull", &self.wait)?;
+        let opts = PullOptions {
+            force: self.force,
+            dry_run: self.dry_run,
+        };
+        let (report, location) = session.with_remote(&self.remote, |store, remote| {
+            sync::pull(store, remote, opts)
+        })?;
+        if !self.dry_run {
+            let summary = serde_json::to_value(&report).unwrap_or_default();
+            session.finish(location, report.outcome(), &report.per_project, summary);
+        }
+        Ok(report)
+    }
+}
+
+/// "3 versions in default from /path (1 changeset)".
+fn summary(r: &PullReport) -> String {
+    let from_snapshot = match r.bootstrapped_from.as_slice() {
+        [] => String::new(),
+        seals => format!(", after the snapshot {}", seals.join(", ")),
+    };
+    format!(
+        "{} from {} ({}{from_snapshot})",
+        describe_counts(&r.per_project),
+        r.remote,
+        plural(r.changesets, "changeset")
+    )
+}
+
+pub fn print(r: &PullReport, as_json: bool, out: &mut dyn Write) -> Result<(), CliError> {
+    let skipped: Vec<String> = r
+        .skipped
+        .iter()
+        .map(|s| format!("{}/{}: {}", r.remote, s.file, s.reason))
+        .collect();
+    print_warnings(&skipped)?;
+    print_warnings(&r.warnings)?;
+    if as_json {
+        print_json(out, r)?;
+    }
+    let mut err = std::io::stderr().lock();
+    if r.dry_run && !as_json {
+        for p in &r.plan {
+            writeln!(
+                out,
+                "{:<13} {}/{}  {} -> {}",
+                p.action.as_str(),
+                p.project,
+                p.key,
+                p.local.as_deref().unwrap_or("-"),
+                p.winner
+            )?;
+        }
+        if r.rows() > 0 {
+            writeln!(
+                out,
+                "would apply {}; nothing changed (--dry-run)",
+                summary(r)
+            )?;
+        }
+    }
+    if !r.conflicts.is_empty() {
+        let refused = !r.forced;
+        for c in &r.conflicts {
+            let line = format!(
+                "{}: {} in project {}: local version {} {} by {}",
+                if refused { "conflict" } else { "replaced" },
+                c.key,
+                c.project,
+                c.local.as_deref().unwrap_or("-"),
+                if refused {
+                    "would be replaced"
+                } else {
+                    "was replaced"
+                },
+                c.winner
+            );
+            if refused {
+                writeln!(err, "{line}")?;
+            } else if !as_json {
+                writeln!(
+                    out,
+                    "{line} (`context restore {} {}` brings it back)",
+                    c.key,
+                    c.local.as_deref().unwrap_or("-")
+                )?;
+            }
+        }
+        if refused {
+            writeln!(
+                err,
+                "pull refused: {} would replace local changes that the other peer never saw; \
+                 nothing was changed. `context sync pull --force` lets the newest write win \
+                 (the replaced versions stay in history, and a backup is taken first).",
+                plural(r.conflicts.len() as u64, "key")
+            )?;
+        }
+    }
+    if let Some(b) = &r.backup
+        && !as_json
+    {
+        writeln!(
+            out,
+            "backup of the database before replacing local versions: {}",
+            b.display()
+        )?;
+    }
+    for b in &r.bad {
+        writeln!(
+            err,
+            "bad changeset {}/{}: {}; its stream stops there",
+            r.remote, b.file, b.reason
+        )?;
+    }
+    if r.applied && r.rows() > 0 && !as_json {
+        writeln!(out, "pulled {}", summary(r))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,79 @@
+//! Bare `context sync`, the everyday command and what a schedule runs: pull, then push.
+
+use std::io::Write;
+
+use clap::Args;
+use serde::Serialize;
+
+use context::outcome::Outcome;
+use context::sync::{PullReport, PushReport};
+
+use super::{RemoteFlag, WaitFlag, print_json, pull, push};
+use crate::cli::{CliError, Env};
+
+#[derive(Debug, Args, Clone)]
+pub struct SyncRun {
+    #[command(flatten)]
+    remote: RemoteFlag,
+    /// Let the pull replace unseen local changes, and the push start a new generation or
+    /// publish again what the remote lost (see `pull --help`, `push --help`).
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    wait: WaitFlag,
+    /// Print both reports as one JSON object: {"pull": ..., "push": ...}.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct Json<'a> {
+    pull: &'a PullReport,
+    push: &'a PushReport,
+}
+
+impl SyncRun {
+    pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
+        let pull = pull::Pull {
+            remote: self.remote.clone(),
+            force: self.force,
+            dry_run: false,
+            wait: self.wait.clone(),
+            json: self.json,
+        };
+        let pulled = pull.report(env)?;
+        if !self.json {
+            pull::print(&pulled, false, out)?;
+        }
+        let push = push::Push {
+            remote: self.remote,
+            force: self.force,
+            wait: self.wait,
+            json: self.json,
+        };
+        let pushed = match push.report(env) {
+            Ok(report) => report,
+            Err(e) => {
+                if self.json {
+                    // What the pull did still reaches a script.
+                    print_json(out, &serde_json::json!({ "pull": &pulled, "push": null }))?;
+                }
+                return Err(e);
+            }
+        };
+        if self.json {
+            pull::print(&pulled, true, &mut std::io::sink())?;
+            push::print(&pushed, true, &mut std::io::sink())?;
+            print_json(
+                out,
+                &Json {
+                    pull: &pulled,
+                    push: &pushed,
+                },
+            )?;
+        } else {
+            push::print(&pushed, false, out)?;
+        }
+        Ok(pulled.outcome().then(Outcome::Ok))
+    }
+}

@@ -1,0 +1,69 @@
+//! `context sync status`.
+
+use std::io::Write;
+
+use clap::Args;
+
+use context::outcome::Outcome;
+use context::sync::{self, status::LastRun};
+
+use super::{RemoteFlag, print_json_pretty};
+use crate::cli::{CliError, Env};
+
+#[derive(Debug, Args)]
+pub struct Status {
+    #[command(flatten)]
+    remote: RemoteFlag,
+    /// Print the status as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+impl Status {
+    pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
+        let store = env.open_store()?;
+        let remote = self.remote.open(&store)?;
+        let s = sync::status(&store, &remote)?;
+        if self.json {
+            print_json_pretty(out, &s)?;
+            return Ok(Outcome::Ok);
+        }
+        writeln!(
+            out,
+            "peer     {} (generation {}, host {})",
+            s.peer_id, s.generation, s.host
+        )?;
+        writeln!(out, "remote   {}", s.remote)?;
+        writeln!(out, "ahead    {} (local changes not yet pushed)", s.ahead)?;
+        writeln!(out, "behind   {} (changesets not yet applied)", s.behind)?;
+        let last = |r: &Option<LastRun>| match r {
+            Some(r) => format!("{} ({}, exit {})", r.finished_at, r.outcome, r.exit_status),
+            None => "never".to_string(),
+        };
+        writeln!(out, "pushed   {}", last(&s.last_push_run))?;
+        writeln!(out, "pulled   {}", last(&s.last_pull_run))?;
+        for p in &s.peers {
+            writeln!(
+                out,
+                "peer seen {} generation {} host {} last push {}{}",
+                p.peer,
+                p.generation,
+                p.host.as_deref().unwrap_or("?"),
+                p.last_push_at.as_deref().unwrap_or("?"),
+                if p.this_peer { " (this peer)" } else { "" }
+            )?;
+        }
+        for c in &s.conflicts_resolved {
+            writeln!(
+                out,
+                "resolved {} in {}: replaced {} (restore with `context restore {} {}`)",
+                c.key,
+                c.project,
+                c.local.as_deref().unwrap_or("-"),
+                c.key,
+                c.local.as_deref().unwrap_or("-")
+            )?;
+        }
+        Ok(Outcome::Ok)
+    }
+}

@@ -1,0 +1,119 @@
+//! `context sync verify`.
+
+use std::io::Write;
+
+use clap::Args;
+use serde::Serialize;
+
+use context::outcome::Outcome;
+use context::sync::{self, VerifyReport, plural};
+
+use super::{RemoteFlag, print_json_pretty};
+use crate::cli::{CliError, Env};
+
+#[derive(Debug, Args)]
+pub struct Verify {
+    #[command(flatten)]
+    remote: RemoteFlag,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The report with its count of problems in front.
+#[derive(Serialize)]
+struct Json<'a> {
+    problems: usize,
+    #[serde(flatten)]
+    report: &'a VerifyReport,
+}
+
+impl Verify {
+    pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
+        let store = env.open_store()?;
+        let remote = self.remote.open(&store)?;
+        let r = sync::verify(&remote)?;
+        if self.json {
+            print_json_pretty(
+                out,
+                &Json {
+                    problems: r.problem_count(),
+                    report: &r,
+                },
+            )?;
+            return Ok(r.outcome());
+        }
+        print(&r, out)?;
+        Ok(r.outcome())
+    }
+}
+
+fn print(r: &VerifyReport, out: &mut dyn Write) -> Result<(), CliError> {
+    writeln!(
+        out,
+        "remote {}: {}, {}",
+        r.remote,
+        plural(r.changesets, "changeset"),
+        plural(r.snapshots.len() as u64, "snapshot")
+    )?;
+    for p in &r.peers {
+        let streams: Vec<String> = p
+            .streams
+            .iter()
+            .map(|s| {
+                format!(
+                    "generation {} changesets {}..{} ({}, {})",
+                    s.generation,
+                    s.first_seq,
+                    s.last_seq,
+                    plural(s.versions, "version"),
+                    plural(s.tombstones, "tombstone")
+                )
+            })
+            .collect();
+        let verdict = if p.problems.is_empty() {
+            "ok"
+        } else {
+            "DAMAGED"
+        };
+        writeln!(out, "peer {}: {verdict}; {}", p.peer, streams.join("; "))?;
+        for problem in &p.problems {
+            writeln!(out, "  {}: {}", problem.file, problem.what)?;
+        }
+    }
+    for problem in &r.other_problems {
+        writeln!(out, "{}: {}", problem.file, problem.what)?;
+    }
+    for s in &r.snapshots {
+        writeln!(
+            out,
+            "snapshot {}: {} ({}, {}), covering {}",
+            s.seal,
+            plural(s.parts, "part"),
+            plural(s.versions, "version"),
+            plural(s.tombstones, "tombstone"),
+            plural(s.covers, "stream")
+        )?;
+    }
+    for t in &r.temporary {
+        writeln!(
+            out,
+            "{t}: a temporary file (a write in progress, or left behind)"
+        )?;
+    }
+    for u in &r.unsealed {
+        writeln!(
+            out,
+            "{u}: part of a snapshot without a seal (being written, or interrupted)"
+        )?;
+    }
+    if r.problem_count() > 0 {
+        writeln!(
+            std::io::stderr().lock(),
+            "context: {} in {}",
+            plural(r.problem_count() as u64, "problem"),
+            r.remote
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,108 @@
+//! Where a remote is, as a user writes it: a folder path, `file:///PATH`, and (as transports
+//! arrive) other schemes. Parsing is syntax only, so that a bad value is a usage error before
+//! anything runs; [`super::open`] then reaches the place itself.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// What this version understands, for the message that refuses anything else.
+pub const KNOWN_FORMS: &str = "a folder path or file:///PATH";
+
+/// A parsed remote location.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A folder every machine can see; the path as given (made absolute when opened).
+    Folder(PathBuf),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LocationError {
+    #[error("unknown remote scheme {scheme}:// in {location:?}: a remote is {KNOWN_FORMS}")]
+    UnknownScheme { location: String, scheme: String },
+    #[error("an empty remote location: a remote is {KNOWN_FORMS}")]
+    Empty,
+}
+
+impl Location {
+    pub fn parse(location: &str) -> Result<Location, LocationError> {
+        if location.is_empty() {
+            return Err(LocationError::Empty);
+        }
+        match scheme_of(location) {
+            None => Ok(Location::Folder(PathBuf::from(location))),
+            Some(("file", rest)) if !rest.is_empty() => Ok(Location::Folder(PathBuf::from(rest))),
+            Some(("file", _)) => Err(LocationError::Empty),
+            Some((scheme, _)) => Err(LocationError::UnknownScheme {
+                location: location.to_string(),
+                scheme: scheme.to_string(),
+            }),
+        }
+    }
+}
+
+impl std::str::FromStr for Location {
+    type Err = LocationError;
+    fn from_str(s: &str) -> Result<Location, LocationError> {
+        Location::parse(s)
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Folder(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// `scheme://rest` with a scheme as RFC 3986 spells one (a letter, then letters, digits, `+`,
+/// `-`, `.`), lower-cased; `None` for anything else (a plain path, even one holding `://`
+/// further on).
+fn scheme_of(location: &str) -> Option<(&str, &str)> {
+    let (scheme, rest) = location.split_once("://")?;
+    let mut chars = scheme.chars();
+    let first = chars.next()?;
+    let valid = first.is_ascii_alphabetic()
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    valid.then_some((scheme, rest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_and_file_urls_are_folders() {
+        assert_eq!(
+            Location::parse("/tmp/x").unwrap(),
+            Location::Folder("/tmp/x".into())
+        );
+        assert_eq!(
+            Location::parse("file:///tmp/x").unwrap(),
+            Location::Folder("/tmp/x".into())
+        );
+        assert_eq!(
+            Location::parse("relative/dir").unwrap(),
+            Location::Folder("relative/dir".into())
+        );
+        assert_eq!(
+            Location::parse("./odd://name").unwrap(),
+            Location::Folder("./odd://name".into())
+        );
+    }
+
+    #[test]
+    fn an_unknown_scheme_is_refused_naming_what_is_known() {
+        let e = Location::parse("ftp://host/dir").unwrap_err();
+        assert_eq!(
+            e,
+            LocationError::UnknownScheme {
+                location: "ftp://host/dir".into(),
+                scheme: "ftp".into()
+            }
+        );
+        assert!(e.to_string().contains("file:///PATH"), "{e}");
+        assert_eq!(Location::parse(""), Err(LocationError::Empty));
+        assert_eq!(Location::parse("file://"), Err(LocationError::Empty));
+    }
+}

@@ -1,0 +1,60 @@
+//! The narrow trait every transport implements: a flat namespace of objects named by
+//! `/`-separated keys relative to the remote's root, with the few operations sync needs.
+//!
+//! Everything a remote means to sync (which names are changesets, how a publish that meets an
+//! existing object is judged, where manifests live) is built once over this trait in
+//! [`super::Remote`]; a new transport is one file implementing it, compare TaskChampion's
+//! server traits and Litestream's replica client.
+
+use std::fmt;
+use std::time::Duration;
+
+use super::Result;
+
+/// What [`ObjectStore::put_if_absent`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    /// The object was created with the given bytes.
+    New,
+    /// An object of that name was already there; it was left as it was.
+    Existed,
+}
+
+/// A place that holds objects: a folder, a bucket, a folder over SFTP, memory.
+///
+/// Every method names its failures with [`super::RemoteError`], whose messages name the
+/// remote's location and the object.
+pub trait ObjectStore: Send + Sync + fmt::Debug {
+    /// Where it is, in the form a user writes it (also the key under which a home remembers
+    /// what it applied from this remote: the same remote must always give the same string).
+    fn location(&self) -> String;
+
+    /// Every key under `prefix` (`""` for all), sorted, only those after `after` when given.
+    /// Keys are relative to the root; a folder lists its files at most one folder deep.
+    fn list(&self, prefix: &str, after: Option<&str>) -> Result<Vec<String>>;
+
+    /// The bytes of an object, refused with [`super::RemoteError::TooLarge`] when it has more
+    /// than `max` bytes, [`super::RemoteError::NotFound`] when there is none.
+    fn get(&self, key: &str, max: u64) -> Result<Vec<u8>>;
+
+    /// The last `len` bytes of an object, or `None` for one shorter than that.
+    fn get_tail(&self, key: &str, len: u64) -> Result<Option<Vec<u8>>>;
+
+    /// Creates the object only if no object of that name exists, atomically: it appears whole
+    /// or not at all, and never replaces another object.
+    fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<Created>;
+
+    /// Creates or replaces the object atomically (it appears whole or not at all).
+    fn put(&self, key: &str, bytes: &[u8]) -> Result<()>;
+
+    /// Deletes the object; one already gone is no error.
+    fn delete(&self, key: &str) -> Result<()>;
+
+    /// Deletes what this tool's interrupted writes left behind (temporary objects) last
+    /// modified at least `older_than` ago; with `dry_run`, only lists them. Returns their keys.
+    /// A transport whose writes leave nothing behind has nothing to sweep.
+    fn sweep_temporary(&self, older_than: Duration, dry_run: bool) -> Result<Vec<String>> {
+        let _ = (older_than, dry_run);
+        Ok(Vec::new())
+    }
+}
