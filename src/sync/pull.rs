@@ -33,9 +33,9 @@ use crate::ids::{PeerId, VersionId};
 use crate::outcome::Outcome;
 use crate::progress::Guard;
 use crate::record::{Checksum, Record};
-use crate::remote::{CsetName, FileName, Found, Remote};
+use crate::remote::{CsetName, FileName, Found, Listing, Remote};
 use crate::store::{self, Applied, Import, RowRef, Store};
-use crate::sync::snapshot::{self, Sealed, StreamId};
+use crate::sync::snapshot::{self, BadSnapshot, Sealed, StreamId};
 
 use super::{PerProject, SyncError, publish_manifest};
 
@@ -45,7 +45,7 @@ type Before = HashMap<String, HashMap<String, Option<RowRef>>>;
 
 /// Where a stream is taken up: how far it is applied, and which of the chosen snapshots (if
 /// any) brought it there.
-type Position = (Applied, Option<usize>);
+pub type Position = (Applied, Option<usize>);
 
 /// How many backups taken before a forced pull are kept.
 pub const BACKUPS_KEPT: usize = 5;
@@ -154,20 +154,64 @@ impl PullReport {
     }
 }
 
-pub fn pull(
-    store: &mut Store,
-    remote: &Remote,
-    opts: PullOptions,
-) -> Result<PullReport, SyncError> {
-    let location = remote.location();
-    let remote_id = store.remote_id(&location)?;
-    let listing = remote.list()?;
-    let mut report = PullReport {
-        remote: location,
-        dry_run: opts.dry_run,
-        forced: opts.force,
-        ..PullReport::default()
-    };
+/// One stream a pull takes up: from where, and the changesets it reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamRead {
+    pub stream: StreamId,
+    /// How far it is applied before the pull, and which of the plan's snapshots (if any)
+    /// brought it there; `None` for a stream never applied here.
+    pub position: Option<Position>,
+    /// Its changesets from the next one on, in order (a gap among them is bad data, found
+    /// when they are read).
+    pub names: Vec<CsetName>,
+}
+
+impl StreamRead {
+    /// The first sequence number it expects.
+    pub fn start(&self) -> u64 {
+        self.position.map_or(1, |a| a.0.last_seq + 1)
+    }
+}
+
+/// What a pull reads, decided from the listing and the positions alone: the files to skip,
+/// the snapshots that stand for streams whose beginning is gone, and each stream's changesets
+/// from where it was last applied.
+#[derive(Debug, Clone, Default)]
+pub struct ReadPlan {
+    pub skipped: Vec<SkippedFile>,
+    /// Seals that could not be used (found while looking for a snapshot).
+    pub bad: Vec<BadFile>,
+    /// The snapshots to apply, in order.
+    pub snapshots: Vec<Sealed>,
+    pub streams: Vec<StreamRead>,
+}
+
+impl ReadPlan {
+    /// Every file to read, in the order the apply consumes them: the snapshots' parts, then
+    /// each stream's changesets.
+    fn files(&self) -> Vec<Box<dyn FileName>> {
+        self.snapshots
+            .iter()
+            .flat_map(|s| s.parts.iter().map(|p| Box::new(*p) as Box<dyn FileName>))
+            .chain(
+                self.streams
+                    .iter()
+                    .flat_map(|w| w.names.iter().map(|n| Box::new(*n) as Box<dyn FileName>)),
+            )
+            .collect()
+    }
+}
+
+/// Plans the reads of a pull. `mine` is this peer's current stream (never pulled);
+/// `sealed` gives the remote's complete snapshots, asked only when a stream has lost its
+/// beginning to a prune.
+pub fn plan_reads(
+    listing: &Listing,
+    applied: &HashMap<StreamId, Applied>,
+    mine: StreamId,
+    sealed: impl FnOnce() -> (Vec<Sealed>, Vec<BadSnapshot>),
+) -> ReadPlan {
+    let mut plan = ReadPlan::default();
     for s in &listing.skipped {
         let reason = match s.why {
             Found::ConflictCopy => {
@@ -177,18 +221,11 @@ pub fn pull(
             Found::Temporary => "a temporary file (a write in progress, or left behind); skipped",
             _ => "not a changeset name this tool writes; skipped",
         };
-        tracing::debug!(file = %s.path, "{reason}");
-        report.skipped.push(SkippedFile {
+        plan.skipped.push(SkippedFile {
             file: s.path.clone(),
             reason: reason.to_string(),
         });
     }
-
-    let me = store.peer().clone();
-    let applied: HashMap<StreamId, Applied> = store.applied(remote_id)?.into_iter().collect();
-    let db_path = store.path().to_path_buf();
-    let now = store.now_ms();
-    let mine = (me.id, me.generation as u64);
     let streams: Vec<(StreamId, Vec<CsetName>)> = listing
         .streams()
         .into_iter()
@@ -208,28 +245,28 @@ pub fn pull(
             (next.seq > at + 1).then_some((*stream, next.seq - 1))
         })
         .collect();
-    let mut chosen: Vec<Sealed> = Vec::new();
     if !gaps.is_empty() {
-        let (sealed, damaged) = snapshot::sealed_snapshots(remote, &listing);
+        let (sealed, damaged) = sealed();
         for d in damaged {
-            report.bad.push(BadFile {
+            plan.bad.push(BadFile {
                 file: d.file,
                 reason: d.reason,
             });
         }
         for &(stream, need) in &gaps {
             let reaches = |s: &Sealed| s.covers(stream).is_some_and(|c| c.seq >= need);
-            if chosen.iter().any(reaches) {
+            if plan.snapshots.iter().any(reaches) {
                 continue;
             }
             if let Some(s) = sealed.iter().find(|s| reaches(s)) {
-                chosen.push(s.clone());
+                plan.snapshots.push(s.clone());
             }
         }
         // Only the streams that lost their beginning take up where a snapshot leaves them:
         // the others replay as usual (so a damaged snapshot stops no more than it must).
         for &(stream, _) in &gaps {
-            let best = chosen
+            let best = plan
+                .snapshots
                 .iter()
                 .enumerate()
                 .filter_map(|(k, s)| s.covers(stream).map(|c| (k, *c)))
@@ -243,7 +280,74 @@ pub fn pull(
             }
         }
     }
+    plan.streams = streams
+        .into_iter()
+        .map(|(stream, names)| {
+            let position = positions.get(&stream).copied();
+            let start = position.map_or(1, |a| a.0.last_seq + 1);
+            let names = names.into_iter().filter(|n| n.seq >= start).collect();
+            StreamRead {
+                stream,
+                position,
+                names,
+            }
+        })
+        .collect();
+    plan
+}
 
+/// What happens to a key whose current row was `old` before the pull and is `new` after it.
+/// `descends` tells whether `new` has `old` in its parent chain (its writer had seen it); `me`
+/// is this peer, whose rows are local changes.
+pub fn classify(old: Option<&RowRef>, new: &RowRef, descends: bool, me: PeerId) -> Action {
+    match old {
+        None => Action::New,
+        Some(old) if old.id == new.id => Action::KeptLocal,
+        Some(_) if descends => Action::FastForward,
+        Some(old) if old.peer != me => Action::Replaced,
+        Some(_) => Action::Conflict,
+    }
+}
+
+pub fn pull(
+    store: &mut Store,
+    remote: &Remote,
+    opts: PullOptions,
+) -> Result<PullReport, SyncError> {
+    let location = remote.location();
+    let remote_id = store.remote_id(&location)?;
+    let listing = remote.list()?;
+    let me = store.peer().clone();
+    let applied: HashMap<StreamId, Applied> = store.applied(remote_id)?.into_iter().collect();
+    let plan = plan_reads(&listing, &applied, (me.id, me.generation as u64), || {
+        snapshot::sealed_snapshots(remote, &listing)
+    });
+    apply(store, remote, remote_id, plan, opts)
+}
+
+/// Reads what `plan` says, in one transaction: imports every changeset that checks out,
+/// classifies every key it touched, and commits, or rolls back for a dry run or a refusal.
+fn apply(
+    store: &mut Store,
+    remote: &Remote,
+    remote_id: i64,
+    plan: ReadPlan,
+    opts: PullOptions,
+) -> Result<PullReport, SyncError> {
+    let mut report = PullReport {
+        remote: remote.location(),
+        dry_run: opts.dry_run,
+        forced: opts.force,
+        skipped: plan.skipped.clone(),
+        bad: plan.bad.clone(),
+        ..PullReport::default()
+    };
+    for s in &report.skipped {
+        tracing::debug!(file = %s.file, "{}", s.reason);
+    }
+    let me = store.peer().clone();
+    let db_path = store.path().to_path_buf();
+    let now = store.now_ms();
     let progress = store.runtime().progress.clone();
     let imp = store.begin_import()?;
     let mut touched = Touched {
@@ -252,24 +356,8 @@ pub fn pull(
         remember_new: opts.dry_run,
     };
 
-    // Every changeset to read, stream by stream, in order, after the snapshots' parts.
-    let work: Vec<(PeerId, u64, Option<Position>, Vec<CsetName>)> = streams
-        .into_iter()
-        .map(|((peer, generation), names)| {
-            let position = positions.get(&(peer, generation)).copied();
-            let start = position.map_or(1, |a| a.0.last_seq + 1);
-            let names = names.into_iter().filter(|n| n.seq >= start).collect();
-            (peer, generation, position, names)
-        })
-        .collect();
-    let order: Vec<Box<dyn FileName>> = chosen
-        .iter()
-        .flat_map(|s| s.parts.iter().map(|p| Box::new(*p) as Box<dyn FileName>))
-        .chain(
-            work.iter()
-                .flat_map(|w| w.3.iter().map(|n| Box::new(*n) as Box<dyn FileName>)),
-        )
-        .collect();
+    let chosen = &plan.snapshots;
+    let order = plan.files();
 
     // A reader thread reads and decodes the changesets in that order while this one inserts:
     // decoding overlaps SQLite's work. The channel is a rendezvous, so at most one decoded
@@ -336,7 +424,11 @@ pub fn pull(
             }
             for c in &snap.header.covers {
                 let stream = (c.peer, c.generation);
-                if positions.get(&stream).is_some_and(|p| p.1 == Some(k)) {
+                let stands_for = plan
+                    .streams
+                    .iter()
+                    .any(|w| w.stream == stream && w.position.is_some_and(|p| p.1 == Some(k)));
+                if stands_for {
                     imp.set_applied(
                         remote_id,
                         c.peer,
@@ -352,14 +444,14 @@ pub fn pull(
             report.bootstrapped_from.push(snap.seal.rel_path());
         }
 
-        for (peer, generation, position, names) in &work {
-            let (peer, generation) = (*peer, *generation);
-            let start = position.map_or(1, |a| a.0.last_seq + 1);
+        for w in &plan.streams {
+            let ((peer, generation), position, names) = (w.stream, w.position, &w.names);
+            let start = w.start();
             let mut prev = position.map(|a| a.0.last_checksum);
             // A stream that continues from a snapshot that turned out damaged has a gap.
             let mut stopped = false;
             if let Some((_, Some(k))) = position
-                && failed[*k]
+                && failed[k]
             {
                 report.bad.push(BadFile {
                     file: format!("{peer}/{:08x}-*", generation),
@@ -451,13 +543,11 @@ pub fn pull(
         let Some(new) = imp.current(&project, &key)? else {
             continue;
         };
-        let action = match old {
-            None => Action::New,
-            Some(old) if old.id == new.id => Action::KeptLocal,
-            Some(old) if descends(&imp, &new, &old)? => Action::FastForward,
-            Some(old) if old.peer != me.id => Action::Replaced,
-            Some(_) => Action::Conflict,
+        let descends = match &old {
+            Some(old) if old.id != new.id => descends(&imp, &new, old)?,
+            _ => false,
         };
+        let action = classify(old.as_ref(), &new, descends, me.id);
         let item = KeyPlan {
             project,
             key,
@@ -582,4 +672,159 @@ fn descends(imp: &Import<'_>, row: &RowRef, ancestor: &RowRef) -> Result<bool, S
         }
     }
     Ok(false)
+}
+
+/// The planning steps alone, without SQLite or a remote.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::changeset::{Cover, Header};
+    use crate::clock::Hlc;
+    use crate::ids::SeededIds;
+    use crate::remote::{Skipped, SnapshotName};
+
+    fn peer(seed: u64) -> PeerId {
+        PeerId::generate(&SeededIds::new(seed))
+    }
+
+    fn name(peer: PeerId, generation: u64, seq: u64) -> CsetName {
+        CsetName {
+            peer,
+            generation,
+            seq,
+        }
+    }
+
+    fn applied(seq: u64) -> Applied {
+        Applied {
+            last_seq: seq,
+            last_checksum: Checksum([seq as u8; 32]),
+        }
+    }
+
+    fn no_snapshots_asked() -> (Vec<Sealed>, Vec<BadSnapshot>) {
+        panic!("no stream lost its beginning: the snapshots must not be read")
+    }
+
+    #[test]
+    fn each_stream_is_taken_up_after_what_was_applied_and_this_peers_own_is_left_alone() {
+        let (me, a, b) = (peer(1), peer(2), peer(3));
+        let listing = Listing {
+            changesets: vec![
+                name(me, 1, 1),
+                name(me, 2, 1),
+                name(a, 1, 1),
+                name(a, 1, 2),
+                name(a, 1, 3),
+                name(b, 1, 1),
+            ],
+            skipped: vec![Skipped {
+                path: format!("{a}/00000001-0000000000000002.sync-conflict-x.cset"),
+                why: Found::ConflictCopy,
+            }],
+            ..Listing::default()
+        };
+        let done = HashMap::from([((a, 1), applied(2))]);
+        let plan = plan_reads(&listing, &done, (me, 2), no_snapshots_asked);
+        let mut streams: Vec<(StreamId, u64, Vec<u64>)> = plan
+            .streams
+            .iter()
+            .map(|w| (w.stream, w.start(), w.names.iter().map(|n| n.seq).collect()))
+            .collect();
+        streams.sort();
+        // This peer's earlier generation is pulled (a restored database gets it back).
+        let mut want = vec![
+            ((me, 1), 1, vec![1]),
+            ((a, 1), 3, vec![3]),
+            ((b, 1), 1, vec![1]),
+        ];
+        want.sort();
+        assert_eq!(streams, want);
+        assert_eq!(plan.skipped.len(), 1);
+        assert!(plan.skipped[0].reason.contains("same peer"));
+        assert_eq!(plan.files().len(), 3);
+    }
+
+    #[test]
+    fn a_stream_that_lost_its_beginning_starts_from_the_snapshot_that_covers_it() {
+        let (me, a, b, c) = (peer(1), peer(2), peer(3), peer(4));
+        // a's changesets 1 to 4 were pruned; b replays from 1; c has a gap no snapshot covers.
+        let listing = Listing {
+            changesets: vec![name(a, 1, 5), name(a, 1, 6), name(b, 1, 1), name(c, 1, 3)],
+            ..Listing::default()
+        };
+        let seal = SnapshotName {
+            peer: b,
+            id: 7,
+            part: None,
+        };
+        let snapshot = Sealed {
+            seal,
+            parts: vec![SnapshotName {
+                part: Some(1),
+                ..seal
+            }],
+            header: Header {
+                peer: b,
+                generation: 1,
+                seq: 2,
+                prev: None,
+                created_at_ms: 0,
+                host: "h".into(),
+                snapshot: true,
+                versions: 0,
+                tombstones: 0,
+                projects: vec![],
+                covers: vec![
+                    Cover {
+                        peer: a,
+                        generation: 1,
+                        seq: 4,
+                        checksum: Checksum([4; 32]),
+                    },
+                    Cover {
+                        peer: b,
+                        generation: 1,
+                        seq: 1,
+                        checksum: Checksum([1; 32]),
+                    },
+                ],
+            },
+        };
+        let plan = plan_reads(&listing, &HashMap::new(), (me, 1), || {
+            (vec![snapshot.clone()], vec![])
+        });
+        assert_eq!(plan.snapshots.len(), 1);
+        let by_stream: HashMap<StreamId, &StreamRead> =
+            plan.streams.iter().map(|w| (w.stream, w)).collect();
+        let a_read = by_stream[&(a, 1)];
+        assert_eq!(a_read.start(), 5);
+        assert_eq!(a_read.position.map(|p| p.1), Some(Some(0)));
+        // b did not lose its beginning: it replays, the snapshot does not stand for it.
+        assert_eq!(by_stream[&(b, 1)].start(), 1);
+        assert_eq!(by_stream[&(b, 1)].position, None);
+        // c's gap stays for the apply to report as bad data.
+        assert_eq!(by_stream[&(c, 1)].start(), 1);
+        assert_eq!(by_stream[&(c, 1)].names, vec![name(c, 1, 3)]);
+        // The snapshot's part is read first.
+        assert_eq!(plan.files()[0].rel_path(), snapshot.parts[0].rel_path());
+    }
+
+    #[test]
+    fn keys_are_classified_by_ancestry_and_by_whose_change_would_be_replaced() {
+        let (me, other) = (peer(1), peer(2));
+        let ids = SeededIds::new(9);
+        let row = |by: PeerId, at: i64| RowRef {
+            id: VersionId::generate(&ids, at),
+            hlc: Hlc::from_i64(at << 16).unwrap(),
+            peer: by,
+            parent: None,
+        };
+        let (mine, theirs, newer) = (row(me, 1), row(other, 1), row(other, 2));
+        assert_eq!(classify(None, &newer, false, me), Action::New);
+        assert_eq!(classify(Some(&mine), &mine, false, me), Action::KeptLocal);
+        assert_eq!(classify(Some(&mine), &newer, true, me), Action::FastForward);
+        assert_eq!(classify(Some(&theirs), &newer, false, me), Action::Replaced);
+        assert_eq!(classify(Some(&mine), &newer, false, me), Action::Conflict);
+    }
 }
