@@ -12,6 +12,7 @@ mod divergence;
 mod faults;
 mod golden;
 mod housekeeping;
+mod json_docs;
 mod prune;
 mod schema;
 mod store_model;
