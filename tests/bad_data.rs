@@ -15,10 +15,7 @@ fn two_streams(folder: &Folder) -> (Home, Home, Vec<std::path::PathBuf>, Vec<std
     b.put("b/2", "b two");
     b.sync("push", folder, &[]).code(0);
     let in_dir = |h: &Home| {
-        let peer = h.sync("status", folder, &["--json"]).code(0).json()["peer_id"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let peer = h.peer_id(folder);
         folder
             .changesets()
             .into_iter()

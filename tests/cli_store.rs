@@ -3,7 +3,7 @@
 use std::io::Read;
 use std::process::Stdio;
 
-use crate::util::{Home, T0, bare_command};
+use crate::util::{Home, T0, at, bare_command};
 
 #[test]
 fn put_prints_a_version_id_and_get_prints_the_body() {
@@ -213,10 +213,6 @@ fn projects_are_separate_and_chosen_by_flag_then_env_then_default() {
         "default",
         "rm in one project leaves the others"
     );
-}
-
-fn at(t: &str) -> [(&str, &str); 1] {
-    [("CONTEXT_NOW", t)]
 }
 
 #[test]

@@ -15,15 +15,16 @@ use proptest::test_runner::FileFailurePersistence;
 
 use context::changeset;
 use context::clock::ManualClock;
+
 use context::ids::{SeededIds, VersionId};
 use context::remote::{FileName, Remote};
-use context::runtime::Runtime;
 use context::store::{State, Store, StoreError, Version};
 use context::sync::{self, PullOptions, PushOptions, SyncError};
 
+use crate::util::model::{Currents, R, T0, cases, current_ids, currents, fail, open, rows};
+
 const KEYS: [&str; 3] = ["a", "b", "notes/c"];
 const PROJECTS: [&str; 2] = ["default", "work"];
-pub(crate) const T0: i64 = 1_795_600_000_000;
 const MAX_PEERS: usize = 6;
 
 #[derive(Debug, Clone)]
@@ -135,51 +136,6 @@ struct World {
     /// Ids that existed only in a peer whose database was then restored from an older backup:
     /// the one legitimate way for a version to disappear.
     dropped: BTreeSet<VersionId>,
-}
-
-pub(crate) type R<T> = Result<T, TestCaseError>;
-
-pub(crate) fn fail(e: impl std::fmt::Display) -> TestCaseError {
-    TestCaseError::fail(e.to_string())
-}
-
-pub(crate) fn open(dir: &Path, clock: &ManualClock, ids: &Arc<SeededIds>, host: &str) -> R<Store> {
-    let rt = Runtime::new(Arc::new(clock.clone()), ids.clone(), host);
-    Store::open(&dir.join("context.db"), rt).map_err(fail)
-}
-
-/// Every row a store holds, by id.
-pub(crate) fn rows(store: &Store) -> R<BTreeMap<VersionId, Version>> {
-    let mut out = BTreeMap::new();
-    for project in store.projects().map_err(fail)? {
-        for e in store.ls(&project, "", true).map_err(fail)? {
-            for v in store.history(&project, &e.current.key).map_err(fail)? {
-                out.insert(v.id, v);
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// The current row of every key.
-fn currents(store: &Store) -> R<BTreeMap<(String, String), Version>> {
-    let mut out = BTreeMap::new();
-    for project in store.projects().map_err(fail)? {
-        for e in store.ls(&project, "", true).map_err(fail)? {
-            out.insert((project.clone(), e.current.key.clone()), e.current);
-        }
-    }
-    Ok(out)
-}
-
-/// The current version id of every (project, key).
-pub(crate) type Currents = BTreeMap<(String, String), VersionId>;
-
-pub(crate) fn current_ids(store: &Store) -> R<Currents> {
-    Ok(currents(store)?
-        .into_iter()
-        .map(|(k, v)| (k, v.id))
-        .collect())
 }
 
 fn lww(v: &Version) -> (context::clock::Hlc, context::ids::PeerId, VersionId) {
@@ -588,13 +544,6 @@ fn replay(world: &World, reverse: bool) -> R<(BTreeSet<VersionId>, Currents)> {
         "a second pull changed something"
     );
     Ok((ids, current_ids(&store)?))
-}
-
-fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(300)
 }
 
 proptest! {

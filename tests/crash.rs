@@ -3,7 +3,7 @@
 //! finishes the job with nothing lost or doubled.
 
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::util::{Folder, Home, inspect, published_ids};
 
@@ -20,45 +20,73 @@ impl Lcg {
     }
 }
 
-/// Starts `args` in `home`, kills it with SIGKILL after `delay` unless it ended first;
-/// returns whether it was killed.
-fn run_and_kill(home: &Home, args: &[&str], delay: Duration) -> bool {
-    let mut child = home
-        .command(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    std::thread::sleep(delay);
-    let killed = matches!(child.try_wait(), Ok(None));
-    if killed {
-        child.kill().expect("SIGKILL"); // Child::kill sends SIGKILL on Unix.
+/// Kills runs of a command at random instants of its run, as long as that run takes on this
+/// machine as it is now. Two busy cores make one run several times slower than the next, so a
+/// span measured once would let later runs finish before their kill (too short a span) or
+/// kill them all at once (too long): every run that finishes unkilled resets the span to how
+/// long it took, so the next delays spread over a whole run again.
+struct Killer {
+    rng: Lcg,
+    span_ms: u64,
+    pub kills: usize,
+    pub finished: usize,
+}
+
+impl Killer {
+    fn new(seed: u64, first_run: Duration) -> Killer {
+        Killer {
+            rng: Lcg(seed),
+            span_ms: first_run.as_millis() as u64 + 2,
+            kills: 0,
+            finished: 0,
+        }
     }
-    child.wait().expect("reap");
-    killed
+
+    /// Starts `args` in `home` and sends SIGKILL at a random instant of the span unless it
+    /// ended first; returns whether it was killed.
+    fn run(&mut self, home: &Home, args: &[&str]) -> bool {
+        let delay = Duration::from_millis(self.rng.below(self.span_ms));
+        let mut child = home
+            .command(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let start = Instant::now();
+        loop {
+            if child.try_wait().expect("poll").is_some() {
+                // Ended before its kill: this is how long a whole run takes now.
+                self.span_ms = start.elapsed().as_millis() as u64 + 2;
+                self.finished += 1;
+                return false;
+            }
+            if start.elapsed() >= delay {
+                child.kill().expect("SIGKILL"); // Child::kill sends SIGKILL on Unix.
+                child.wait().expect("reap");
+                self.kills += 1;
+                return true;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
 }
 
 #[test]
 fn push_killed_at_random_instants_publishes_everything_exactly_once() {
     let (a, folder) = (Home::new(), Folder::new());
-    let mut rng = Lcg(0x5eed_0001);
     // Calibrate: how long one round's push takes here, so kills spread over all of it.
     a.bulk_put("warmup", 40, 40_000);
-    let start = std::time::Instant::now();
+    let start = Instant::now();
     a.sync("push", &folder, &[]).code(0);
-    let span = start.elapsed().as_millis() as u64 + 5;
-    let mut kills = 0;
+    let mut killer = Killer::new(0x5eed_0001, start.elapsed());
     for round in 0..400 {
-        if kills >= 25 {
+        if killer.kills >= 25 {
             break;
         }
         // New work every round, big enough for the push to take a while.
         a.bulk_put(&format!("r{round}"), 40, 40_000);
-        let delay = Duration::from_millis(rng.below(span));
-        if run_and_kill(&a, &["sync", "push", "--remote", folder.arg()], delay) {
-            kills += 1;
-        }
+        killer.run(&a, &["sync", "push", "--remote", folder.arg()]);
         // Whatever instant it died at: every visible changeset is whole...
         for f in folder.changesets() {
             assert_eq!(inspect(&f)["checksum"]["ok"], true, "{}", f.display());
@@ -71,7 +99,11 @@ fn push_killed_at_random_instants_publishes_everything_exactly_once() {
             0
         );
     }
-    assert!(kills >= 20, "only {kills} pushes were killed mid-way");
+    assert!(
+        killer.kills >= 20,
+        "only {} pushes were killed mid-way",
+        killer.kills
+    );
 
     a.sync("push", &folder, &[]).code(0);
     let mut published = published_ids(&folder);
@@ -94,29 +126,23 @@ fn pull_killed_at_random_instants_never_leaves_a_partial_import() {
     let total = a.rows();
     // Calibrate: how long the whole pull takes here, so kills spread over all of it.
     let scratch = Home::new();
-    let start = std::time::Instant::now();
+    let start = Instant::now();
     scratch.sync("pull", &folder, &[]).code(0);
-    let span = start.elapsed().as_millis() as u64 + 10;
-    let mut rng = Lcg(0x5eed_0002);
-    let mut kills = 0;
+    let mut killer = Killer::new(0x5eed_0002, start.elapsed());
     let mut completed = 0;
     let b = Home::new();
     b.put("local/before", "mine");
     for _ in 0..200 {
-        if kills >= 25 {
+        if killer.kills >= 25 {
             break;
         }
-        let delay = Duration::from_millis(rng.below(span));
-        let killed = run_and_kill(&b, &["sync", "pull", "--remote", folder.arg()], delay);
+        killer.run(&b, &["sync", "pull", "--remote", folder.arg()]);
         b.assert_intact();
         let rows = b.rows();
         assert!(
             rows == 1 || rows == total + 1,
             "a partial import is visible: {rows} rows"
         );
-        if killed {
-            kills += 1;
-        }
         if rows > 1 {
             completed += 1;
             // Done: start over in a fresh home so later kills land in a large pull again.
@@ -128,8 +154,15 @@ fn pull_killed_at_random_instants_never_leaves_a_partial_import() {
             b.put("local/before", "mine");
         }
     }
-    eprintln!("pull: {kills} kills, {completed} completed, span {span}ms");
-    assert!(kills >= 20, "only {kills} pulls were killed mid-way");
+    eprintln!(
+        "pull: {} kills, {completed} completed, last span {}ms",
+        killer.kills, killer.span_ms
+    );
+    assert!(
+        killer.kills >= 20,
+        "only {} pulls were killed mid-way",
+        killer.kills
+    );
     b.sync("pull", &folder, &[]).code(0);
     assert_eq!(b.rows(), total + 1);
     assert_eq!(b.get("local/before"), "mine");
@@ -146,20 +179,15 @@ fn prune_killed_at_random_instants_leaves_a_remote_any_peer_can_start_from() {
     // Calibrate: a prune that writes a snapshot and removes what both applied.
     round(0);
     round(1);
-    let start = std::time::Instant::now();
+    let start = Instant::now();
     a.sync("prune", &folder, &[]).code(0);
-    let span = start.elapsed().as_millis() as u64 + 5;
-    let mut rng = Lcg(0x5eed_0003);
-    let mut kills = 0;
-    for r in 2..60 {
-        if kills >= 12 {
+    let mut killer = Killer::new(0x5eed_0003, start.elapsed());
+    for r in 2..120 {
+        if killer.kills >= 12 {
             break;
         }
         round(r);
-        let delay = Duration::from_millis(rng.below(span));
-        if run_and_kill(&a, &["sync", "prune", "--remote", folder.arg()], delay) {
-            kills += 1;
-        }
+        killer.run(&a, &["sync", "prune", "--remote", folder.arg()]);
         // Whatever instant it died at: every visible file is whole, the folder verifies (an
         // unsealed snapshot is no damage), and a new peer starts from it with everything.
         for f in folder.changesets() {
@@ -177,6 +205,13 @@ fn prune_killed_at_random_instants_leaves_a_remote_any_peer_can_start_from() {
         // And the next prune finishes the job.
         a.sync("prune", &folder, &[]).code(0);
     }
-    eprintln!("prune: {kills} kills, span {span}ms");
-    assert!(kills >= 8, "only {kills} prunes were killed mid-way");
+    eprintln!(
+        "prune: {} kills, {} finished, last span {}ms",
+        killer.kills, killer.finished, killer.span_ms
+    );
+    assert!(
+        killer.kills >= 8,
+        "only {} prunes were killed mid-way",
+        killer.kills
+    );
 }

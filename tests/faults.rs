@@ -198,10 +198,7 @@ fn pull_survives_a_failure_writing_its_manifest() {
         b.assert_intact();
         assert_eq!(b.get("k"), "v");
         b.sync("pull", &folder, &[]).code(0);
-        let peer = b.sync("status", &folder, &["--json"]).code(0).json()["peer_id"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let peer = b.peer_id(&folder);
         assert!(
             folder.path().join(peer).join("manifest.json").exists(),
             "{step}: written by the next pull"

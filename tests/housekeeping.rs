@@ -13,10 +13,7 @@ fn remote() -> (Folder, Vec<std::path::PathBuf>) {
     }
     b.put("b", "y");
     b.sync("push", &folder, &[]).code(0);
-    let peer = a.sync("status", &folder, &["--json"]).code(0).json()["peer_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let peer = a.peer_id(&folder);
     let files = folder
         .changesets()
         .into_iter()
@@ -229,14 +226,6 @@ fn sync_both(home: &Home, folder: &Folder) {
     home.run(&["sync", "--remote", folder.arg()]).code(0);
 }
 
-/// The peer id of a home.
-fn peer_of(home: &Home, folder: &Folder) -> String {
-    home.sync("status", folder, &["--json"]).code(0).json()["peer_id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 /// Every key of a home, with `ls --deleted --json`, and every key's `history --json`.
 fn state_and_history(home: &Home) -> (serde_json::Value, Vec<serde_json::Value>) {
     let ls = home.run(&["ls", "--deleted", "--json"]).code(0).json();
@@ -287,7 +276,7 @@ fn prune_removes_only_what_every_peer_applied_and_says_why() {
     );
     assert_eq!(file_names(&folder), before, "a dry run removed something");
 
-    let b_peer = peer_of(&b, &folder);
+    let b_peer = b.peer_id(&folder);
     let run = a.sync("prune", &folder, &[]).code(0);
     assert!(run.stdout.contains("wrote snapshot"), "{}", run.stdout);
     assert!(
@@ -296,7 +285,7 @@ fn prune_removes_only_what_every_peer_applied_and_says_why() {
         run.stdout
     );
     // The two B has not pulled stay, and the output says whose they wait for.
-    let a_peer = peer_of(&a, &folder);
+    let a_peer = a.peer_id(&folder);
     assert!(
         run.stdout.contains(&format!(
             "kept 2 changesets of peer {a_peer} generation 1 from changeset 4: peer {b_peer}"
@@ -524,7 +513,7 @@ fn snapshot_publishes_everything_and_prune_sweeps_what_killed_writes_left() {
     let header = &crate::util::inspect(&seal)["header"];
     assert_eq!(header["snapshot"], true);
     assert_eq!(header["covers"][0]["seq"], 1);
-    let peer = peer_of(&a, &folder);
+    let peer = a.peer_id(&folder);
     let dir = folder.path().join(&peer);
     // A temporary file of a push killed two hours ago, one being written now, and a
     // file-sync tool's: only the first is ours to remove.

@@ -12,14 +12,13 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::util::{Folder, Home, T0, inspect};
+use crate::util::{Folder, Home, T0, at, inspect};
 
 const DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/json.md");
 
 /// Every `--json` output, by the heading it has in `docs/json.md`.
 fn outputs() -> BTreeMap<&'static str, Value> {
     let (a, b, folder) = (Home::new(), Home::new(), Folder::new());
-    let at = |t: &'static str| [("CONTEXT_NOW", t)];
     let mut out = BTreeMap::new();
 
     a.run_with(&["put", "plan/q1", "--ttl", "7d"], b"ship it\n", &at(T0))

@@ -27,7 +27,7 @@ use context::remote::{CsetName, Remote};
 use context::store::Store;
 use context::sync::{self, PruneOptions, PullOptions, PushOptions};
 
-use crate::convergence::{R, T0, current_ids, fail, open, rows};
+use crate::util::model::{R, T0, cases_or, current_ids, fail, open, rows};
 
 const KEYS: [&str; 4] = ["a", "b", "c", "notes/d"];
 const LOCATION: &str = "mem://shared";
@@ -243,16 +243,9 @@ impl World {
     }
 }
 
-fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(64)
-}
-
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: cases(),
+        cases: cases_or(64),
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
             "proptest-regressions/prune.txt",
         ))),

@@ -1,10 +1,6 @@
 //! Push, pull and status between real homes and one shared folder, through the real binary.
 
-use crate::util::{Folder, Home, inspect, published_ids};
-
-fn at(t: &str) -> [(&str, &str); 1] {
-    [("CONTEXT_NOW", t)]
-}
+use crate::util::{Folder, Home, at, inspect, published_ids};
 
 fn put_at(home: &Home, key: &str, body: &str, t: &str) -> String {
     home.run_with(&["put", key], body.as_bytes(), &at(t))

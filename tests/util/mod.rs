@@ -10,8 +10,15 @@ use tempfile::TempDir;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_context");
 
+pub mod model;
+
 /// A fixed instant for tests that need one: 2026-11-25T10:00:00Z.
 pub const T0: &str = "2026-11-25T10:00:00Z";
+
+/// The environment that pins the binary's clock to `t` (RFC 3339).
+pub fn at(t: &str) -> [(&str, &str); 1] {
+    [("CONTEXT_NOW", t)]
+}
 
 /// The result of one run of the binary.
 #[derive(Debug)]
@@ -205,6 +212,13 @@ impl Folder {
 }
 
 impl Home {
+    /// This home's peer id, as `sync status --json` tells it.
+    #[track_caller]
+    pub fn peer_id(&self, folder: &Folder) -> String {
+        let status = self.sync("status", folder, &["--json"]).code(0).json();
+        status["peer_id"].as_str().expect("a peer id").to_string()
+    }
+
     /// `context sync SUB --remote FOLDER ARGS...`
     pub fn sync(&self, sub: &str, folder: &Folder, args: &[&str]) -> Run {
         let mut all = vec!["sync", sub, "--remote", folder.arg()];

@@ -1,0 +1,75 @@
+//! What the model-based property tests share: opening a store on an injected clock and id
+//! source, reading back every row and every key's current version, and the case count.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use proptest::test_runner::TestCaseError;
+
+use context::clock::ManualClock;
+use context::ids::{SeededIds, VersionId};
+use context::runtime::Runtime;
+use context::store::{Store, Version};
+
+/// The models' starting instant (milliseconds since the epoch).
+pub const T0: i64 = 1_795_600_000_000;
+
+/// How many cases a property test runs: `PROPTEST_CASES` (`make soak` sets 10,000), else
+/// `default`.
+pub fn cases_or(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The convergence model's count: 300 unless `PROPTEST_CASES` says otherwise.
+pub fn cases() -> u32 {
+    cases_or(300)
+}
+
+pub type R<T> = Result<T, TestCaseError>;
+
+pub fn fail(e: impl std::fmt::Display) -> TestCaseError {
+    TestCaseError::fail(e.to_string())
+}
+
+pub fn open(dir: &Path, clock: &ManualClock, ids: &Arc<SeededIds>, host: &str) -> R<Store> {
+    let rt = Runtime::new(Arc::new(clock.clone()), ids.clone(), host);
+    Store::open(&dir.join("context.db"), rt).map_err(fail)
+}
+
+/// Every row a store holds, by id.
+pub fn rows(store: &Store) -> R<BTreeMap<VersionId, Version>> {
+    let mut out = BTreeMap::new();
+    for project in store.projects().map_err(fail)? {
+        for e in store.ls(&project, "", true).map_err(fail)? {
+            for v in store.history(&project, &e.current.key).map_err(fail)? {
+                out.insert(v.id, v);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The current row of every key.
+pub fn currents(store: &Store) -> R<BTreeMap<(String, String), Version>> {
+    let mut out = BTreeMap::new();
+    for project in store.projects().map_err(fail)? {
+        for e in store.ls(&project, "", true).map_err(fail)? {
+            out.insert((project.clone(), e.current.key.clone()), e.current);
+        }
+    }
+    Ok(out)
+}
+
+/// The current version id of every (project, key).
+pub type Currents = BTreeMap<(String, String), VersionId>;
+
+pub fn current_ids(store: &Store) -> R<Currents> {
+    Ok(currents(store)?
+        .into_iter()
+        .map(|(k, v)| (k, v.id))
+        .collect())
+}
