@@ -53,7 +53,7 @@ pub enum SyncError {
     NoRemote,
     #[error(
         "another sync is running on this home (it holds {path}); gave up after {waited_s}s: \
-         try again later or pass --wait SECS"
+         try again later or pass --wait DURATION (e.g. --wait 2m)"
     )]
     Busy { path: PathBuf, waited_s: u64 },
     #[error("cannot take the sync lock {path}: {source}")]
