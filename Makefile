@@ -1,13 +1,17 @@
 # The commands a newcomer looks for. `make ci` is exactly what CI runs (.ci/run).
 CARGO ?= cargo
 
-.PHONY: build test ci demo bench fmt lint soak fuzz
+.PHONY: build test test-deps ci demo bench fmt lint soak fuzz
 
 build:
 	$(CARGO) build --release
 
-test:
+# The S3 tests start moto (a real S3 server) on a free loopback port: installed here if missing.
+test: test-deps
 	$(CARGO) test --all-targets
+
+test-deps:
+	@python3 -c 'import moto.server' >/dev/null 2>&1 || python3 -m pip install --quiet 'moto[server]'
 
 fmt:
 	$(CARGO) fmt --check

@@ -1,20 +1,7 @@
 //! Generations: a push refuses (exit 3) when the remote and this database disagree about this
 //! peer's history, and `--force` recovers with nothing lost.
 
-use std::path::Path;
-
-use crate::util::{Folder, Home};
-
-/// Copies a home's database files (as a backup tool or `cp -r` would, with the database closed).
-fn copy_db(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for f in ["context.db", "context.db-wal", "context.db-shm"] {
-        let _ = std::fs::remove_file(to.join(f));
-        if from.join(f).exists() {
-            std::fs::copy(from.join(f), to.join(f)).unwrap();
-        }
-    }
-}
+use crate::util::{Folder, Home, copy_db};
 
 #[test]
 fn a_database_restored_from_a_backup_is_refused_then_forced_into_a_new_generation() {

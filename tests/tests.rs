@@ -14,6 +14,8 @@ mod golden;
 mod housekeeping;
 mod json_docs;
 mod prune;
+mod remote_suite;
+mod s3;
 mod schema;
 mod store_model;
 mod sync_cli;

@@ -1,18 +1,19 @@
-//! Where a remote is, as a user writes it: a folder path, `file:///PATH`, and (as transports
-//! arrive) other schemes. Parsing is syntax only, so that a bad value is a usage error before
+//! Where a remote is, as a user writes it: a folder path, `file:///PATH`, `s3://BUCKET[/PREFIX]`. Parsing is syntax only, so that a bad value is a usage error before
 //! anything runs; [`super::open`] then reaches the place itself.
 
 use std::fmt;
 use std::path::PathBuf;
 
 /// What this version understands, for the message that refuses anything else.
-pub const KNOWN_FORMS: &str = "a folder path or file:///PATH";
+pub const KNOWN_FORMS: &str = "a folder path, file:///PATH or s3://BUCKET[/PREFIX]";
 
 /// A parsed remote location.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
     /// A folder every machine can see; the path as given (made absolute when opened).
     Folder(PathBuf),
+    /// A bucket of S3 or an S3-compatible store, and a prefix in it (`""` for none).
+    S3 { bucket: String, prefix: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,6 +22,8 @@ pub enum LocationError {
     UnknownScheme { location: String, scheme: String },
     #[error("an empty remote location: a remote is {KNOWN_FORMS}")]
     Empty,
+    #[error("{location:?} names no bucket: an S3 remote is s3://BUCKET[/PREFIX]")]
+    NoBucket { location: String },
 }
 
 impl Location {
@@ -32,6 +35,22 @@ impl Location {
             None => Ok(Location::Folder(PathBuf::from(location))),
             Some(("file", rest)) if !rest.is_empty() => Ok(Location::Folder(PathBuf::from(rest))),
             Some(("file", _)) => Err(LocationError::Empty),
+            Some(("s3", rest)) => {
+                let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+                let valid = !bucket.is_empty()
+                    && bucket
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+                if !valid {
+                    return Err(LocationError::NoBucket {
+                        location: location.to_string(),
+                    });
+                }
+                Ok(Location::S3 {
+                    bucket: bucket.to_string(),
+                    prefix: prefix.trim_matches('/').to_string(),
+                })
+            }
             Some((scheme, _)) => Err(LocationError::UnknownScheme {
                 location: location.to_string(),
                 scheme: scheme.to_string(),
@@ -51,6 +70,9 @@ impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Location::Folder(path) => write!(f, "{}", path.display()),
+            Location::S3 { bucket, prefix } => {
+                f.write_str(&super::s3::display_location(bucket, prefix))
+            }
         }
     }
 }
@@ -92,6 +114,32 @@ mod tests {
     }
 
     #[test]
+    fn s3_urls_name_a_bucket_and_a_prefix() {
+        assert_eq!(
+            Location::parse("s3://notes").unwrap(),
+            Location::S3 {
+                bucket: "notes".into(),
+                prefix: "".into()
+            }
+        );
+        let l = Location::parse("s3://notes/team/a/").unwrap();
+        assert_eq!(
+            l,
+            Location::S3 {
+                bucket: "notes".into(),
+                prefix: "team/a".into()
+            }
+        );
+        assert_eq!(l.to_string(), "s3://notes/team/a");
+        for bad in ["s3://", "s3:///x", "s3://a b/x"] {
+            assert!(
+                matches!(Location::parse(bad), Err(LocationError::NoBucket { .. })),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn an_unknown_scheme_is_refused_naming_what_is_known() {
         let e = Location::parse("ftp://host/dir").unwrap_err();
         assert_eq!(
@@ -102,6 +150,7 @@ mod tests {
             }
         );
         assert!(e.to_string().contains("file:///PATH"), "{e}");
+        assert!(e.to_string().contains("s3://BUCKET"), "{e}");
         assert_eq!(Location::parse(""), Err(LocationError::Empty));
         assert_eq!(Location::parse("file://"), Err(LocationError::Empty));
     }

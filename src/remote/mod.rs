@@ -16,6 +16,7 @@ mod location;
 mod memory;
 pub mod names;
 mod objects;
+mod s3;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -31,6 +32,7 @@ pub use location::{KNOWN_FORMS, Location, LocationError};
 pub use memory::Memory;
 pub use names::{CsetName, FileName, Found, SnapshotName};
 pub use objects::{Created, ObjectStore};
+pub use s3::{S3, S3Config};
 
 /// A cause from whatever a transport is built on (the file system, an HTTP client, ssh).
 pub type Cause = Box<dyn std::error::Error + Send + Sync>;
@@ -59,15 +61,40 @@ pub enum RemoteError {
     Exists { location: String },
     #[error("the manifest {location} is not valid: {reason}")]
     BadManifest { location: String, reason: String },
+    #[error("cannot use the remote {location}: {reason}")]
+    Config { location: String, reason: String },
+    #[error(
+        "the bucket of {location} does not exist (create it first: context never creates buckets)"
+    )]
+    NoBucket { location: String },
+    #[error("cannot {what} {location}: HTTP {status}{}{hint}", code.as_deref().map(|c| format!(" {c}")).unwrap_or_default())]
+    Http {
+        location: String,
+        what: &'static str,
+        status: u16,
+        code: Option<String>,
+        hint: &'static str,
+    },
 }
 
 pub type Result<T, E = RemoteError> = std::result::Result<T, E>;
 
-/// Opens the remote at `location`: a folder must exist (an unmounted drive must not turn into
-/// an empty folder at its mount point).
+/// Opens the remote at `location`, configured from the process environment: a folder must
+/// exist (an unmounted drive must not turn into an empty folder at its mount point); a bucket
+/// needs credentials. Opening sends no request.
 pub fn open(location: &Location) -> Result<Remote> {
+    open_with_env(location, &|name| {
+        std::env::var(name).ok().filter(|v| !v.is_empty())
+    })
+}
+
+/// The same, with the environment given.
+pub fn open_with_env(location: &Location, env: &dyn Fn(&str) -> Option<String>) -> Result<Remote> {
     match location {
         Location::Folder(path) => Ok(Remote::new(Folder::open(path)?)),
+        Location::S3 { bucket, prefix } => Ok(Remote::new(S3::new(S3Config::from_env(
+            bucket, prefix, env,
+        )?)?)),
     }
 }
 
@@ -177,7 +204,7 @@ pub struct Remote {
 }
 
 /// The largest changeset or snapshot file: the largest payload, its preamble and its checksum.
-const MAX_OBJECT_BYTES: u64 = MAX_FILE_BYTES + 64;
+pub(crate) const MAX_OBJECT_BYTES: u64 = MAX_FILE_BYTES + 64;
 
 impl Remote {
     pub fn new(objects: impl ObjectStore + 'static) -> Remote {
@@ -194,6 +221,12 @@ impl Remote {
     /// Where it is, for messages and for remembering which remote a version came from.
     pub fn location(&self) -> String {
         self.objects.location()
+    }
+
+    /// Reaches the remote once (a folder is checked when opened; a bucket answers a listing
+    /// of one key): what `context sync remote` does before it remembers a remote.
+    pub fn probe(&self) -> Result<()> {
+        self.objects.probe()
     }
 
     fn named(&self, key: &str) -> String {
@@ -286,200 +319,3 @@ impl Remote {
 
 /// A manifest lists a few numbers per stream: a megabyte is thousands of streams.
 const MAX_MANIFEST_BYTES: u64 = 16 << 20;
-
-/// The same suite over every implementation.
-#[cfg(test)]
-mod suite {
-    use super::*;
-    use crate::ids::{PeerId, SeededIds};
-
-    pub fn peer() -> PeerId {
-        PeerId::generate(&SeededIds::new(11))
-    }
-
-    fn name(g: u64, s: u64) -> CsetName {
-        CsetName {
-            peer: peer(),
-            generation: g,
-            seq: s,
-        }
-    }
-
-    pub fn empty_lists_nothing(r: &Remote) {
-        assert_eq!(r.list().unwrap(), Listing::default());
-        assert_eq!(r.read_manifest(peer()).unwrap(), None);
-    }
-
-    pub fn publish_then_list_and_read(r: &Remote) {
-        r.publish(&name(1, 2), b"two").unwrap();
-        r.publish(&name(1, 1), b"one").unwrap();
-        r.publish(&name(2, 1), b"gen two").unwrap();
-        let l = r.list().unwrap();
-        assert_eq!(l.changesets, vec![name(1, 1), name(1, 2), name(2, 1)]);
-        assert_eq!(r.read(&name(1, 2)).unwrap(), b"two");
-        assert_eq!(l.streams().len(), 2);
-        assert!(r.read(&name(9, 9)).is_err());
-    }
-
-    pub fn republishing_is_idempotent_but_never_replaces(r: &Remote) {
-        r.publish(&name(1, 1), b"same").unwrap();
-        r.publish(&name(1, 1), b"same").unwrap();
-        let e = r.publish(&name(1, 1), b"different").unwrap_err();
-        assert!(matches!(e, RemoteError::Exists { .. }), "{e}");
-        assert_eq!(r.read(&name(1, 1)).unwrap(), b"same");
-    }
-
-    pub fn manifests_are_replaced_whole(r: &Remote) {
-        let mut m = Manifest {
-            format: Manifest::FORMAT,
-            peer: peer().to_string(),
-            generation: 1,
-            host: "h".into(),
-            published: vec![],
-            last_push_at: None,
-            acks: vec![],
-            updated_at: None,
-        };
-        r.write_manifest(&m).unwrap();
-        m.generation = 2;
-        r.write_manifest(&m).unwrap();
-        assert_eq!(r.read_manifest(peer()).unwrap(), Some(m));
-        assert_eq!(r.list().unwrap().manifests, vec![peer()]);
-    }
-
-    pub fn the_trailer_is_the_last_32_bytes(r: &Remote) {
-        let mut bytes = b"header and payload ".to_vec();
-        bytes.extend_from_slice(&[7u8; 32]);
-        r.publish(&name(1, 1), &bytes).unwrap();
-        assert_eq!(
-            r.read_trailer(&name(1, 1)).unwrap(),
-            Some(Checksum([7; 32]))
-        );
-        r.publish(&name(1, 2), b"short").unwrap();
-        assert_eq!(r.read_trailer(&name(1, 2)).unwrap(), None);
-        assert!(r.read_trailer(&name(1, 3)).is_err());
-    }
-
-    pub fn remove_deletes(r: &Remote) {
-        r.publish(&name(1, 1), b"x").unwrap();
-        r.remove(&name(1, 1)).unwrap();
-        assert!(r.list().unwrap().changesets.is_empty());
-        r.remove(&name(1, 1)).unwrap();
-    }
-
-    pub fn snapshots_are_listed_apart(r: &Remote) {
-        let part = SnapshotName {
-            peer: peer(),
-            id: 7,
-            part: Some(1),
-        };
-        r.publish(&part, b"part").unwrap();
-        r.publish(&name(1, 1), b"one").unwrap();
-        let l = r.list().unwrap();
-        assert_eq!(l.changesets, vec![name(1, 1)]);
-        assert_eq!(l.snapshots, vec![part]);
-        assert_eq!(l.snapshot_files()[&(peer(), 7)], (vec![part], false));
-        r.publish(&part.seal(), b"seal").unwrap();
-        let l = r.list().unwrap();
-        assert_eq!(l.snapshot_files()[&(peer(), 7)], (vec![part], true));
-        assert_eq!(r.read(&part).unwrap(), b"part");
-        r.remove(&part.seal()).unwrap();
-        assert_eq!(r.list().unwrap().snapshots, vec![part]);
-    }
-
-    /// The object layer itself: listing under a prefix and after a name (what lets a cron
-    /// tick list only what is new), create-if-absent, overwrite, delete, the tail.
-    pub fn objects_list_under_a_prefix_after_a_name(o: &dyn ObjectStore) {
-        for key in ["a/1", "a/2", "a/3", "b/1", "top"] {
-            assert_eq!(o.put_if_absent(key, key.as_bytes()).unwrap(), Created::New);
-        }
-        assert_eq!(o.put_if_absent("a/2", b"other").unwrap(), Created::Existed);
-        assert_eq!(o.get("a/2", 100).unwrap(), b"a/2");
-        assert_eq!(
-            o.list("", None).unwrap(),
-            ["a/1", "a/2", "a/3", "b/1", "top"]
-        );
-        assert_eq!(o.list("a/", None).unwrap(), ["a/1", "a/2", "a/3"]);
-        assert_eq!(o.list("a/", Some("a/1")).unwrap(), ["a/2", "a/3"]);
-        assert_eq!(o.list("c/", None).unwrap(), Vec::<String>::new());
-        o.put("a/2", b"replaced").unwrap();
-        assert_eq!(o.get("a/2", 100).unwrap(), b"replaced");
-        assert!(matches!(
-            o.get("a/2", 3),
-            Err(RemoteError::TooLarge { size: 8, .. })
-        ));
-        assert_eq!(o.get_tail("a/2", 4).unwrap().unwrap(), b"aced");
-        assert_eq!(o.get_tail("a/2", 9).unwrap(), None);
-        o.delete("a/2").unwrap();
-        o.delete("a/2").unwrap();
-        assert!(matches!(
-            o.get("a/2", 100),
-            Err(RemoteError::NotFound { .. })
-        ));
-        assert!(matches!(
-            o.get_tail("a/2", 1),
-            Err(RemoteError::NotFound { .. })
-        ));
-    }
-
-    macro_rules! remote_suite {
-        ($module:ident, $make:expr) => {
-            mod $module {
-                use super::*;
-                #[test]
-                fn empty_lists_nothing() {
-                    let (o, _keep) = $make;
-                    let r = Remote::new(o);
-                    suite::empty_lists_nothing(&r);
-                }
-                #[test]
-                fn publish_then_list_and_read() {
-                    let (o, _keep) = $make;
-                    let r = Remote::new(o);
-                    suite::publish_then_list_and_read(&r);
-                }
-                #[test]
-                fn republishing_is_idempotent_but_never_replaces() {
-                    let (o, _keep) = $make;
-                    let r = Remote::new(o);
-                    suite::republishing_is_idempotent_but_never_replaces(&r);
-                }
-                #[test]
-                fn manifests_are_replaced_whole() {
-                    let (o, _keep) = $make;
-                    let r = Remote::new(o);
-                    suite::manifests_are_replaced_whole(&r);
-                }
-                #[test]
-                fn the_trailer_is_the_last_32_bytes() {
-                    let (o, _keep) = $make;
-                    let r = Remote::new(o);
-                    suite::the_trailer_is_the_last_32_bytes(&r);
-                }
-                #[test]
-                fn remove_deletes() {
-                    let (o, _keep) = $make;
-                    let r = Remote::new(o);
-                    suite::remove_deletes(&r);
-                }
-                #[test]
-                fn objects_list_under_a_prefix_after_a_name() {
-                    let (o, _keep) = $make;
-                    suite::objects_list_under_a_prefix_after_a_name(&o);
-                }
-                #[test]
-                fn snapshots_are_listed_apart() {
-                    let (o, _keep) = $make;
-                    let r = Remote::new(o);
-                    suite::snapshots_are_listed_apart(&r);
-                }
-            }
-        };
-    }
-
-    remote_suite!(memory, (Memory::new("mem://test"), ()));
-    remote_suite!(folder, {
-        let dir = tempfile::tempdir().unwrap();
-        (Folder::open(dir.path()).unwrap(), dir)
-    });
-}

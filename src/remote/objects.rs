@@ -50,6 +50,12 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
     /// Deletes the object; one already gone is no error.
     fn delete(&self, key: &str) -> Result<()>;
 
+    /// Reaches the store once, to tell a typo or a missing bucket now rather than at the
+    /// first sync. Opening a folder already checks it.
+    fn probe(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// Deletes what this tool's interrupted writes left behind (temporary objects) last
     /// modified at least `older_than` ago; with `dry_run`, only lists them. Returns their keys.
     /// A transport whose writes leave nothing behind has nothing to sweep.

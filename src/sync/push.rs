@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use crate::changeset::{self, Changeset, Header};
 use crate::progress::Guard;
 use crate::record::Record;
-use crate::remote::{CsetName, Remote};
+use crate::remote::{CsetName, Remote, RemoteError};
 use crate::store::{Pushed, Store};
 
 use super::{Counts, Divergence, DivergenceKind, PerProject, SyncError, publish_manifest};
@@ -391,7 +391,21 @@ fn publish_chunk(
     let count = cs.entries.len() as u64;
     let (bytes, checksum) = changeset::encode(&cs)?;
     drop(cs);
-    remote.publish(&name, &bytes)?;
+    match remote.publish(&name, &bytes) {
+        // Another database wrote this very changeset between our check and our write: two
+        // copies of this home pushing at once. The remote kept theirs; ours waits, as when
+        // the check finds the remote ahead.
+        Err(RemoteError::Exists { location }) => {
+            return Err(SyncError::Diverged(Divergence {
+                kind: DivergenceKind::RemoteAhead,
+                explanation: format!(
+                    "push refused: another database published {location} as this peer ({})                      at the same moment: the home was copied to another machine, or restored                      from a backup, and both push. Nothing was replaced. `context sync push                      --force` starts a new generation so that both histories are kept.",
+                    me.id
+                ),
+            }));
+        }
+        other => other?,
+    }
     // Only now, with the changeset in place, does the mark move past its rows.
     *state = Pushed {
         generation: state.generation,

@@ -11,6 +11,7 @@ use tempfile::TempDir;
 pub const BIN: &str = env!("CARGO_BIN_EXE_context");
 
 pub mod model;
+pub mod s3;
 
 /// A fixed instant for tests that need one: 2026-11-25T10:00:00Z.
 pub const T0: &str = "2026-11-25T10:00:00Z";
@@ -152,6 +153,23 @@ pub fn bare_command(args: &[&str]) -> Command {
         "CONTEXT_SCENARIO_ID",
         "XDG_DATA_HOME",
         "RUST_LOG",
+        // Nothing reaches a remote but what a test configures, and never through a proxy.
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_S3",
+        "AWS_ALLOW_HTTP",
+        "AWS_PROFILE",
+        "CONTEXT_S3_IMDS",
+        "ALL_PROXY",
+        "HTTPS_PROXY",
+        "HTTP_PROXY",
+        "all_proxy",
+        "https_proxy",
+        "http_proxy",
     ] {
         cmd.env_remove(var);
     }
@@ -269,6 +287,17 @@ impl Home {
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))
             .unwrap();
         assert_eq!(check, "ok");
+    }
+}
+
+/// Copies a home's database files (as a backup tool or `cp -r` would, with the database closed).
+pub fn copy_db(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for f in ["context.db", "context.db-wal", "context.db-shm"] {
+        let _ = std::fs::remove_file(to.join(f));
+        if from.join(f).exists() {
+            std::fs::copy(from.join(f), to.join(f)).unwrap();
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use crate::cli::{CliError, Env};
 
 #[derive(Debug, Args)]
 pub struct SetRemote {
-    /// The remote: a folder path or a file:// URL. It must exist.
+    /// The remote: a folder path, a file:// URL, or s3://BUCKET[/PREFIX]. It must exist.
     #[arg(value_name = "R")]
     location: Location,
 }
@@ -22,6 +22,7 @@ impl SetRemote {
         // Reached once, so that a typo is caught now rather than at the first cron tick; the
         // remote's own normalised form is what is kept.
         let remote = remote::open(&self.location).map_err(SyncError::from)?;
+        remote.probe().map_err(SyncError::from)?;
         let store = env.open_store()?;
         store.set_setting(DEFAULT_REMOTE_SETTING, &remote.location())?;
         writeln!(out, "default remote: {}", remote.location())?;

@@ -1,0 +1,223 @@
+//! `s3://` remotes through the real binary against a real S3 server (moto) on loopback: every
+//! sync command, conflicts, prune and bootstrap, two copies of one home racing, and the
+//! failures a cron job meets (no credentials, no bucket, no server, a kill mid-push).
+
+use std::time::{Duration, Instant};
+
+use crate::util::s3::{Bucket, free_port, moto};
+use crate::util::{Home, Run, copy_db};
+
+/// A home whose every run reaches the test server.
+fn home() -> Home {
+    moto()
+        .env()
+        .into_iter()
+        .fold(Home::new(), |h, (k, v)| h.with_env(&k, &v))
+}
+
+fn sync(h: &Home, sub: &str, bucket: &Bucket, args: &[&str]) -> Run {
+    let mut all = vec!["sync", sub, "--remote", bucket.url.as_str()];
+    all.extend_from_slice(args);
+    h.run(&all)
+}
+
+#[test]
+fn every_sync_command_works_over_s3() {
+    let (a, b, bucket) = (home(), home(), Bucket::with_prefix("notes"));
+    a.put("plan/q1", "ship it");
+    a.run_with(&["put", "w", "--project", "work"], b"w", &[])
+        .code(0);
+    let pushed = sync(&a, "push", &bucket, &["--json"]).code(0).json();
+    assert_eq!(pushed["entries"], 2);
+    assert_eq!(pushed["remote"], bucket.url);
+    let pulled = sync(&b, "pull", &bucket, &["--json"]).code(0).json();
+    assert_eq!(pulled["per_project"]["work"]["versions"], 1);
+    assert_eq!(b.get("plan/q1"), "ship it");
+
+    // A conflict: refused, then forced, over S3 as over a folder.
+    a.put("plan/q1", "from a");
+    b.put("plan/q1", "from b");
+    sync(&b, "push", &bucket, &[]).code(0);
+    let refused = sync(&a, "pull", &bucket, &[]).code(3);
+    assert!(refused.stderr.contains("conflict"), "{}", refused.stderr);
+    sync(&a, "pull", &bucket, &["--force"]).code(0);
+    assert_eq!(a.get("plan/q1"), "from b");
+
+    // The default remote, bare `context sync`, status, verify, log.
+    a.ok(&["sync", "remote", &bucket.url]);
+    a.put("after", "x");
+    a.ok(&["sync"]);
+    b.ok(&["sync", "remote", &bucket.url]);
+    b.ok(&["sync"]);
+    assert_eq!(b.get("after"), "x");
+    let status = b.run(&["sync", "status", "--json"]).code(0).json();
+    assert_eq!(status["remote"], bucket.url);
+    assert_eq!(
+        (status["ahead"].as_u64(), status["behind"].as_u64()),
+        (Some(0), Some(0))
+    );
+    let verified = b.run(&["sync", "verify", "--json"]).code(0).json();
+    assert_eq!(verified["problems"], 0);
+    assert!(verified["changesets"].as_u64().unwrap() >= 3);
+    let log = a.run(&["sync", "log", "--json"]).code(0).json();
+    assert!(
+        log.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["remote"] == bucket.url)
+    );
+    // Nothing outside the prefix.
+    let outside = Bucket::remote_of(&bucket.name);
+    assert!(outside.list().unwrap().changesets.is_empty());
+}
+
+#[test]
+fn prune_and_a_new_machine_bootstrapping_over_s3() {
+    let (a, b, bucket) = (home(), home(), Bucket::new());
+    for round in 0..4 {
+        a.put(&format!("k{round}"), &format!("v{round}"));
+        a.put("shared", &format!("edit {round}"));
+        sync(&a, "push", &bucket, &[]).code(0);
+        b.run(&["sync", "--remote", &bucket.url]).code(0);
+    }
+    a.run(&["sync", "--remote", &bucket.url]).code(0);
+    let pruned = sync(&a, "prune", &bucket, &["--json"]).code(0).json();
+    assert!(
+        !pruned["removed"].as_array().unwrap().is_empty(),
+        "{pruned}"
+    );
+    assert!(pruned["snapshot"].is_object(), "{pruned}");
+    sync(&a, "verify", &bucket, &[]).code(0);
+    let c = home();
+    let boot = sync(&c, "pull", &bucket, &["--json"]).code(0).json();
+    assert_eq!(boot["bootstrapped_from"].as_array().unwrap().len(), 1);
+    assert_eq!(c.version_ids(), a.version_ids());
+    assert_eq!(c.get("shared"), "edit 3");
+    let snap = sync(&b, "snapshot", &bucket, &["--json"]).code(0).json();
+    assert!(snap["seal"].as_str().unwrap().contains("snapshot-"));
+}
+
+/// Two copies of one home push at once: S3 creates each changeset only if absent, so one
+/// wins and the other is refused (exit 3) with nothing lost; `--force` then keeps both.
+#[test]
+fn two_copies_of_one_home_racing_never_replace_each_others_changesets() {
+    let (a, bucket) = (home(), Bucket::new());
+    a.put("shared", "before the copy");
+    sync(&a, "push", &bucket, &[]).code(0);
+    let copy = home().with_env("CONTEXT_HOST", "other-laptop");
+    copy_db(a.path(), copy.path());
+    a.put("from/original", "o");
+    copy.put("from/copy", "c");
+    let args = ["sync", "push", "--remote", bucket.url.as_str()];
+    let (one, two) = std::thread::scope(|s| {
+        let one = s.spawn(|| a.run(&args));
+        let two = s.spawn(|| copy.run(&args));
+        (one.join().unwrap(), two.join().unwrap())
+    });
+    let mut codes = [one.code, two.code];
+    codes.sort();
+    assert_eq!(codes, [0, 3], "one wins, one is refused:\n{one:?}\n{two:?}");
+    let loser = if one.code == 3 { &a } else { &copy };
+    sync(loser, "push", &bucket, &["--force"]).code(0);
+    let b = home();
+    sync(&b, "pull", &bucket, &[]).code(0);
+    assert_eq!(b.get("from/original"), "o");
+    assert_eq!(b.get("from/copy"), "c");
+    sync(&b, "verify", &bucket, &[]).code(0);
+}
+
+#[test]
+fn missing_credentials_a_missing_bucket_and_a_dead_endpoint_exit_1_naming_the_cause() {
+    let bucket = Bucket::new();
+    // No credentials: the variables to set are named, and nothing is sent.
+    let bare = Home::new();
+    bare.put("k", "v");
+    let run = sync(&bare, "push", &bucket, &[]).code(1);
+    assert!(run.stderr.contains("AWS_ACCESS_KEY_ID"), "{}", run.stderr);
+    assert!(run.stderr.contains(&bucket.url), "{}", run.stderr);
+
+    // A bucket that does not exist.
+    let a = home();
+    a.put("k", "v");
+    let missing = format!("s3://{}-missing", bucket.name);
+    let run = a.run(&["sync", "push", "--remote", &missing]).code(1);
+    assert!(run.stderr.contains("does not exist"), "{}", run.stderr);
+    let run = a.run(&["sync", "remote", &missing]).code(1);
+    assert!(run.stderr.contains("does not exist"), "{}", run.stderr);
+
+    // Refused credentials.
+    let wrong = a.run_with(
+        &["sync", "pull", "--remote", &bucket.url],
+        b"",
+        &[("AWS_SECRET_ACCESS_KEY", "not-the-secret")],
+    );
+    // moto checks no signatures: only a real S3 refuses here; either way nothing applies.
+    assert!(wrong.code == 0 || wrong.code == 1, "{wrong:?}");
+
+    // A server that is not there: exit 1 within the retry budget, nothing applied.
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let started = Instant::now();
+    let run = a
+        .run_with(
+            &["sync", "pull", "--remote", &bucket.url],
+            b"",
+            &[("AWS_ENDPOINT_URL", dead.as_str())],
+        )
+        .code(1);
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert!(run.stderr.contains(&dead), "{}", run.stderr);
+    assert!(run.stderr.contains(&bucket.url), "{}", run.stderr);
+    assert_eq!(a.rows(), 1);
+    // Plain HTTP needs saying so.
+    let run = a
+        .run_with(
+            &["sync", "pull", "--remote", &bucket.url],
+            b"",
+            &[("AWS_ALLOW_HTTP", "false")],
+        )
+        .code(1);
+    assert!(run.stderr.contains("AWS_ALLOW_HTTP"), "{}", run.stderr);
+}
+
+/// `kill -9` at random instants of pushes over S3: no changeset is ever half there, and the
+/// next push finishes the job, every version published exactly once.
+#[test]
+fn a_push_killed_mid_way_over_s3_is_finished_by_the_next() {
+    let (a, bucket) = (home(), Bucket::new());
+    let mut seed: u64 = 0x5eed_5300;
+    let mut kills = 0;
+    for round in 0..12 {
+        a.bulk_put(&format!("r{round}"), 30, 20_000);
+        let mut child = a
+            .command(&["sync", "push", "--remote", &bucket.url])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        std::thread::sleep(Duration::from_millis((seed >> 33) % 120));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+            kills += 1;
+        }
+        child.wait().unwrap();
+        a.assert_intact();
+        sync(&a, "push", &bucket, &[]).code(0);
+        sync(&a, "verify", &bucket, &[]).code(0);
+    }
+    eprintln!("s3 push: {kills} kills");
+    let b = home();
+    sync(&b, "pull", &bucket, &[]).code(0);
+    assert_eq!(b.version_ids(), a.version_ids());
+    let remote = bucket.remote();
+    let mut ids = Vec::new();
+    for name in remote.list().unwrap().changesets {
+        let (cs, _) = context::changeset::decode(&remote.read(&name).unwrap()).unwrap();
+        ids.extend(cs.entries.into_iter().map(|e| e.id));
+    }
+    let n = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "a version was published twice");
+    assert_eq!(n as i64, a.rows());
+}
