@@ -142,6 +142,59 @@ fn objects_list_under_a_prefix_after_a_name(o: &dyn ObjectStore) {
     ));
 }
 
+/// The top level lists folders once each; a cron tick's listing starts each peer's folder
+/// after what it already has, and still sees later generations, snapshots and manifests.
+fn a_listing_after_a_changeset_keeps_what_sorts_after_it(r: &Remote, o: &dyn ObjectStore) {
+    for s in 1..=5 {
+        r.publish(&name(1, s), b"x").unwrap();
+    }
+    r.publish(&name(2, 1), b"gen two").unwrap();
+    let seal = SnapshotName {
+        peer: peer(),
+        id: 9,
+        part: None,
+    };
+    r.publish(&seal, b"seal").unwrap();
+    r.write_manifest(&manifest()).unwrap();
+    let other = PeerId::generate(&SeededIds::new(12));
+    let theirs = CsetName {
+        peer: other,
+        generation: 1,
+        seq: 1,
+    };
+    r.publish(&theirs, b"theirs").unwrap();
+    o.put("stray.txt", b"not ours").unwrap();
+    let mut top = vec![format!("{}/", peer()), format!("{other}/"), "stray.txt".into()];
+    top.sort();
+    assert_eq!(o.list_top().unwrap(), top);
+
+    let after = std::collections::BTreeMap::from([(peer(), name(1, 3))]);
+    let l = r.list_after(&after).unwrap();
+    let mut want = vec![name(1, 4), name(1, 5), name(2, 1), theirs];
+    want.sort();
+    assert_eq!(l.changesets, want);
+    assert_eq!(l.snapshots, vec![seal]);
+    let mut manifests = vec![peer()];
+    manifests.sort();
+    assert_eq!(l.manifests, manifests);
+    assert_eq!(r.list_after(&Default::default()).unwrap(), r.list().unwrap());
+    let mine = r.list_peer(peer(), Some(&name(1, 4))).unwrap();
+    assert_eq!(mine.changesets, vec![name(1, 5), name(2, 1)]);
+}
+
+fn manifest() -> Manifest {
+    Manifest {
+        format: Manifest::FORMAT,
+        peer: peer().to_string(),
+        generation: 1,
+        host: "h".into(),
+        published: vec![],
+        last_push_at: None,
+        acks: vec![],
+        updated_at: None,
+    }
+}
+
 macro_rules! remote_suite {
     ($module:ident, $make:expr) => {
         mod $module {
@@ -181,6 +234,12 @@ macro_rules! remote_suite {
             fn snapshots_are_listed_apart() {
                 let (o, _keep) = $make;
                 super::snapshots_are_listed_apart(&Remote::new(o));
+            }
+            #[test]
+            fn a_listing_after_a_changeset_keeps_what_sorts_after_it() {
+                let (o, _keep) = $make;
+                let r = Remote::new(o.clone());
+                super::a_listing_after_a_changeset_keeps_what_sorts_after_it(&r, &o);
             }
             #[test]
             fn objects_list_under_a_prefix_after_a_name() {

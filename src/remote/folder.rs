@@ -217,6 +217,29 @@ impl ObjectStore for Folder {
         Ok(keys)
     }
 
+    fn list_top(&self) -> Result<Vec<String>> {
+        if !self.root.is_dir() {
+            return Err(self.missing());
+        }
+        let fail = |source: std::io::Error| RemoteError::List {
+            location: self.location(),
+            source: source.into(),
+        };
+        let mut top = Vec::new();
+        for entry in fs::read_dir(&self.root).map_err(fail)? {
+            let entry = entry.map_err(fail)?;
+            let kind = entry.file_type().map_err(fail)?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if kind.is_file() {
+                top.push(name);
+            } else if kind.is_dir() && !name.starts_with('.') {
+                top.push(format!("{name}/"));
+            }
+        }
+        top.sort();
+        Ok(top)
+    }
+
     fn get(&self, key: &str, max: u64) -> Result<Vec<u8>> {
         let path = self.path_of(key);
         let location = || path.display().to_string();

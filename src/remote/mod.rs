@@ -119,6 +119,13 @@ pub struct Listing {
 }
 
 impl Listing {
+    fn from_keys(keys: Vec<String>) -> Listing {
+        Listing::from_files(keys.into_iter().map(|key| match key.split_once('/') {
+            Some((d, f)) => (Some(d.to_string()), f.to_string()),
+            None => (None, key),
+        }))
+    }
+
     fn from_files(files: impl IntoIterator<Item = (Option<String>, String)>) -> Listing {
         let mut out = Listing::default();
         for (dir, file) in files {
@@ -235,13 +242,38 @@ impl Remote {
 
     /// Everything in the remote, classified.
     pub fn list(&self) -> Result<Listing> {
-        let keys = self.objects.list("", None)?;
-        Ok(Listing::from_files(keys.into_iter().map(
-            |key| match key.split_once('/') {
-                Some((d, f)) => (Some(d.to_string()), f.to_string()),
-                None => (None, key),
-            },
-        )))
+        Ok(Listing::from_keys(self.objects.list("", None)?))
+    }
+
+    /// What is in the remote, without what sorts before `after` in each peer's folder: a peer
+    /// folder named in `after` is listed only from the file after that changeset on (later
+    /// changesets, later generations, snapshots and the manifest all sort after it); every
+    /// other folder whole. What a cron tick lists: a request per peer, however many
+    /// changesets the remote holds.
+    pub fn list_after(&self, after: &BTreeMap<PeerId, CsetName>) -> Result<Listing> {
+        let mut keys = Vec::new();
+        for key in self.objects.list_top()? {
+            match key.strip_suffix('/') {
+                Some(dir) => {
+                    let start = dir
+                        .parse::<PeerId>()
+                        .ok()
+                        .and_then(|p| after.get(&p))
+                        .map(|n| n.rel_path());
+                    keys.extend(self.objects.list(&key, start.as_deref())?);
+                }
+                None => keys.push(key),
+            }
+        }
+        Ok(Listing::from_keys(keys))
+    }
+
+    /// One peer's folder, from the file after `after` on (whole without it).
+    pub fn list_peer(&self, peer: PeerId, after: Option<&CsetName>) -> Result<Listing> {
+        let start = after.map(|n| n.rel_path());
+        Ok(Listing::from_keys(
+            self.objects.list(&format!("{peer}/"), start.as_deref())?,
+        ))
     }
 
     /// The bytes of one changeset or snapshot file (at most

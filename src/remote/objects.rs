@@ -33,6 +33,21 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
     /// Keys are relative to the root; a folder lists its files at most one folder deep.
     fn list(&self, prefix: &str, after: Option<&str>) -> Result<Vec<String>>;
 
+    /// The top level: its objects (`name`) and its folders (`name/`), sorted. A store of
+    /// flat keys gives the first segment of each key once.
+    fn list_top(&self) -> Result<Vec<String>> {
+        let mut top: Vec<String> = self
+            .list("", None)?
+            .into_iter()
+            .map(|k| match k.split_once('/') {
+                Some((dir, _)) => format!("{dir}/"),
+                None => k,
+            })
+            .collect();
+        top.dedup();
+        Ok(top)
+    }
+
     /// The bytes of an object, refused with [`super::RemoteError::TooLarge`] when it has more
     /// than `max` bytes, [`super::RemoteError::NotFound`] when there is none.
     fn get(&self, key: &str, max: u64) -> Result<Vec<u8>>;

@@ -159,7 +159,7 @@ pub fn display_location(bucket: &str, prefix: &str) -> String {
 }
 
 /// An S3 bucket (or a prefix in one) as an [`ObjectStore`].
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct S3 {
     config: S3Config,
     bucket: Bucket,
@@ -351,15 +351,21 @@ impl S3 {
         }
     }
 
+    /// One page of a listing: its keys (and, with a `delimiter`, its common prefixes, each
+    /// ending in it), and the token of the next page.
     fn list_page(
         &self,
         prefix: &str,
         after: Option<&str>,
+        delimiter: Option<&str>,
         token: Option<&str>,
     ) -> Result<(Vec<String>, Option<String>)> {
         let answer = self.call("list", prefix, 64 << 20, |agent| {
             let mut action = self.bucket.list_objects_v2(Some(&self.config.credentials));
             action.with_prefix(prefix);
+            if let Some(d) = delimiter {
+                action.with_delimiter(d);
+            }
             if let Some(after) = after {
                 action.with_start_after(after);
             }
@@ -376,7 +382,12 @@ impl S3 {
             location: self.named(prefix),
             source: format!("the listing cannot be read: {e}").into(),
         })?;
-        let keys = parsed.contents.into_iter().map(|c| c.key).collect();
+        let keys = parsed
+            .contents
+            .into_iter()
+            .map(|c| c.key)
+            .chain(parsed.common_prefixes.into_iter().map(|p| p.prefix))
+            .collect();
         Ok((keys, parsed.next_continuation_token))
     }
 
@@ -391,6 +402,41 @@ impl S3 {
             200 | 409 => Ok(()),
             _ => Err(self.status_error("create bucket", "", &answer)),
         }
+    }
+}
+
+impl S3 {
+    /// Every key under `prefix` (relative to the remote's prefix) after `after`, page by page;
+    /// with a `delimiter`, the folders (common prefixes) in place of what is in them.
+    fn list_with(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        delimiter: Option<&str>,
+    ) -> Result<Vec<String>> {
+        let full_prefix = self.full_key(prefix);
+        let full_after = after.map(|a| self.full_key(a));
+        let mut keys = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let (page, next) = self.list_page(
+                &full_prefix,
+                full_after.as_deref(),
+                delimiter,
+                token.as_deref(),
+            )?;
+            keys.extend(
+                page.into_iter()
+                    .filter_map(|k| k.strip_prefix(&self.config.prefix).map(str::to_string)),
+            );
+            match next {
+                Some(t) => token = Some(t),
+                None => break,
+            }
+        }
+        keys.sort();
+        keys.dedup();
+        Ok(keys)
     }
 }
 
@@ -409,24 +455,11 @@ impl ObjectStore for S3 {
     }
 
     fn list(&self, prefix: &str, after: Option<&str>) -> Result<Vec<String>> {
-        let full_prefix = self.full_key(prefix);
-        let full_after = after.map(|a| self.full_key(a));
-        let mut keys = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let (page, next) =
-                self.list_page(&full_prefix, full_after.as_deref(), token.as_deref())?;
-            keys.extend(
-                page.into_iter()
-                    .filter_map(|k| k.strip_prefix(&self.config.prefix).map(str::to_string)),
-            );
-            match next {
-                Some(t) => token = Some(t),
-                None => break,
-            }
-        }
-        keys.sort();
-        Ok(keys)
+        self.list_with(prefix, after, None)
+    }
+
+    fn list_top(&self) -> Result<Vec<String>> {
+        self.list_with("", None, Some("/"))
     }
 
     fn get(&self, key: &str, max: u64) -> Result<Vec<u8>> {

@@ -21,7 +21,7 @@
 //!
 //! `--dry-run` computes the same plan and rolls back.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -296,6 +296,38 @@ pub fn plan_reads(
     plan
 }
 
+/// Where each peer's folder is listed from, so that a pull lists what is new rather than
+/// everything: after the last changeset applied of the peer's first generation (all its
+/// later generations sort after it). A peer whose first generation was never applied here is
+/// listed whole, so no earlier stream can be missed; this peer's own first generation, which
+/// a pull never applies while it is current, is passed over entirely.
+pub fn listed_from(
+    applied: &HashMap<StreamId, Applied>,
+    mine: StreamId,
+) -> BTreeMap<PeerId, CsetName> {
+    let mut from: BTreeMap<PeerId, CsetName> = applied
+        .iter()
+        .filter(|((_, generation), _)| *generation == 1)
+        .map(|((peer, generation), a)| {
+            let name = CsetName {
+                peer: *peer,
+                generation: *generation,
+                seq: a.last_seq,
+            };
+            (*peer, name)
+        })
+        .collect();
+    if mine.1 == 1 {
+        let past_all = CsetName {
+            peer: mine.0,
+            generation: 1,
+            seq: u64::MAX,
+        };
+        from.insert(mine.0, past_all);
+    }
+    from
+}
+
 /// What happens to a key whose current row was `old` before the pull and is `new` after it.
 /// `descends` tells whether `new` has `old` in its parent chain (its writer had seen it); `me`
 /// is this peer, whose rows are local changes.
@@ -316,9 +348,9 @@ pub fn pull(
 ) -> Result<PullReport, SyncError> {
     let location = remote.location();
     let remote_id = store.remote_id(&location)?;
-    let listing = remote.list()?;
     let me = store.peer().clone();
     let applied: HashMap<StreamId, Applied> = store.applied(remote_id)?.into_iter().collect();
+    let listing = remote.list_after(&listed_from(&applied, (me.id, me.generation as u64)))?;
     let plan = plan_reads(&listing, &applied, (me.id, me.generation as u64), || {
         snapshot::sealed_snapshots(remote, &listing)
     });

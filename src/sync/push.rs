@@ -101,7 +101,7 @@ pub fn push(
             return Err(SyncError::Diverged(divergence));
         }
         let mine = remote
-            .list()?
+            .list_peer(store.peer().id, None)?
             .changesets
             .iter()
             .filter(|n| n.peer == store.peer().id)
@@ -151,7 +151,14 @@ fn check_stream(
 ) -> Result<Option<Divergence>, SyncError> {
     let me = store.peer().clone();
     let generation = state.generation;
-    let listing = remote.list()?;
+    // This peer's folder from its last changeset on: what is beyond it, and later
+    // generations (a copy's); a cron tick's push lists no more than that.
+    let from = CsetName {
+        peer: me.id,
+        generation,
+        seq: state.last_seq.saturating_sub(1),
+    };
+    let listing = remote.list_peer(me.id, Some(&from))?;
     let mine: BTreeMap<u64, Vec<CsetName>> = listing
         .changesets
         .iter()
@@ -214,7 +221,12 @@ fn check_stream(
                     state.last_seq
                 )));
             }
-            let present = stream.iter().filter(|n| n.seq <= state.last_seq).count();
+            let present = remote
+                .list_peer(me.id, None)?
+                .changesets
+                .iter()
+                .filter(|n| n.generation == generation && n.seq <= state.last_seq)
+                .count();
             return Ok(missing(format!(
                 "the remote {} lacks changesets this peer published there: {} of \
                  generation {generation} were published, {present} of them are left.",
