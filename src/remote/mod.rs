@@ -230,6 +230,11 @@ impl Remote {
         self.objects.location()
     }
 
+    /// How many reads a pull keeps in flight.
+    pub fn read_parallelism(&self) -> usize {
+        self.objects.read_parallelism()
+    }
+
     /// Reaches the remote once (a folder is checked when opened; a bucket answers a listing
     /// of one key): what `context sync remote` does before it remembers a remote.
     pub fn probe(&self) -> Result<()> {

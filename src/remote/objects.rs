@@ -65,6 +65,12 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
     /// Deletes the object; one already gone is no error.
     fn delete(&self, key: &str) -> Result<()>;
 
+    /// How many reads a pull keeps in flight: one ahead for a local folder, more where each
+    /// read is a round trip.
+    fn read_parallelism(&self) -> usize {
+        1
+    }
+
     /// Reaches the store once, to tell a typo or a missing bucket now rather than at the
     /// first sync. Opening a folder already checks it.
     fn probe(&self) -> Result<()> {

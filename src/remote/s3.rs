@@ -23,6 +23,9 @@ use url::Url;
 use super::objects::{Created, ObjectStore};
 use super::{Cause, RemoteError, Result};
 
+/// Changesets a pull fetches at once: enough to hide a round trip of tens of milliseconds,
+/// few enough that the changesets waiting to be applied stay a few tens of MB at most.
+const READS_IN_FLIGHT: usize = 8;
 /// How long a signed request stays valid (it is signed right before it is sent).
 const SIGNED_FOR: Duration = Duration::from_secs(15 * 60);
 /// Attempts of one request before its failure is reported.
@@ -564,6 +567,10 @@ impl ObjectStore for S3 {
             404 if answer.code() != "NoSuchBucket" => Ok(()),
             _ => Err(self.status_error("delete", key, &answer)),
         }
+    }
+
+    fn read_parallelism(&self) -> usize {
+        READS_IN_FLIGHT
     }
 
     fn probe(&self) -> Result<()> {

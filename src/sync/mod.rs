@@ -13,6 +13,7 @@
 //! remote, with how far it has applied each stream (its acknowledgements).
 
 mod lock;
+mod prefetch;
 pub mod prune;
 pub mod pull;
 pub mod push;

@@ -37,7 +37,7 @@ use crate::remote::{CsetName, FileName, Found, Listing, Remote};
 use crate::store::{self, Applied, Import, RowRef, Store};
 use crate::sync::snapshot::{self, BadSnapshot, Sealed, StreamId};
 
-use super::{PerProject, SyncError, publish_manifest};
+use super::{PerProject, SyncError, prefetch, publish_manifest};
 
 /// The current row of every key a pull inserted into, as it was before the pull: by project,
 /// then key (so that lookups borrow the entry's strings).
@@ -391,25 +391,21 @@ fn apply(
     let chosen = &plan.snapshots;
     let order = plan.files();
 
-    // A reader thread reads and decodes the changesets in that order while this one inserts:
-    // decoding overlaps SQLite's work. The channel is a rendezvous, so at most one decoded
-    // changeset waits, and memory stays bounded by two changesets.
+    // Readers read and decode the changesets in that order while this thread inserts:
+    // decoding overlaps SQLite's work, and over a network several reads are in flight. At most
+    // as many decoded changesets wait as there are readers, so memory stays bounded.
     let bar = Guard::start(progress.as_ref(), "pull", "changesets", order.len() as u64);
+    let buffer = prefetch::Buffer::new();
+    let read = |name: &Box<dyn FileName>| read_and_decode(remote, name.as_ref());
+    let parallel = remote.read_parallelism();
     std::thread::scope(|scope| -> Result<(), SyncError> {
-        let (sender, decoded) = std::sync::mpsc::sync_channel::<Decoded>(0);
-        scope.spawn(move || {
-            for name in order {
-                if sender.send(read_and_decode(remote, name.as_ref())).is_err() {
-                    break;
-                }
-            }
-        });
-        let receive = |name: &dyn FileName| {
+        let mut feed = prefetch::start(scope, &buffer, &order, parallel, &read);
+        let mut receive = |name: &dyn FileName| {
             bar.advance(1);
-            decoded.recv().map_err(|_| {
+            feed.next().ok_or_else(|| {
                 SyncError::Remote(crate::remote::RemoteError::Read {
                     location: name.rel_path(),
-                    source: "the changeset reader stopped".into(),
+                    source: "the changeset readers stopped".into(),
                 })
             })
         };
