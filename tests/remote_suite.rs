@@ -164,7 +164,11 @@ fn a_listing_after_a_changeset_keeps_what_sorts_after_it(r: &Remote, o: &dyn Obj
     };
     r.publish(&theirs, b"theirs").unwrap();
     o.put("stray.txt", b"not ours").unwrap();
-    let mut top = vec![format!("{}/", peer()), format!("{other}/"), "stray.txt".into()];
+    let mut top = vec![
+        format!("{}/", peer()),
+        format!("{other}/"),
+        "stray.txt".into(),
+    ];
     top.sort();
     assert_eq!(o.list_top().unwrap(), top);
 
@@ -177,7 +181,10 @@ fn a_listing_after_a_changeset_keeps_what_sorts_after_it(r: &Remote, o: &dyn Obj
     let mut manifests = vec![peer()];
     manifests.sort();
     assert_eq!(l.manifests, manifests);
-    assert_eq!(r.list_after(&Default::default()).unwrap(), r.list().unwrap());
+    assert_eq!(
+        r.list_after(&Default::default()).unwrap(),
+        r.list().unwrap()
+    );
     let mine = r.list_peer(peer(), Some(&name(1, 4))).unwrap();
     assert_eq!(mine.changesets, vec![name(1, 5), name(2, 1)]);
 }

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::util::proxy::{Fault, Proxy};
 use crate::util::s3::{Bucket, free_port, moto};
 use crate::util::{Home, Run, copy_db};
 
@@ -220,4 +221,71 @@ fn a_push_killed_mid_way_over_s3_is_finished_by_the_next() {
     ids.dedup();
     assert_eq!(ids.len(), n, "a version was published twice");
     assert_eq!(n as i64, a.rows());
+}
+
+/// A cron tick over S3 costs a handful of requests per peer, never one per changeset: each
+/// peer's folder is listed after what this home already has.
+#[test]
+fn a_no_op_sync_costs_a_handful_of_requests_however_many_changesets() {
+    let bucket = Bucket::new();
+    let homes = [home(), home(), home()];
+    let remote = bucket.remote();
+    for (n, h) in homes.iter().enumerate() {
+        let rt = context::runtime::Runtime::system();
+        let mut store = context::store::Store::open(&h.db(), rt).unwrap();
+        for i in 0..70 {
+            store
+                .put("default", &format!("peer{n}/k{i}"), b"v", None)
+                .unwrap();
+            context::sync::push(&mut store, &remote, Default::default()).unwrap();
+        }
+    }
+    assert_eq!(remote.list().unwrap().changesets.len(), 210);
+    for h in &homes {
+        h.run(&["sync", "--remote", &bucket.url]).code(0);
+    }
+    let proxy = Proxy::start(moto().addr, Duration::ZERO);
+    for h in &homes {
+        let before = proxy.requests();
+        let run = h
+            .run_with(
+                &["sync", "--remote", &bucket.url],
+                b"",
+                &[("AWS_ENDPOINT_URL", proxy.url().as_str())],
+            )
+            .code(0);
+        assert_eq!(run.stdout, "", "nothing to do, nothing said");
+        let made = proxy.requests() - before;
+        eprintln!("no-op sync: {made} requests");
+        assert!(made <= 12, "a no-op sync made {made} requests");
+    }
+}
+
+/// Throttling, server errors and dropped connections are retried; a server that keeps
+/// failing is reported naming the bucket, the key and the status, and nothing half-done stays.
+#[test]
+fn server_errors_are_retried_then_reported() {
+    let (a, bucket) = (home(), Bucket::new());
+    let proxy = Proxy::start(moto().addr, Duration::ZERO);
+    let via = [("AWS_ENDPOINT_URL", proxy.url())];
+    let via: Vec<(&str, &str)> = via.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    a.put("k", "v");
+    proxy.fail_next([Fault::Status(503), Fault::Status(500), Fault::Drop]);
+    a.run_with(&["sync", "push", "--remote", &bucket.url], b"", &via)
+        .code(0);
+    a.put("k2", "v2");
+    proxy.fail_next([Fault::Status(500); 12]);
+    let run = a
+        .run_with(&["sync", "push", "--remote", &bucket.url], b"", &via)
+        .code(1);
+    assert!(run.stderr.contains("HTTP 500"), "{}", run.stderr);
+    assert!(run.stderr.contains(&bucket.name), "{}", run.stderr);
+    // Whatever the failed run left, the next one finishes the job.
+    proxy.clear();
+    let b = home();
+    a.run_with(&["sync", "push", "--remote", &bucket.url], b"", &via)
+        .code(0);
+    sync(&b, "pull", &bucket, &[]).code(0);
+    assert_eq!(b.get("k2"), "v2");
+    sync(&b, "verify", &bucket, &[]).code(0);
 }

@@ -82,7 +82,8 @@ where
             loop {
                 let i = {
                     let mut s = shared.lock();
-                    while !s.stopped && s.claimed < items.len() && s.claimed >= s.consumed + window {
+                    while !s.stopped && s.claimed < items.len() && s.claimed >= s.consumed + window
+                    {
                         s = shared.changed.wait(s).unwrap_or_else(|p| p.into_inner());
                     }
                     if s.stopped || s.claimed >= items.len() {
@@ -123,7 +124,11 @@ impl<R> Prefetch<'_, R> {
             if s.readers == 0 {
                 return None;
             }
-            s = self.shared.changed.wait(s).unwrap_or_else(|p| p.into_inner());
+            s = self
+                .shared
+                .changed
+                .wait(s)
+                .unwrap_or_else(|p| p.into_inner());
         }
     }
 }
@@ -166,7 +171,10 @@ mod tests {
                 got
             });
             assert_eq!(got, items.iter().map(|x| x * 2).collect::<Vec<_>>());
-            assert!(peak.load(Ordering::SeqCst) <= parallel, "parallel {parallel}");
+            assert!(
+                peak.load(Ordering::SeqCst) <= parallel,
+                "parallel {parallel}"
+            );
             assert!(buffer.0.lock().ready.is_empty());
         }
     }
@@ -186,6 +194,10 @@ mod tests {
             assert_eq!(feed.next(), Some(1));
         });
         // Two consumed, at most a window of four more claimed.
-        assert!(reads.load(Ordering::SeqCst) <= 6, "{}", reads.load(Ordering::SeqCst));
+        assert!(
+            reads.load(Ordering::SeqCst) <= 6,
+            "{}",
+            reads.load(Ordering::SeqCst)
+        );
     }
 }

@@ -33,7 +33,7 @@ use crate::ids::{PeerId, VersionId};
 use crate::outcome::Outcome;
 use crate::progress::Guard;
 use crate::record::{Checksum, Record};
-use crate::remote::{CsetName, FileName, Found, Listing, Remote};
+use crate::remote::{CsetName, FileName, Found, Listing, Remote, SnapshotName};
 use crate::store::{self, Applied, Import, RowRef, Store};
 use crate::sync::snapshot::{self, BadSnapshot, Sealed, StreamId};
 
@@ -189,16 +189,32 @@ pub struct ReadPlan {
 impl ReadPlan {
     /// Every file to read, in the order the apply consumes them: the snapshots' parts, then
     /// each stream's changesets.
-    fn files(&self) -> Vec<Box<dyn FileName>> {
+    fn files(&self) -> Vec<File> {
         self.snapshots
             .iter()
-            .flat_map(|s| s.parts.iter().map(|p| Box::new(*p) as Box<dyn FileName>))
+            .flat_map(|s| s.parts.iter().map(|p| File::Part(*p)))
             .chain(
                 self.streams
                     .iter()
-                    .flat_map(|w| w.names.iter().map(|n| Box::new(*n) as Box<dyn FileName>)),
+                    .flat_map(|w| w.names.iter().map(|n| File::Changeset(*n))),
             )
             .collect()
+    }
+}
+
+/// A file a pull reads: a snapshot's part or a stream's changeset.
+#[derive(Debug, Clone, Copy)]
+enum File {
+    Part(SnapshotName),
+    Changeset(CsetName),
+}
+
+impl File {
+    fn name(&self) -> &dyn FileName {
+        match self {
+            File::Part(p) => p,
+            File::Changeset(c) => c,
+        }
     }
 }
 
@@ -396,7 +412,7 @@ fn apply(
     // as many decoded changesets wait as there are readers, so memory stays bounded.
     let bar = Guard::start(progress.as_ref(), "pull", "changesets", order.len() as u64);
     let buffer = prefetch::Buffer::new();
-    let read = |name: &Box<dyn FileName>| read_and_decode(remote, name.as_ref());
+    let read = |file: &File| read_and_decode(remote, file.name());
     let parallel = remote.read_parallelism();
     std::thread::scope(|scope| -> Result<(), SyncError> {
         let mut feed = prefetch::start(scope, &buffer, &order, parallel, &read);
@@ -709,7 +725,7 @@ mod tests {
     use crate::changeset::{Cover, Header};
     use crate::clock::Hlc;
     use crate::ids::SeededIds;
-    use crate::remote::{Skipped, SnapshotName};
+    use crate::remote::Skipped;
 
     fn peer(seed: u64) -> PeerId {
         PeerId::generate(&SeededIds::new(seed))
@@ -835,7 +851,10 @@ mod tests {
         assert_eq!(by_stream[&(c, 1)].start(), 1);
         assert_eq!(by_stream[&(c, 1)].names, vec![name(c, 1, 3)]);
         // The snapshot's part is read first.
-        assert_eq!(plan.files()[0].rel_path(), snapshot.parts[0].rel_path());
+        assert_eq!(
+            plan.files()[0].name().rel_path(),
+            snapshot.parts[0].rel_path()
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use tempfile::TempDir;
 pub const BIN: &str = env!("CARGO_BIN_EXE_context");
 
 pub mod model;
+pub mod proxy;
 pub mod s3;
 
 /// A fixed instant for tests that need one: 2026-11-25T10:00:00Z.
