@@ -27,9 +27,10 @@ demo:
 
 # Sync against its anchors (benches/sync.rs), then the store's write path (benches/store.rs).
 # The session-extension comparison needs libclang-dev for bindgen: installed here if missing.
-bench:
+bench: test-deps
 	@(dpkg -s libclang-dev && test -x /usr/bin/time) >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq libclang-dev time)
 	$(CARGO) bench --features bench-session --bench sync
+	$(CARGO) bench --bench s3
 	$(CARGO) bench --bench store
 
 # The model-based property tests at 10,000 cases each (CI runs 300 and 64): convergence, then

@@ -1,3 +1,5 @@
+#![allow(dead_code)]
+
 //! A real S3 server on loopback for the tests: moto (`pip install 'moto[server]'`), started
 //! once per test process on a free 127.0.0.1 port, and stopped when the process ends. Each test
 //! makes its own bucket, so tests share the server but nothing else.
