@@ -289,3 +289,36 @@ fn server_errors_are_retried_then_reported() {
     assert_eq!(b.get("k2"), "v2");
     sync(&b, "verify", &bucket, &[]).code(0);
 }
+
+/// `kill -9` at random instants of a pull over S3: all or nothing is applied, and the next
+/// pull finishes the job.
+#[test]
+fn a_pull_killed_mid_way_over_s3_applies_all_or_nothing() {
+    let (a, bucket) = (home(), Bucket::new());
+    for round in 0..6 {
+        a.bulk_put(&format!("r{round}"), 300, 2_000);
+        sync(&a, "push", &bucket, &[]).code(0);
+    }
+    let total = a.rows();
+    let mut seed: u64 = 0x5eed_5301;
+    for _ in 0..8 {
+        let b = home();
+        let mut child = b
+            .command(&["sync", "pull", "--remote", &bucket.url])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        std::thread::sleep(Duration::from_millis((seed >> 33) % 300));
+        let _ = child.kill();
+        child.wait().unwrap();
+        if b.db().exists() {
+            b.assert_intact();
+            let rows = b.rows();
+            assert!(rows == 0 || rows == total, "a partial import: {rows} rows");
+        }
+        sync(&b, "pull", &bucket, &[]).code(0);
+        assert_eq!(b.rows(), total);
+    }
+}

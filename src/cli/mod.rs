@@ -25,8 +25,11 @@ use context::sync::SyncError;
 #[command(
     name = "context",
     version,
-    about = "A versioned document store, synced across your machines through a shared folder",
-    after_help = "Data lives in $CONTEXT_HOME, else $XDG_DATA_HOME/context, else ~/.local/share/context."
+    about = "A versioned document store, synced across your machines through a shared folder or a bucket",
+    after_help = "Data lives in $CONTEXT_HOME, else $XDG_DATA_HOME/context, else ~/.local/share/context.\n\
+                  An s3:// remote is configured by AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, \
+                  AWS_SESSION_TOKEN, AWS_REGION, AWS_ENDPOINT_URL and AWS_ALLOW_HTTP=true (for a \
+                  plain-HTTP endpoint); CONTEXT_S3_IMDS=1 lets it ask the instance metadata service."
 )]
 pub struct Cli {
     /// More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
@@ -51,7 +54,7 @@ enum Command {
     History(documents::History),
     /// Write an earlier version's body as the new current version of KEY.
     Restore(documents::Restore),
-    /// Sync with other machines through a shared folder: pull, then push (or a subcommand).
+    /// Sync with other machines through a shared folder or a bucket: pull, then push (or a subcommand).
     Sync(sync::SyncArgs),
 }
 

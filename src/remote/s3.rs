@@ -35,8 +35,9 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// No request retries past this, so a cron tick never hangs.
 const RETRY_BUDGET: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// One request, from sending it to the last byte of its answer (a changeset is a few MB).
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// One request, from sending it to the last byte of its answer (a changeset is a few MB: a
+/// minute is 1 Mbit/s).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Where an `s3://` remote is and how to reach it.
 #[derive(Clone)]
