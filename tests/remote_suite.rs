@@ -1,5 +1,5 @@
-//! One suite over every object store: the folder, memory, and S3 (a real moto server on
-//! loopback, with and without a prefix). What sync relies on of a remote must hold the same
+//! One suite over every object store: the folder, memory, S3 (a real moto server on loopback,
+//! with and without a prefix) and SFTP (a real sshd on loopback). What sync relies on of a remote must hold the same
 //! everywhere: create-if-absent never replaces, a republish of the same bytes is a no-op,
 //! manifests are replaced whole, listing classifies and sorts, the tail is the last 32 bytes,
 //! and the object layer lists under a prefix after a name.
@@ -12,6 +12,7 @@ use context::remote::{
 };
 
 use crate::util::s3::Bucket;
+use crate::util::ssh::SshFolder;
 
 fn peer() -> PeerId {
     PeerId::generate(&SeededIds::new(11))
@@ -269,4 +270,8 @@ remote_suite!(s3, {
 remote_suite!(s3_prefix, {
     let bucket = Bucket::with_prefix("team/notes");
     (bucket.objects(), bucket)
+});
+remote_suite!(ssh, {
+    let folder = SshFolder::new();
+    (folder.objects(), folder)
 });

@@ -1,11 +1,13 @@
-//! Where a remote is, as a user writes it: a folder path, `file:///PATH`, `s3://BUCKET[/PREFIX]`. Parsing is syntax only, so that a bad value is a usage error before
+//! Where a remote is, as a user writes it: a folder path, `file:///PATH`, `s3://BUCKET[/PREFIX]`,
+//! `ssh://[USER@]HOST[:PORT]/PATH`. Parsing is syntax only, so that a bad value is a usage error before
 //! anything runs; [`super::open`] then reaches the place itself.
 
 use std::fmt;
 use std::path::PathBuf;
 
 /// What this version understands, for the message that refuses anything else.
-pub const KNOWN_FORMS: &str = "a folder path, file:///PATH or s3://BUCKET[/PREFIX]";
+pub const KNOWN_FORMS: &str =
+    "a folder path, file:///PATH, s3://BUCKET[/PREFIX] or ssh://[USER@]HOST[:PORT]/PATH";
 
 /// A parsed remote location.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +16,8 @@ pub enum Location {
     Folder(PathBuf),
     /// A bucket of S3 or an S3-compatible store, and a prefix in it (`""` for none).
     S3 { bucket: String, prefix: String },
+    /// A folder on a machine reachable by SSH.
+    Ssh(super::SshTarget),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -24,6 +28,11 @@ pub enum LocationError {
     Empty,
     #[error("{location:?} names no bucket: an S3 remote is s3://BUCKET[/PREFIX]")]
     NoBucket { location: String },
+    #[error("{location:?} is not an SSH remote: {reason} (ssh://[USER@]HOST[:PORT]/PATH)")]
+    BadSsh {
+        location: String,
+        reason: &'static str,
+    },
 }
 
 impl Location {
@@ -51,6 +60,7 @@ impl Location {
                     prefix: prefix.trim_matches('/').to_string(),
                 })
             }
+            Some(("ssh", rest)) => parse_ssh(location, rest).map(Location::Ssh),
             Some((scheme, _)) => Err(LocationError::UnknownScheme {
                 location: location.to_string(),
                 scheme: scheme.to_string(),
@@ -73,8 +83,57 @@ impl fmt::Display for Location {
             Location::S3 { bucket, prefix } => {
                 f.write_str(&super::s3::display_location(bucket, prefix))
             }
+            Location::Ssh(target) => f.write_str(&target.location()),
         }
     }
+}
+
+/// `[USER@]HOST[:PORT]/PATH`: `/PATH` is absolute, `/~/PATH` relative to the login folder.
+fn parse_ssh(location: &str, rest: &str) -> Result<super::SshTarget, LocationError> {
+    let bad = |reason| LocationError::BadSsh {
+        location: location.to_string(),
+        reason,
+    };
+    let (authority, path) = rest
+        .split_once('/')
+        .ok_or_else(|| bad("it names no folder"))?;
+    let (user, host_port) = match authority.rsplit_once('@') {
+        Some((u, h)) if !u.is_empty() => (Some(u.to_string()), h),
+        Some(_) => return Err(bad("the user before @ is empty")),
+        None => (None, authority),
+    };
+    let (host, port) = match host_port.rsplit_once(':') {
+        Some((h, p)) => (
+            h,
+            Some(
+                p.parse::<u16>()
+                    .map_err(|_| bad("the port is not a number"))?,
+            ),
+        ),
+        None => (host_port, None),
+    };
+    let valid_host = !host.is_empty()
+        && !host.starts_with('-')
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+    if !valid_host {
+        return Err(bad("it names no host"));
+    }
+    let path = path.trim_end_matches('/');
+    let path = match path.strip_prefix('~') {
+        Some(home) => home.trim_start_matches('/').to_string(),
+        None => format!("/{path}"),
+    };
+    if path.is_empty() || path == "/" {
+        return Err(bad("it names no folder"));
+    }
+    Ok(super::SshTarget {
+        user,
+        host: host.to_string(),
+        port,
+        path,
+    })
 }
 
 /// `scheme://rest` with a scheme as RFC 3986 spells one (a letter, then letters, digits, `+`,
@@ -134,6 +193,39 @@ mod tests {
         for bad in ["s3://", "s3:///x", "s3://a b/x"] {
             assert!(
                 matches!(Location::parse(bad), Err(LocationError::NoBucket { .. })),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn ssh_urls_name_a_user_a_host_a_port_and_a_folder() {
+        let l = Location::parse("ssh://me@nas.local:2222/srv/notes/").unwrap();
+        let Location::Ssh(t) = &l else {
+            panic!("{l:?}")
+        };
+        assert_eq!(t.user.as_deref(), Some("me"));
+        assert_eq!(t.host, "nas.local");
+        assert_eq!(t.port, Some(2222));
+        assert_eq!(t.path, "/srv/notes");
+        assert_eq!(l.to_string(), "ssh://me@nas.local:2222/srv/notes");
+        let Location::Ssh(home) = Location::parse("ssh://nas/~/notes").unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (home.user, home.port, home.path.as_str()),
+            (None, None, "notes")
+        );
+        for bad in [
+            "ssh://nas",
+            "ssh://nas/",
+            "ssh://@nas/x",
+            "ssh://nas:port/x",
+            "ssh://-oProxyCommand=x/y",
+            "ssh:///x",
+        ] {
+            assert!(
+                matches!(Location::parse(bad), Err(LocationError::BadSsh { .. })),
                 "{bad}"
             );
         }

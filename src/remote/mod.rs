@@ -17,6 +17,7 @@ mod memory;
 pub mod names;
 mod objects;
 mod s3;
+mod ssh;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -33,6 +34,7 @@ pub use memory::Memory;
 pub use names::{CsetName, FileName, Found, SnapshotName};
 pub use objects::{Created, ObjectStore};
 pub use s3::{S3, S3Config};
+pub use ssh::{Ssh, SshTarget};
 
 /// A cause from whatever a transport is built on (the file system, an HTTP client, ssh).
 pub type Cause = Box<dyn std::error::Error + Send + Sync>;
@@ -63,6 +65,8 @@ pub enum RemoteError {
     BadManifest { location: String, reason: String },
     #[error("cannot use the remote {location}: {reason}")]
     Config { location: String, reason: String },
+    #[error("cannot reach {location}: {reason}")]
+    Unreachable { location: String, reason: String },
     #[error(
         "the bucket of {location} does not exist (create it first: context never creates buckets)"
     )]
@@ -95,6 +99,7 @@ pub fn open_with_env(location: &Location, env: &dyn Fn(&str) -> Option<String>) 
         Location::S3 { bucket, prefix } => Ok(Remote::new(S3::new(S3Config::from_env(
             bucket, prefix, env,
         )?)?)),
+        Location::Ssh(target) => Ok(Remote::new(Ssh::connect(target.clone(), env)?)),
     }
 }
 

@@ -13,6 +13,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_context");
 pub mod model;
 pub mod proxy;
 pub mod s3;
+pub mod ssh;
 
 /// A fixed instant for tests that need one: 2026-11-25T10:00:00Z.
 pub const T0: &str = "2026-11-25T10:00:00Z";
