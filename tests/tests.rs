@@ -17,5 +17,6 @@ mod prune;
 mod remote_suite;
 mod s3;
 mod schema;
+mod ssh;
 mod store_model;
 mod sync_cli;
