@@ -32,7 +32,7 @@ demo:
 bench: test-deps
 	@(dpkg -s libclang-dev && test -x /usr/bin/time) >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq libclang-dev time)
 	$(CARGO) bench --features bench-session --bench sync
-	$(CARGO) bench --bench s3
+	$(CARGO) bench --bench remotes
 	$(CARGO) bench --bench store
 
 # The model-based property tests at 10,000 cases each (CI runs 300 and 64): convergence, then

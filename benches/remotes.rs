@@ -1,21 +1,24 @@
-//! `make bench`, the S3 rows: sync through a real S3 server on loopback (moto), beside the
-//! shared folder, in one run on one machine.
+//! `make bench`, the remote rows: sync through a real S3 server (moto) and a real sshd on
+//! loopback, beside the shared folder, in one run on one machine.
 //!
 //! 1. full push and full pull of a deterministic dataset (fixed seed and clock), to and from a
-//!    folder and a bucket, paired run by run; the ratio is S3 over the folder;
+//!    folder, a bucket and a folder over SSH, run by run; the ratios are over the folder;
 //! 2. requests made by a no-op `context sync` (a cron tick with nothing to do) with 3 peers and
 //!    300 changesets, counted by a loopback proxy;
 //! 3. a pull of 300 small changesets through a proxy that adds 20 ms to every request, against
 //!    300 × 20 ms (what reading them one at a time would wait).
 //!
 //! Prints a table; adds its figures to `target/bench/results.json` (`s3_push_full_s`,
-//! `s3_pull_full_s`, `s3_noop_requests`, `s3_pull_300_latency_s`, ...). Without `--bench` (as
+//! `s3_pull_full_s`, `s3_noop_requests`, `s3_pull_300_latency_s`, `ssh_push_full_s`,
+//! `ssh_pull_full_s`, ...). Without `--bench` (as
 //! `cargo test` runs it) a small size, as a smoke test.
 
 #[path = "../tests/util/proxy.rs"]
 mod proxy;
 #[path = "../tests/util/s3.rs"]
 mod s3_server;
+#[path = "../tests/util/ssh.rs"]
+mod ssh_server;
 
 use std::path::Path;
 use std::process::Command;
@@ -31,6 +34,7 @@ use context::sync::{self, PullOptions, PushOptions};
 
 use proxy::Proxy;
 use s3_server::{Bucket, moto};
+use ssh_server::SshFolder;
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -159,15 +163,19 @@ fn main() -> Res<()> {
 
     // 1. Full push and pull, a folder and a bucket, paired.
     let (mut f_push, mut s_push, mut f_pull, mut s_pull) = (vec![], vec![], vec![], vec![]);
+    let (mut h_push, mut h_pull) = (vec![], vec![]);
     for rep in 0..reps {
         let dir = root.join(format!("folder-{rep}"));
         std::fs::create_dir_all(&dir)?;
         let folder = Remote::new(Folder::open(&dir)?);
         let bucket = Bucket::new();
         let s3 = bucket.remote();
+        let over_ssh = SshFolder::new();
+        let ssh = over_ssh.remote();
         for (remote, push_t, pull_t) in [
             (&folder, &mut f_push, &mut f_pull),
             (&s3, &mut s_push, &mut s_pull),
+            (&ssh, &mut h_push, &mut h_pull),
         ] {
             let mut src = store(&source, SEED)?;
             // Each remote is new to the source: a full push.
@@ -185,12 +193,15 @@ fn main() -> Res<()> {
     }
     let (f_push, s_push) = (median(f_push), median(s_push));
     let (f_pull, s_pull) = (median(f_pull), median(s_pull));
+    let (h_push, h_pull) = (median(h_push), median(h_pull));
     eprintln!(
-        "full push {:.3}s folder / {:.3}s s3; pull {:.3}s / {:.3}s",
+        "full push {:.3}s folder / {:.3}s s3 / {:.3}s ssh; pull {:.3}s / {:.3}s / {:.3}s",
         secs(f_push),
         secs(s_push),
+        secs(h_push),
         secs(f_pull),
-        secs(s_pull)
+        secs(s_pull),
+        secs(h_pull)
     );
 
     // 2. A cron tick with nothing to do: 3 peers, `small` changesets among them, all applied.
@@ -264,6 +275,16 @@ fn main() -> Res<()> {
         format!("{:.2}× the folder", secs(s_pull) / secs(f_pull)),
     );
     row(
+        "full push over SSH on loopback (library)",
+        s(h_push),
+        format!("{:.2}× the folder", secs(h_push) / secs(f_push)),
+    );
+    row(
+        "full pull over SSH on loopback (library)",
+        s(h_pull),
+        format!("{:.2}× the folder", secs(h_pull) / secs(f_pull)),
+    );
+    row(
         &format!("requests of a no-op `context sync` (3 peers, {changesets} changesets)"),
         noop_requests.to_string(),
         "≤ 12 wanted".into(),
@@ -301,6 +322,10 @@ fn main() -> Res<()> {
         "s3_pull_latency_changesets": small,
         "s3_pull_300_latency_s": secs(latency_pull),
         "s3_pull_300_one_at_a_time_s": secs(one_at_a_time),
+        "ssh_push_full_s": secs(h_push),
+        "ssh_pull_full_s": secs(h_pull),
+        "ssh_push_over_folder": secs(h_push) / secs(f_push),
+        "ssh_pull_over_folder": secs(h_pull) / secs(f_pull),
     });
     if let (Some(obj), Some(new)) = (json.as_object_mut(), add.as_object()) {
         obj.extend(new.clone());
