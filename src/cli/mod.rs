@@ -25,11 +25,12 @@ use context::sync::SyncError;
 #[command(
     name = "context",
     version,
-    about = "A versioned document store, synced across your machines through a shared folder or a bucket",
+    about = "A versioned document store, synced across your machines through a shared folder, a bucket or SSH",
     after_help = "Data lives in $CONTEXT_HOME, else $XDG_DATA_HOME/context, else ~/.local/share/context.\n\
                   An s3:// remote is configured by AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, \
                   AWS_SESSION_TOKEN, AWS_REGION, AWS_ENDPOINT_URL and AWS_ALLOW_HTTP=true (for a \
-                  plain-HTTP endpoint); CONTEXT_S3_IMDS=1 lets it ask the instance metadata service."
+                  plain-HTTP endpoint); CONTEXT_S3_IMDS=1 lets it ask the instance metadata service.\n\
+                  An ssh:// remote goes through your own ssh; CONTEXT_SSH replaces the ssh command."
 )]
 pub struct Cli {
     /// More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
@@ -54,7 +55,7 @@ enum Command {
     History(documents::History),
     /// Write an earlier version's body as the new current version of KEY.
     Restore(documents::Restore),
-    /// Sync with other machines through a shared folder or a bucket: pull, then push (or a subcommand).
+    /// Sync with other machines through a shared folder, a bucket or SSH: pull, then push (or a subcommand).
     Sync(sync::SyncArgs),
 }
 

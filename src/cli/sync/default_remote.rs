@@ -12,7 +12,8 @@ use crate::cli::{CliError, Env};
 
 #[derive(Debug, Args)]
 pub struct SetRemote {
-    /// The remote: a folder path, a file:// URL, or s3://BUCKET[/PREFIX]. It must exist.
+    /// The remote: a folder path, a file:// URL, s3://BUCKET[/PREFIX] or
+    /// ssh://[USER@]HOST[:PORT]/PATH. It must exist.
     #[arg(value_name = "R")]
     location: Location,
 }

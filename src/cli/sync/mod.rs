@@ -38,7 +38,7 @@ pub struct SyncArgs {
 
 #[derive(Debug, Subcommand)]
 enum SyncCommand {
-    /// Set the default remote (a folder every machine sees, a file:// URL, or an s3:// bucket).
+    /// Set the default remote (a folder every machine sees, an s3:// bucket, an ssh:// folder).
     Remote(default_remote::SetRemote),
     /// Write this peer's changes since its last push to the remote.
     Push(push::Push),
@@ -81,8 +81,8 @@ impl SyncArgs {
 /// `--remote R`: which remote, else the default one.
 #[derive(Debug, Args, Clone)]
 struct RemoteFlag {
-    /// The remote: a folder path, a file:// URL, or s3://BUCKET[/PREFIX] (else the default
-    /// set with `context sync remote`).
+    /// The remote: a folder path, a file:// URL, s3://BUCKET[/PREFIX] or
+    /// ssh://[USER@]HOST[:PORT]/PATH (else the default set with `context sync remote`).
     #[arg(long, value_name = "R")]
     remote: Option<Location>,
 }
