@@ -2,7 +2,8 @@
 //! loopback, beside the shared folder, in one run on one machine.
 //!
 //! 1. full push and full pull of a deterministic dataset (fixed seed and clock), to and from a
-//!    folder, a bucket and a folder over SSH, run by run; the ratios are over the folder;
+//!    folder, the same folder encrypted, a bucket and a folder over SSH, run by run; the
+//!    ratios are over the plain folder;
 //! 2. requests made by a no-op `context sync` (a cron tick with nothing to do) with 3 peers and
 //!    300 changesets, counted by a loopback proxy;
 //! 3. a pull of 300 small changesets through a proxy that adds 20 ms to every request, against
@@ -25,6 +26,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use context::changeset::sealed::SecretKey;
 use context::clock::ManualClock;
 use context::ids::SeededIds;
 use context::remote::{Folder, Remote};
@@ -164,16 +166,22 @@ fn main() -> Res<()> {
     // 1. Full push and pull, a folder and a bucket, paired.
     let (mut f_push, mut s_push, mut f_pull, mut s_pull) = (vec![], vec![], vec![], vec![]);
     let (mut h_push, mut h_pull) = (vec![], vec![]);
+    let (mut e_push, mut e_pull) = (vec![], vec![]);
     for rep in 0..reps {
         let dir = root.join(format!("folder-{rep}"));
         std::fs::create_dir_all(&dir)?;
         let folder = Remote::new(Folder::open(&dir)?);
+        let enc_dir = root.join(format!("encrypted-{rep}"));
+        std::fs::create_dir_all(&enc_dir)?;
+        let key = SecretKey::generate()?;
+        let encrypted = Remote::new(Folder::open(&enc_dir)?).with_key(key);
         let bucket = Bucket::new();
         let s3 = bucket.remote();
         let over_ssh = SshFolder::new();
         let ssh = over_ssh.remote();
         for (remote, push_t, pull_t) in [
             (&folder, &mut f_push, &mut f_pull),
+            (&encrypted, &mut e_push, &mut e_pull),
             (&s3, &mut s_push, &mut s_pull),
             (&ssh, &mut h_push, &mut h_pull),
         ] {
@@ -194,6 +202,7 @@ fn main() -> Res<()> {
     let (f_push, s_push) = (median(f_push), median(s_push));
     let (f_pull, s_pull) = (median(f_pull), median(s_pull));
     let (h_push, h_pull) = (median(h_push), median(h_pull));
+    let (e_push, e_pull) = (median(e_push), median(e_pull));
     eprintln!(
         "full push {:.3}s folder / {:.3}s s3 / {:.3}s ssh; pull {:.3}s / {:.3}s / {:.3}s",
         secs(f_push),
@@ -275,6 +284,16 @@ fn main() -> Res<()> {
         format!("{:.2}× the folder", secs(s_pull) / secs(f_pull)),
     );
     row(
+        "full push to an encrypted folder (library)",
+        s(e_push),
+        format!("{:.2}× the plain folder", secs(e_push) / secs(f_push)),
+    );
+    row(
+        "full pull from an encrypted folder (library)",
+        s(e_pull),
+        format!("{:.2}× the plain folder", secs(e_pull) / secs(f_pull)),
+    );
+    row(
         "full push over SSH on loopback (library)",
         s(h_push),
         format!("{:.2}× the folder", secs(h_push) / secs(f_push)),
@@ -322,6 +341,12 @@ fn main() -> Res<()> {
         "s3_pull_latency_changesets": small,
         "s3_pull_300_latency_s": secs(latency_pull),
         "s3_pull_300_one_at_a_time_s": secs(one_at_a_time),
+        "enc_push_full_s": secs(e_push),
+        "enc_pull_full_s": secs(e_pull),
+        "plain_push_full_s": secs(f_push),
+        "plain_pull_full_s": secs(f_pull),
+        "enc_push_over_plain": secs(e_push) / secs(f_push),
+        "enc_pull_over_plain": secs(e_pull) / secs(f_pull),
         "ssh_push_full_s": secs(h_push),
         "ssh_pull_full_s": secs(h_pull),
         "ssh_push_over_folder": secs(h_push) / secs(f_push),

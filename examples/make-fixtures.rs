@@ -28,6 +28,53 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     schema_1(&root.join("db").join("schema-1.db"))?;
     changesets_v1(&root.join("changesets").join("v1"))?;
+    changesets_v2(
+        &root.join("changesets").join("v1"),
+        &root.join("changesets").join("v2"),
+    )?;
+    Ok(())
+}
+
+/// The key of the sealed golden files: bytes 0, 1, ..., 31. A test key, public on purpose.
+pub const TEST_KEY: [u8; 32] = {
+    let mut k = [0u8; 32];
+    let mut i = 0;
+    while i < 32 {
+        k[i] = i as u8;
+        i += 1;
+    }
+    k
+};
+
+/// `fixtures/changesets/v2/`: the v1 stream and snapshot sealed (format 2.0) under
+/// [`TEST_KEY`], each with a nonce made from its name (fixed, so the files come out the same;
+/// a real write draws a random nonce).
+fn changesets_v2(v1: &Path, v2: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    use changeset::sealed::{SecretKey, seal_with_nonce};
+    use context::remote::names::{Found, classify};
+    let key = SecretKey::from_bytes(TEST_KEY);
+    for peer_dir in std::fs::read_dir(v1)?.flatten() {
+        let peer = peer_dir.file_name().to_string_lossy().into_owned();
+        if peer == "broken" {
+            continue;
+        }
+        let out = v2.join(&peer);
+        std::fs::create_dir_all(&out)?;
+        for file in std::fs::read_dir(peer_dir.path())?.flatten() {
+            let name = file.file_name().to_string_lossy().into_owned();
+            let role = match classify(Some(&peer), &name) {
+                Found::Changeset(n) => n.role(),
+                Found::Snapshot(n) => n.role(),
+                _ => continue,
+            };
+            let digest: [u8; 32] = Sha256::digest(name.as_bytes()).into();
+            let mut nonce = [0u8; 24];
+            nonce.copy_from_slice(&digest[..24]);
+            let sealed = seal_with_nonce(&key, role, &std::fs::read(file.path())?, nonce)?;
+            std::fs::write(out.join(&name), sealed)?;
+        }
+    }
+    println!("wrote {} (sealed under the test key)", v2.display());
     Ok(())
 }
 
@@ -206,8 +253,9 @@ fn changesets_v1(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
     let mid = flipped.len() / 2;
     flipped[mid] ^= 0x01;
     std::fs::write(broken.join("flipped-byte.cset"), flipped)?;
+    // Major 3: no binary reads it yet (2 is the sealed format of encrypted remotes).
     let mut future = first_bytes.clone();
-    future[8..10].copy_from_slice(&2u16.to_be_bytes());
+    future[8..10].copy_from_slice(&3u16.to_be_bytes());
     std::fs::write(broken.join("future-version.cset"), future)?;
     let mut magic = first_bytes.clone();
     magic[..8].copy_from_slice(b"PK\x03\x04zip!");

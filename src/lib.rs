@@ -32,6 +32,7 @@ pub mod clock;
 pub mod duration;
 pub mod home;
 pub mod ids;
+pub mod keys;
 pub mod outcome;
 pub mod progress;
 pub mod record;

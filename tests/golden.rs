@@ -1,5 +1,6 @@
-//! Golden changesets of format 1.0, and a snapshot of format 1.1 (made once by
-//! `cargo run --example make-fixtures`): every later binary must read them, exactly, forever; and each broken copy is refused by name.
+//! Golden changesets of format 1.0, a snapshot of format 1.1, and both sealed in format 2.0
+//! under a test key (made once by `cargo run --example make-fixtures`): every later binary must
+//! read them, exactly, forever; and each broken copy is refused by name.
 
 use std::path::{Path, PathBuf};
 
@@ -118,7 +119,7 @@ fn a_future_format_is_refused_in_a_pull_and_named() {
     )
     .unwrap();
     let run = home.sync("pull", &folder, &[]).code(5);
-    assert!(run.stderr.contains("format 2.0"), "{}", run.stderr);
+    assert!(run.stderr.contains("format 3.0"), "{}", run.stderr);
     assert!(run.stderr.contains("upgrade"), "{}", run.stderr);
     assert!(
         run.stderr.contains("00000001-0000000000000001.cset"),
@@ -206,4 +207,93 @@ fn the_golden_snapshot_and_the_tail_alone_bootstrap_the_same_documents() {
         };
         assert_eq!(history(&booted), history(&replayed), "{key}");
     }
+}
+
+const V2: &str = "fixtures/changesets/v2";
+
+/// The key the sealed golden files were made with (`examples/make-fixtures.rs`): 0, 1, ..., 31.
+fn test_key() -> context::changeset::sealed::SecretKey {
+    let mut k = [0u8; 32];
+    for (i, b) in k.iter_mut().enumerate() {
+        *b = i as u8;
+    }
+    context::changeset::sealed::SecretKey::from_bytes(k)
+}
+
+/// The golden stream and snapshot sealed under the test key (format 2.0): each opens to the
+/// very format-1 file it seals, says which file it is, and opens under no other key.
+#[test]
+fn the_sealed_golden_files_open_to_the_plain_ones() {
+    use context::changeset::sealed::{self, OpenError, SecretKey};
+    use context::remote::names::{Found, classify};
+    let key = test_key();
+    let mut seen = 0;
+    for f in std::fs::read_dir(Path::new(V2).join(PEER))
+        .unwrap()
+        .flatten()
+    {
+        let name = f.file_name().to_string_lossy().into_owned();
+        let bytes = std::fs::read(f.path()).unwrap();
+        let role = match classify(Some(PEER), &name) {
+            Found::Changeset(n) => context::remote::FileName::role(&n),
+            Found::Snapshot(n) => context::remote::FileName::role(&n),
+            other => panic!("{name}: {other:?}"),
+        };
+        let public = sealed::public(&bytes).unwrap();
+        assert_eq!(public.role, role, "{name}");
+        assert_eq!(public.key, key.id());
+        let (_, plain) = sealed::open(&key, &bytes).unwrap();
+        assert_eq!(
+            plain,
+            std::fs::read(stream().join(&name)).unwrap(),
+            "{name}"
+        );
+        let other = SecretKey::from_bytes([7; 32]);
+        assert!(matches!(
+            sealed::open(&other, &bytes),
+            Err(OpenError::OtherKey { .. })
+        ));
+        seen += 1;
+    }
+    assert_eq!(seen, 4);
+}
+
+/// A remote holding the sealed golden stream, with its key record, pulls into a home that
+/// imported the test key: the same documents as from the plain stream.
+#[test]
+fn a_remote_holding_the_sealed_golden_stream_pulls_with_the_key() {
+    use context::remote::{Folder as RemoteFolder, KeyRecord, Remote};
+    let (folder, home) = (Folder::new(), Home::new());
+    let dest = folder.path().join(PEER);
+    std::fs::create_dir(&dest).unwrap();
+    for f in std::fs::read_dir(Path::new(V2).join(PEER))
+        .unwrap()
+        .flatten()
+    {
+        if !f.file_name().to_string_lossy().starts_with("snapshot") {
+            std::fs::copy(f.path(), dest.join(f.file_name())).unwrap();
+        }
+    }
+    let remote = Remote::new(RemoteFolder::open(folder.path()).unwrap());
+    assert!(
+        remote
+            .create_key_record(&KeyRecord::new(&test_key()).unwrap())
+            .unwrap()
+    );
+    let refused = home.sync("pull", &folder, &[]).code(1);
+    assert!(refused.stderr.contains("key import"), "{}", refused.stderr);
+    home.run_with(
+        &["sync", "key", "import", "--remote", folder.arg()],
+        test_key().export().as_bytes(),
+        &[],
+    )
+    .code(0);
+    let at = [("CONTEXT_NOW", "2026-11-01T09:30:00Z")];
+    home.run_with(&["sync", "pull", "--remote", folder.arg()], b"", &at)
+        .code(0);
+    assert_eq!(
+        home.ok(&["get", "plan/q1", "--project", "plans"]),
+        "ship it\n"
+    );
+    assert_eq!(home.rows(), 6);
 }

@@ -9,6 +9,7 @@ mod concurrency;
 mod convergence;
 mod crash;
 mod divergence;
+mod encryption;
 mod faults;
 mod golden;
 mod housekeeping;

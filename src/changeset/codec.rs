@@ -35,7 +35,8 @@ pub enum DecodeError {
     WrongMagic,
     #[error(
         "written in changeset format {major}.{minor}, newer than this binary reads \
-         ({FORMAT_MAJOR}.x): upgrade context to a release that reads format {major}"
+         ({FORMAT_MAJOR}.x, and 2.x sealed for encrypted remotes): upgrade context to a release \
+         that reads format {major}"
     )]
     NewerFormat { major: u16, minor: u16 },
     #[error("declares a payload of {declared} bytes, beyond the {MAX_FILE_BYTES}-byte limit")]
@@ -93,9 +94,14 @@ pub fn encode(cs: &Changeset) -> Result<(Vec<u8>, Checksum), EncodeError> {
 /// payload, and the SHA-256 trailer over both; returns the file and its checksum. The payload
 /// is not checked (tests and the fuzzer frame broken ones on purpose).
 pub fn frame_payload(minor: u16, compressed: &[u8]) -> (Vec<u8>, Checksum) {
+    frame_as(FORMAT_MAJOR, minor, compressed)
+}
+
+/// Frames `payload` as a file of format `major.minor`.
+pub(super) fn frame_as(major: u16, minor: u16, compressed: &[u8]) -> (Vec<u8>, Checksum) {
     let mut out = Vec::with_capacity(PREAMBLE_LEN + compressed.len() + CHECKSUM_LEN);
     out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&FORMAT_MAJOR.to_be_bytes());
+    out.extend_from_slice(&major.to_be_bytes());
     out.extend_from_slice(&minor.to_be_bytes());
     out.extend_from_slice(&(compressed.len() as u64).to_be_bytes());
     out.extend_from_slice(compressed);
@@ -118,15 +124,20 @@ fn compress(payload: &[u8]) -> std::io::Result<Vec<u8>> {
 }
 
 /// The parts of a file whose framing is sound.
-struct Framed<'a> {
-    major: u16,
-    minor: u16,
-    payload: &'a [u8],
-    stored: Checksum,
-    computed: Checksum,
+pub(super) struct Framed<'a> {
+    pub(super) major: u16,
+    pub(super) minor: u16,
+    pub(super) payload: &'a [u8],
+    pub(super) stored: Checksum,
+    pub(super) computed: Checksum,
 }
 
 fn frame(bytes: &[u8]) -> Result<Framed<'_>, DecodeError> {
+    frame_upto(bytes, FORMAT_MAJOR)
+}
+
+/// The framing of a file of a major version up to `newest` (the sealed format reads its own).
+pub(super) fn frame_upto(bytes: &[u8], newest: u16) -> Result<Framed<'_>, DecodeError> {
     if bytes.len() < PREAMBLE_LEN + CHECKSUM_LEN {
         return Err(
             if bytes.len() >= MAGIC.len() && bytes[..MAGIC.len()] != MAGIC {
@@ -141,7 +152,7 @@ fn frame(bytes: &[u8]) -> Result<Framed<'_>, DecodeError> {
     }
     let major = u16::from_be_bytes([bytes[8], bytes[9]]);
     let minor = u16::from_be_bytes([bytes[10], bytes[11]]);
-    if major > FORMAT_MAJOR {
+    if major > newest {
         return Err(DecodeError::NewerFormat { major, minor });
     }
     let mut len = [0u8; 8];

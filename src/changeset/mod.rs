@@ -11,6 +11,7 @@
 //! replacement from a continuation.
 
 pub mod codec;
+pub mod sealed;
 
 use std::fmt;
 

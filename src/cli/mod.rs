@@ -168,6 +168,11 @@ impl Env {
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
     }
 
+    /// The keys of encrypted remotes this home holds.
+    fn keys(&self) -> Result<context::keys::KeyRing, CliError> {
+        Ok(context::keys::KeyRing::in_home(&self.home()?))
+    }
+
     fn open_store(&self) -> Result<Store, CliError> {
         let path = home::database_path(&self.home()?);
         Ok(Store::open(&path, self.runtime()?)?)

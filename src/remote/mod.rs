@@ -25,6 +25,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::changeset::MAX_FILE_BYTES;
+use crate::changeset::sealed::{self, KeyError, KeyId, SecretKey};
 use crate::ids::PeerId;
 use crate::record::Checksum;
 
@@ -67,6 +68,10 @@ pub enum RemoteError {
     Config { location: String, reason: String },
     #[error("cannot reach {location}: {reason}")]
     Unreachable { location: String, reason: String },
+    #[error("{location}: {reason}")]
+    Sealed { location: String, reason: String },
+    #[error("the key record {location} is damaged: {reason}")]
+    BadKeyRecord { location: String, reason: String },
     #[error(
         "the bucket of {location} does not exist (create it first: context never creates buckets)"
     )]
@@ -210,9 +215,85 @@ impl Manifest {
 
 /// What sync needs of a place to keep changesets, over any [`ObjectStore`]. Clones share the
 /// same store.
+///
+/// An encrypted remote ([`Remote::with_key`]) seals every changeset, snapshot file and manifest
+/// it writes and opens every one it reads, so sync above it handles the same plain files
+/// either way; a file that does not open is an error naming it, as damage is.
 #[derive(Debug, Clone)]
 pub struct Remote {
     objects: Arc<dyn ObjectStore>,
+    key: Option<Arc<SecretKey>>,
+}
+
+/// `encryption.json`: an encrypted remote says so, names its key and carries a check of it
+/// (never the key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRecord {
+    pub format: u32,
+    pub cipher: String,
+    /// The key's public id.
+    pub key_id: String,
+    /// A fixed text sealed under the key, with a random nonce: hex.
+    pub check: String,
+}
+
+const KEY_CHECK_TEXT: &[u8] = b"context: this key opens this remote";
+const KEY_CHECK_AAD: &[u8] = b"context key record\0";
+const CIPHER: &str = "xchacha20-poly1305";
+
+impl KeyRecord {
+    pub fn new(key: &SecretKey) -> std::result::Result<KeyRecord, KeyError> {
+        let sealed = key.encrypt(KEY_CHECK_AAD, KEY_CHECK_TEXT)?;
+        Ok(KeyRecord {
+            format: 1,
+            cipher: CIPHER.to_string(),
+            key_id: key.id().to_string(),
+            check: hex(&sealed),
+        })
+    }
+
+    /// The id of the key it names, if it is well formed.
+    pub fn key_id(&self) -> Option<KeyId> {
+        KeyId::parse(&self.key_id)
+    }
+
+    /// Whether `key` opens this remote: its id is the one named and the check opens.
+    pub fn opens(&self, key: &SecretKey) -> bool {
+        self.key_id() == Some(key.id()) && self.check_opens(key)
+    }
+
+    /// Whether the check opens with `key`, whatever id the record names.
+    pub fn check_opens(&self, key: &SecretKey) -> bool {
+        unhex(&self.check)
+            .and_then(|sealed| key.decrypt(KEY_CHECK_AAD, &sealed))
+            .is_some_and(|text| text == KEY_CHECK_TEXT)
+    }
+}
+
+/// A sealed manifest: what `manifest.json` holds in an encrypted remote.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SealedManifest {
+    format: u32,
+    key_id: String,
+    sealed: String,
+}
+
+fn manifest_aad(peer: &str) -> Vec<u8> {
+    format!("context manifest\0{peer}").into_bytes()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 /// The largest changeset or snapshot file: the largest payload, its preamble and its checksum.
@@ -222,6 +303,79 @@ impl Remote {
     pub fn new(objects: impl ObjectStore + 'static) -> Remote {
         Remote {
             objects: Arc::new(objects),
+            key: None,
+        }
+    }
+
+    /// The same remote, encrypted under `key`: every file written is sealed, every file read
+    /// must open.
+    pub fn with_key(mut self, key: SecretKey) -> Remote {
+        self.key = Some(Arc::new(key));
+        self
+    }
+
+    /// Whether this remote seals what it writes.
+    pub fn is_encrypted(&self) -> bool {
+        self.key.is_some()
+    }
+
+    /// The remote's key record, if it is an encrypted remote. A record that cannot be read
+    /// is damage ([`RemoteError::BadKeyRecord`]).
+    pub fn key_record(&self) -> Result<Option<KeyRecord>> {
+        match self.objects.get(names::KEY_RECORD, 1 << 16) {
+            Ok(bytes) => serde_json::from_slice::<KeyRecord>(&bytes)
+                .ok()
+                .filter(|r| r.format == 1 && r.cipher == CIPHER && r.key_id().is_some())
+                .map(Some)
+                .ok_or_else(|| RemoteError::BadKeyRecord {
+                    location: self.named(names::KEY_RECORD),
+                    reason: "it is not a key record this version reads".into(),
+                }),
+            Err(RemoteError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes the key record of a new encrypted remote, only if none is there (two machines
+    /// making the same remote encrypted at once: one wins). Returns whether it was written.
+    pub fn create_key_record(&self, record: &KeyRecord) -> Result<bool> {
+        let mut bytes = serde_json::to_vec_pretty(record).unwrap_or_default();
+        bytes.push(b'\n');
+        Ok(self.objects.put_if_absent(names::KEY_RECORD, &bytes)? == Created::New)
+    }
+
+    /// Opens a sealed file read under `key` (the object's name) as the file it stands for.
+    fn open_sealed(&self, name: &dyn FileName, raw: Vec<u8>) -> Result<Vec<u8>> {
+        let location = || self.named(&name.rel_path());
+        match &self.key {
+            None if sealed::is_sealed(&raw) => Err(RemoteError::Sealed {
+                location: location(),
+                reason: "it is encrypted, and this remote was opened without a key".into(),
+            }),
+            None => Ok(raw),
+            Some(key) => {
+                if !sealed::is_sealed(&raw) {
+                    return Err(RemoteError::Sealed {
+                        location: location(),
+                        reason: "a plain file in an encrypted remote: not written by a peer \
+                                 holding its key"
+                            .into(),
+                    });
+                }
+                let (public, plain) = sealed::open(key, &raw).map_err(|e| RemoteError::Sealed {
+                    location: location(),
+                    reason: e.to_string(),
+                })?;
+                if public.role != name.role() {
+                    return Err(RemoteError::Sealed {
+                        location: location(),
+                        reason: "it was sealed as another file (moved or copied from another \
+                                 name)"
+                            .into(),
+                    });
+                }
+                Ok(plain)
+            }
         }
     }
 
@@ -289,6 +443,12 @@ impl Remote {
     /// The bytes of one changeset or snapshot file (at most
     /// [`crate::changeset::MAX_FILE_BYTES`] and a bit).
     pub fn read(&self, name: &dyn FileName) -> Result<Vec<u8>> {
+        let raw = self.objects.get(&name.rel_path(), MAX_OBJECT_BYTES)?;
+        self.open_sealed(name, raw)
+    }
+
+    /// The bytes of a file as they are in the remote, sealed or not.
+    pub fn read_raw(&self, name: &dyn FileName) -> Result<Vec<u8>> {
         self.objects.get(&name.rel_path(), MAX_OBJECT_BYTES)
     }
 
@@ -296,6 +456,14 @@ impl Remote {
     /// what tells one published file from another without reading it whole), or `None` for a
     /// file too short to have one.
     pub fn read_trailer(&self, name: &dyn FileName) -> Result<Option<Checksum>> {
+        if self.key.is_some() {
+            // The trailer of the file inside the seal: only opening it tells.
+            let plain = self.read(name)?;
+            return Ok(plain
+                .len()
+                .checked_sub(32)
+                .and_then(|at| Checksum::from_slice(&plain[at..])));
+        }
         Ok(self
             .objects
             .get_tail(&name.rel_path(), 32)?
@@ -307,9 +475,21 @@ impl Remote {
     /// refused with [`RemoteError::Exists`].
     pub fn publish(&self, name: &dyn FileName, bytes: &[u8]) -> Result<()> {
         let key = name.rel_path();
-        match self.objects.put_if_absent(&key, bytes)? {
+        let written = match &self.key {
+            None => std::borrow::Cow::Borrowed(bytes),
+            Some(k) => {
+                std::borrow::Cow::Owned(sealed::seal(k, name.role(), bytes).map_err(|e| {
+                    RemoteError::Sealed {
+                        location: self.named(&key),
+                        reason: format!("cannot seal it: {e}"),
+                    }
+                })?)
+            }
+        };
+        match self.objects.put_if_absent(&key, &written)? {
             Created::New => Ok(()),
-            Created::Existed => match self.objects.get(&key, MAX_OBJECT_BYTES) {
+            // Sealed twice, the same file differs (a fresh nonce): compare what is inside.
+            Created::Existed => match self.read(name) {
                 Ok(existing) if existing == bytes => Ok(()),
                 _ => Err(RemoteError::Exists {
                     location: self.named(&key),
@@ -336,26 +516,57 @@ impl Remote {
 
     pub fn read_manifest(&self, peer: PeerId) -> Result<Option<Manifest>> {
         let key = format!("{peer}/{}", names::MANIFEST);
-        match self.objects.get(&key, MAX_MANIFEST_BYTES) {
-            Ok(bytes) => {
-                serde_json::from_slice(&bytes)
-                    .map(Some)
-                    .map_err(|e| RemoteError::BadManifest {
-                        location: self.named(&key),
-                        reason: e.to_string(),
-                    })
+        let bad = |reason: String| RemoteError::BadManifest {
+            location: self.named(&key),
+            reason,
+        };
+        let bytes = match self.objects.get(&key, MAX_MANIFEST_BYTES) {
+            Ok(bytes) => bytes,
+            Err(RemoteError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let plain = match &self.key {
+            None => bytes,
+            Some(k) => {
+                let sealed: SealedManifest = serde_json::from_slice(&bytes)
+                    .map_err(|_| bad("not a sealed manifest, in an encrypted remote".into()))?;
+                unhex(&sealed.sealed)
+                    .and_then(|s| k.decrypt(&manifest_aad(&peer.to_string()), &s))
+                    .ok_or_else(|| {
+                        bad(
+                            "its encryption does not check out (changed, moved, or sealed \
+                             under another key)"
+                                .into(),
+                        )
+                    })?
             }
-            Err(RemoteError::NotFound { .. }) => Ok(None),
-            Err(e) => Err(e),
-        }
+        };
+        serde_json::from_slice(&plain)
+            .map(Some)
+            .map_err(|e| bad(e.to_string()))
     }
 
     /// Replaces the peer's manifest atomically.
     pub fn write_manifest(&self, manifest: &Manifest) -> Result<()> {
+        let key = format!("{}/{}", manifest.peer, names::MANIFEST);
         let mut bytes = serde_json::to_vec_pretty(manifest).unwrap_or_default();
         bytes.push(b'\n');
-        self.objects
-            .put(&format!("{}/{}", manifest.peer, names::MANIFEST), &bytes)
+        if let Some(k) = &self.key {
+            let sealed = k
+                .encrypt(&manifest_aad(&manifest.peer), &bytes)
+                .map_err(|e| RemoteError::Sealed {
+                    location: self.named(&key),
+                    reason: e.to_string(),
+                })?;
+            let wrapper = SealedManifest {
+                format: 1,
+                key_id: k.id().to_string(),
+                sealed: hex(&sealed),
+            };
+            bytes = serde_json::to_vec_pretty(&wrapper).unwrap_or_default();
+            bytes.push(b'\n');
+        }
+        self.objects.put(&key, &bytes)
     }
 }
 

@@ -17,15 +17,20 @@
 
 use std::fmt;
 
+use crate::changeset::sealed::Role;
 use crate::ids::PeerId;
 
 pub const EXTENSION: &str = ".cset";
 pub const MANIFEST: &str = "manifest.json";
+/// At the root of an encrypted remote: that it is encrypted, and a check of its key.
+pub const KEY_RECORD: &str = "encryption.json";
 
 /// What every file a peer writes in a remote has: a folder (the peer) and a name in it.
 pub trait FileName: fmt::Display + Send + Sync {
     fn peer(&self) -> PeerId;
     fn file_name(&self) -> String;
+    /// What a sealed file of this name must say it is (in an encrypted remote).
+    fn role(&self) -> Role;
     /// The path relative to the remote's root, with `/` separators.
     fn rel_path(&self) -> String {
         format!("{}/{}", self.peer(), self.file_name())
@@ -48,6 +53,14 @@ impl CsetName {
 impl FileName for CsetName {
     fn peer(&self) -> PeerId {
         self.peer
+    }
+
+    fn role(&self) -> Role {
+        Role::Changeset {
+            peer: self.peer,
+            generation: self.generation,
+            seq: self.seq,
+        }
     }
 
     fn file_name(&self) -> String {
@@ -79,6 +92,20 @@ impl SnapshotName {
 impl FileName for SnapshotName {
     fn peer(&self) -> PeerId {
         self.peer
+    }
+
+    fn role(&self) -> Role {
+        match self.part {
+            Some(part) => Role::Part {
+                peer: self.peer,
+                id: self.id,
+                part,
+            },
+            None => Role::Seal {
+                peer: self.peer,
+                id: self.id,
+            },
+        }
     }
 
     fn file_name(&self) -> String {

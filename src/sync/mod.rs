@@ -12,6 +12,7 @@
 //! Every run is logged in the database (`sync_runs`) and publishes this peer's manifest in the
 //! remote, with how far it has applied each stream (its acknowledgements).
 
+pub mod encryption;
 mod lock;
 mod prefetch;
 pub mod prune;
@@ -64,6 +65,33 @@ pub enum SyncError {
     },
     #[error("{0}")]
     Diverged(Divergence),
+    #[error(
+        "the remote {location} is encrypted and this home does not hold its key: on a machine \
+         that syncs with it, run `context sync key export --remote {location}`, then here \
+         `context sync key import --remote {location}` and paste that line"
+    )]
+    NoKey { location: String },
+    #[error("this key does not open this remote ({location}): it is not the key its record names")]
+    WrongKey { location: String },
+    #[error(
+        "the remote {location} has no key record (encryption.json), but this home encrypted it \
+         with key {key_id}: it may have been replaced or emptied. Nothing is written to it in \
+         plaintext; if it is meant to start over, run `context sync init --encrypt` on it"
+    )]
+    KeyRecordMissing { location: String, key_id: String },
+    #[error(
+        "the remote {location} is not empty: only an empty remote can be made encrypted (its \
+         changesets would stay readable)"
+    )]
+    NotEmpty { location: String },
+    #[error("the remote {location} is not encrypted: it has no key to export or import")]
+    NotEncrypted { location: String },
+    #[error("the remote {location} is already encrypted (key {key_id})")]
+    AlreadyEncrypted { location: String, key_id: String },
+    #[error(transparent)]
+    Keys(#[from] crate::keys::KeyRingError),
+    #[error(transparent)]
+    Key(#[from] crate::changeset::sealed::KeyError),
 }
 
 impl SyncError {
@@ -72,6 +100,7 @@ impl SyncError {
         match self {
             SyncError::Diverged(_) => Outcome::Diverged,
             SyncError::Busy { .. } => Outcome::Busy,
+            SyncError::Remote(RemoteError::BadKeyRecord { .. }) => Outcome::BadData,
             _ => Outcome::Error,
         }
     }

@@ -50,6 +50,9 @@ pub struct VerifyReport {
     pub snapshots: Vec<SnapshotCheck>,
     /// Parts of snapshots without a seal: being written, or interrupted. Not damage.
     pub unsealed: Vec<String>,
+    /// An encrypted remote checked without its key: each file's framing, checksum and name,
+    /// and the gaps between changesets; not what is inside (authenticity, chains, snapshots).
+    pub structure_only: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -217,6 +220,87 @@ pub fn verify(remote: &Remote) -> Result<VerifyReport, SyncError> {
             stream.tombstones += h.tombstones;
             prev = Some(checksum);
         }
+        entry.streams.push(stream);
+    }
+    report.peers = peers.into_values().collect();
+    Ok(report)
+}
+
+/// Checks an encrypted remote without its key: every sealed file's framing and checksum, that
+/// it says it is the file its name says, and that no changeset is missing between two others.
+pub fn verify_structure(remote: &Remote) -> Result<VerifyReport, SyncError> {
+    use crate::changeset::sealed;
+    let listing = remote.list()?;
+    let mut report = VerifyReport {
+        remote: remote.location(),
+        structure_only: true,
+        ..VerifyReport::default()
+    };
+    let mut peers: BTreeMap<String, PeerReport> = BTreeMap::new();
+    let check = |name: &dyn FileName| -> Option<String> {
+        let raw = match remote.read_raw(name) {
+            Ok(r) => r,
+            Err(e) => return Some(e.to_string()),
+        };
+        match sealed::public(&raw) {
+            Err(e) => Some(e.to_string()),
+            Ok(p) if p.role != name.role() => {
+                Some("it was sealed as another file (moved or copied from another name)".into())
+            }
+            Ok(_) => None,
+        }
+    };
+    for s in &listing.skipped {
+        if s.why == Found::Temporary {
+            report.temporary.push(s.path.clone());
+        } else {
+            report.other_problems.push(Problem {
+                file: s.path.clone(),
+                what: "a .cset file this tool never writes, or a conflict copy".into(),
+            });
+        }
+    }
+    for name in &listing.snapshots {
+        if let Some(what) = check(name) {
+            peer_report(&mut peers, name.peer.to_string())
+                .problems
+                .push(Problem {
+                    file: name.rel_path(),
+                    what,
+                });
+        }
+    }
+    for ((peer, generation), names) in listing.streams() {
+        let entry = peer_report(&mut peers, peer.to_string());
+        let mut stream = StreamReport {
+            generation,
+            changesets: names.len() as u64,
+            first_seq: names.first().map_or(0, |n| n.seq),
+            last_seq: names.last().map_or(0, |n| n.seq),
+            versions: 0,
+            tombstones: 0,
+        };
+        report.changesets += stream.changesets;
+        let mut expected = stream.first_seq;
+        for name in &names {
+            if name.seq != expected {
+                entry.problems.push(Problem {
+                    file: name.rel_path(),
+                    what: format!(
+                        "gap: changesets {expected} to {} of generation {generation} are missing",
+                        name.seq - 1
+                    ),
+                });
+            }
+            expected = name.seq + 1;
+            if let Some(what) = check(name) {
+                entry.problems.push(Problem {
+                    file: name.rel_path(),
+                    what,
+                });
+            }
+        }
+        stream.versions = 0;
         entry.streams.push(stream);
     }
     report.peers = peers.into_values().collect();

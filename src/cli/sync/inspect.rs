@@ -6,14 +6,14 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Serialize;
 
-use context::changeset::{self, Changeset, Header, MAX_FILE_BYTES};
+use context::changeset::{self, Changeset, Header, MAX_FILE_BYTES, sealed};
 use context::clock::rfc3339;
 use context::outcome::Outcome;
 use context::record::Record;
-use context::sync::{self, PerProject};
+use context::sync::{self, PerProject, SyncError};
 
 use super::print_json_pretty;
-use crate::cli::CliError;
+use crate::cli::{CliError, Env};
 
 #[derive(Debug, Args)]
 pub struct Inspect {
@@ -29,11 +29,19 @@ struct Json {
     file: String,
     format: String,
     size: usize,
+    /// Sealed for an encrypted remote: the id of its key, and whether this home opened it.
+    encrypted: Option<Encrypted>,
     checksum: ChecksumJson,
     header: Option<HeaderJson>,
     entries: Vec<EntryJson>,
     /// Why the content cannot be decoded.
     error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Encrypted {
+    key_id: String,
+    opened: bool,
 }
 
 #[derive(Serialize)]
@@ -130,7 +138,7 @@ impl EntryJson {
 }
 
 impl Inspect {
-    pub fn run(self, out: &mut dyn Write) -> Result<Outcome, CliError> {
+    pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
         let file = &self.file;
         let read_err = |source| CliError::ReadInput {
             what: file.display().to_string(),
@@ -143,7 +151,33 @@ impl Inspect {
                 size,
             });
         }
-        let bytes = std::fs::read(file).map_err(read_err)?;
+        let mut bytes = std::fs::read(file).map_err(read_err)?;
+        let mut encrypted = None;
+        if sealed::is_sealed(&bytes) {
+            let public = match sealed::public(&bytes) {
+                Ok(p) => p,
+                Err(e) => {
+                    writeln!(std::io::stderr().lock(), "context: {}: {e}", file.display())?;
+                    return Ok(Outcome::BadData);
+                }
+            };
+            match env.keys()?.get(public.key).map_err(SyncError::from)? {
+                Some(key) => match sealed::open(&key, &bytes) {
+                    Ok((_, plain)) => {
+                        encrypted = Some(Encrypted {
+                            key_id: public.key.to_string(),
+                            opened: true,
+                        });
+                        bytes = plain;
+                    }
+                    Err(e) => {
+                        writeln!(std::io::stderr().lock(), "context: {}: {e}", file.display())?;
+                        return Ok(Outcome::BadData);
+                    }
+                },
+                None => return print_public(file, &public, self.json, out),
+            }
+        }
         let found = changeset::inspect(&bytes).map_err(|source| CliError::BadChangeset {
             path: file.clone(),
             source,
@@ -154,6 +188,7 @@ impl Inspect {
                 file: file.display().to_string(),
                 format: format!("{}.{}", found.major, found.minor),
                 size: found.size,
+                encrypted,
                 checksum: match &found.checksum {
                     Ok(sum) => ChecksumJson {
                         ok: true,
@@ -178,6 +213,13 @@ impl Inspect {
         } else {
             writeln!(out, "file       {} ({} bytes)", file.display(), found.size)?;
             writeln!(out, "format     {}.{}", found.major, found.minor)?;
+            if let Some(e) = &encrypted {
+                writeln!(
+                    out,
+                    "encrypted  opened with key {} (format 2.0 on disk)",
+                    e.key_id
+                )?;
+            }
             match &found.checksum {
                 Ok(sum) => writeln!(out, "checksum   ok (sha256 {sum})")?,
                 Err(e) => writeln!(out, "checksum   BAD: {e}")?,
@@ -197,6 +239,58 @@ impl Inspect {
         }
         Ok(Outcome::Ok)
     }
+}
+
+/// What anyone can see of a sealed file without its key.
+fn print_public(
+    file: &std::path::Path,
+    public: &sealed::Public,
+    as_json: bool,
+    out: &mut dyn Write,
+) -> Result<Outcome, CliError> {
+    let role = match public.role {
+        sealed::Role::Changeset {
+            peer,
+            generation,
+            seq,
+        } => format!("peer {peer} generation {generation} changeset {seq}"),
+        sealed::Role::Part { peer, id, part } => {
+            format!("peer {peer} snapshot {id:016x} part {part}")
+        }
+        sealed::Role::Seal { peer, id } => format!("peer {peer} snapshot {id:016x} seal"),
+    };
+    if as_json {
+        let value = Json {
+            file: file.display().to_string(),
+            format: format!("{}.0", sealed::SEALED_MAJOR),
+            size: public.size,
+            encrypted: Some(Encrypted {
+                key_id: public.key.to_string(),
+                opened: false,
+            }),
+            checksum: ChecksumJson {
+                ok: true,
+                sha256: Some(public.checksum.hex()),
+                error: None,
+            },
+            header: None,
+            entries: Vec::new(),
+            error: None,
+        };
+        print_json_pretty(out, &value)?;
+    } else {
+        writeln!(out, "file       {} ({} bytes)", file.display(), public.size)?;
+        writeln!(out, "format     {}.0 (encrypted)", sealed::SEALED_MAJOR)?;
+        writeln!(out, "checksum   ok (sha256 {})", public.checksum)?;
+        writeln!(out, "stream     {role}")?;
+        writeln!(
+            out,
+            "encrypted  with key {}, which this home does not hold: nothing more is readable \
+             (`context sync key import` brings the key)",
+            public.key
+        )?;
+    }
+    Ok(Outcome::Ok)
 }
 
 fn print_changeset(cs: &Changeset, out: &mut dyn Write) -> Result<(), CliError> {

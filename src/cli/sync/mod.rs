@@ -3,7 +3,9 @@
 //! command takes, the lock-store-remote-span-log [`Session`], and the warnings printer.
 
 mod default_remote;
+mod init;
 mod inspect;
+mod key;
 mod log;
 mod prune;
 mod pull;
@@ -20,9 +22,11 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
+use context::keys::KeyRing;
 use context::outcome::Outcome;
 use context::remote::{self, Location, Remote};
 use context::store::{Run, Store};
+use context::sync::encryption::{self, Unlocked};
 use context::sync::{self, DEFAULT_REMOTE_SETTING, SyncError, SyncLock};
 
 use super::{CliError, Env};
@@ -58,6 +62,10 @@ enum SyncCommand {
     Schedule(schedule::Schedule),
     /// Decode one changeset file: header, checksum verdict, every entry.
     Inspect(inspect::Inspect),
+    /// Make a new, empty remote an encrypted one (`--encrypt`), with a fresh key kept here.
+    Init(init::Init),
+    /// Carry an encrypted remote's key to another machine: `export` prints it, `import` reads it.
+    Key(key::KeyArgs),
 }
 
 impl SyncArgs {
@@ -73,7 +81,9 @@ impl SyncArgs {
             Some(SyncCommand::Prune(c)) => c.run(env, out),
             Some(SyncCommand::Log(c)) => c.run(env, out),
             Some(SyncCommand::Schedule(c)) => c.run(env, out),
-            Some(SyncCommand::Inspect(c)) => c.run(out),
+            Some(SyncCommand::Inspect(c)) => c.run(env, out),
+            Some(SyncCommand::Init(c)) => c.run(env, out),
+            Some(SyncCommand::Key(c)) => c.run(env, out),
         }
     }
 }
@@ -88,8 +98,20 @@ struct RemoteFlag {
 }
 
 impl RemoteFlag {
-    /// The remote named by the flag, else the home's default one.
-    fn open(&self, store: &Store) -> Result<Remote, CliError> {
+    /// The remote named by the flag (else the home's default one), opened with this home's
+    /// key if it is encrypted; refused if it is and this home lacks the key.
+    fn open(&self, store: &Store, keys: &KeyRing) -> Result<Remote, CliError> {
+        match encryption::unlock(self.open_plain(store)?, store, keys)? {
+            Unlocked::Plain(r) | Unlocked::Open(r) => Ok(r),
+            Unlocked::Locked(r) => Err(SyncError::NoKey {
+                location: r.location(),
+            }
+            .into()),
+        }
+    }
+
+    /// The remote, not yet unlocked: what `init` and `key` start from.
+    fn open_plain(&self, store: &Store) -> Result<Remote, CliError> {
         let location = match &self.remote {
             Some(l) => l.clone(),
             None => {
@@ -139,6 +161,7 @@ fn print_warnings(warnings: &[String]) -> Result<(), CliError> {
 struct Session {
     _lock: SyncLock,
     store: Store,
+    keys: KeyRing,
     command: &'static str,
     started_ms: i64,
     scenario_id: String,
@@ -161,6 +184,7 @@ impl Session {
         );
         Ok(Session {
             _lock: lock,
+            keys: KeyRing::in_home(&home),
             started_ms: store.now_ms(),
             store,
             command,
@@ -178,7 +202,7 @@ impl Session {
     ) -> Result<(T, Option<String>), CliError> {
         let span = self.span.clone();
         let _enter = span.enter();
-        let remote = flag.open(&self.store);
+        let remote = flag.open(&self.store, &self.keys);
         let location = match &remote {
             Ok(r) => Some(r.location()),
             Err(_) => flag.remote.as_ref().map(|l| l.to_string()),

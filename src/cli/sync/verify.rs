@@ -6,6 +6,7 @@ use clap::Args;
 use serde::Serialize;
 
 use context::outcome::Outcome;
+use context::sync::encryption::{self, Unlocked};
 use context::sync::{self, VerifyReport, plural};
 
 use super::{RemoteFlag, print_json_pretty};
@@ -31,8 +32,12 @@ struct Json<'a> {
 impl Verify {
     pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
         let store = env.open_store()?;
-        let remote = self.remote.open(&store)?;
-        let r = sync::verify(&remote)?;
+        let remote = self.remote.open_plain(&store)?;
+        // Without the key of an encrypted remote, what can be checked is its structure.
+        let r = match encryption::unlock(remote, &store, &env.keys()?)? {
+            Unlocked::Plain(r) | Unlocked::Open(r) => sync::verify(&r)?,
+            Unlocked::Locked(r) => sync::verify::verify_structure(&r)?,
+        };
         if self.json {
             print_json_pretty(
                 out,
@@ -49,6 +54,13 @@ impl Verify {
 }
 
 fn print(r: &VerifyReport, out: &mut dyn Write) -> Result<(), CliError> {
+    if r.structure_only {
+        writeln!(
+            out,
+            "encrypted, and this home does not hold the key: checked each file's framing, \
+             checksum and name only (import the key to check what is inside)"
+        )?;
+    }
     writeln!(
         out,
         "remote {}: {}, {}",

@@ -1,0 +1,63 @@
+//! `context sync key export|import`: carry an encrypted remote's key to another machine.
+
+use std::io::{Read, Write};
+
+use clap::{Args, Subcommand};
+
+use context::outcome::Outcome;
+use context::sync::encryption;
+
+use super::RemoteFlag;
+use crate::cli::{CliError, Env};
+
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    #[command(subcommand)]
+    command: KeyCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyCommand {
+    /// Print the remote's key as one line, to paste on another machine (keep it secret).
+    Export {
+        #[command(flatten)]
+        remote: RemoteFlag,
+    },
+    /// Read the line `key export` printed from stdin, and keep the key if it opens the remote.
+    Import {
+        #[command(flatten)]
+        remote: RemoteFlag,
+    },
+}
+
+impl KeyArgs {
+    pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
+        match self.command {
+            KeyCommand::Export { remote } => {
+                let store = env.open_store()?;
+                let remote = remote.open_plain(&store)?;
+                writeln!(out, "{}", encryption::export(&remote, &env.keys()?)?)?;
+            }
+            KeyCommand::Import { remote } => {
+                let mut line = String::new();
+                std::io::stdin()
+                    .lock()
+                    .take(4096)
+                    .read_to_string(&mut line)
+                    .map_err(|source| CliError::ReadInput {
+                        what: "stdin".into(),
+                        source,
+                    })?;
+                let store = env.open_store()?;
+                let remote = remote.open_plain(&store)?;
+                let id = encryption::import(&store, &remote, &env.keys()?, &line)?;
+                writeln!(
+                    out,
+                    "key {id} imported: this home now opens {}",
+                    remote.location()
+                )?;
+            }
+        }
+        Ok(Outcome::Ok)
+    }
+}
