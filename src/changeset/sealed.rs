@@ -362,11 +362,13 @@ pub fn open(key: &SecretKey, bytes: &[u8]) -> Result<(Public, Vec<u8>), OpenErro
     Ok((public, plain))
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn unhex(text: &str) -> Option<Vec<u8>> {
+/// The bytes of lower- or upper-case hex; `None` for anything else.
+pub fn unhex(text: &str) -> Option<Vec<u8>> {
     if !text.len().is_multiple_of(2) {
         return None;
     }

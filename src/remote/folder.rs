@@ -148,17 +148,6 @@ fn remove_if_present(path: &Path) -> Result<()> {
     }
 }
 
-/// `.NAME.tmp-PID`: what [`Folder::write_atomic`] writes before the rename.
-fn is_our_temporary(file: &str) -> bool {
-    file.strip_prefix('.')
-        .and_then(|f| f.rsplit_once(".tmp-"))
-        .is_some_and(|(name, pid)| {
-            (name.ends_with(names::EXTENSION) || name == names::MANIFEST)
-                && !pid.is_empty()
-                && pid.bytes().all(|b| b.is_ascii_digit())
-        })
-}
-
 impl ObjectStore for Folder {
     fn location(&self) -> String {
         self.root.display().to_string()
@@ -210,11 +199,7 @@ impl ObjectStore for Folder {
                 keys.retain(|k| k.starts_with(prefix));
             }
         }
-        if let Some(after) = after {
-            keys.retain(|k| k.as_str() > after);
-        }
-        keys.sort();
-        Ok(keys)
+        Ok(names::sorted_after(keys, after))
     }
 
     fn list_top(&self) -> Result<Vec<String>> {
@@ -314,7 +299,7 @@ impl ObjectStore for Folder {
             };
             for file in files.flatten() {
                 let name = file.file_name().to_string_lossy().into_owned();
-                if !is_our_temporary(&name) {
+                if !names::is_our_temporary(&name) {
                     continue;
                 }
                 let age = file

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::changeset::MAX_FILE_BYTES;
-use crate::changeset::sealed::{self, KeyError, KeyId, SecretKey};
+use crate::changeset::sealed::{self, KeyError, KeyId, SecretKey, hex, unhex};
 use crate::ids::PeerId;
 use crate::record::Checksum;
 
@@ -280,20 +280,6 @@ struct SealedManifest {
 
 fn manifest_aad(peer: &str) -> Vec<u8> {
     format!("context manifest\0{peer}").into_bytes()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 /// The largest changeset or snapshot file: the largest payload, its preamble and its checksum.

@@ -25,6 +25,28 @@ pub const MANIFEST: &str = "manifest.json";
 /// At the root of an encrypted remote: that it is encrypted, and a check of its key.
 pub const KEY_RECORD: &str = "encryption.json";
 
+/// `.NAME.tmp-PID`: what a write to a folder (local or over SSH) leaves if it is killed before
+/// its rename or link, for a changeset or a manifest.
+pub fn is_our_temporary(file: &str) -> bool {
+    file.strip_prefix('.')
+        .and_then(|f| f.rsplit_once(".tmp-"))
+        .is_some_and(|(name, pid)| {
+            (name.ends_with(EXTENSION) || name == MANIFEST)
+                && !pid.is_empty()
+                && pid.bytes().all(|b| b.is_ascii_digit())
+        })
+}
+
+/// Keeps the keys after `after` (when given), sorted: what a store that cannot list from a
+/// given name (a folder, SFTP) does after listing.
+pub fn sorted_after(mut keys: Vec<String>, after: Option<&str>) -> Vec<String> {
+    if let Some(after) = after {
+        keys.retain(|k| k.as_str() > after);
+    }
+    keys.sort();
+    keys
+}
+
 /// What every file a peer writes in a remote has: a folder (the peer) and a name in it.
 pub trait FileName: fmt::Display + Send + Sync {
     fn peer(&self) -> PeerId;

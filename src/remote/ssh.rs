@@ -349,17 +349,6 @@ fn is_not_found(e: &SftpError) -> bool {
     matches!(e, SftpError::SftpError(SftpErrorKind::NoSuchFile, _))
 }
 
-/// `.NAME.tmp-PID`: what a write leaves if it is killed before its link or rename.
-fn is_our_temporary(file: &str) -> bool {
-    file.strip_prefix('.')
-        .and_then(|f| f.rsplit_once(".tmp-"))
-        .is_some_and(|(name, pid)| {
-            (name.ends_with(names::EXTENSION) || name == names::MANIFEST)
-                && !pid.is_empty()
-                && pid.bytes().all(|b| b.is_ascii_digit())
-        })
-}
-
 impl ObjectStore for Ssh {
     fn location(&self) -> String {
         self.0.location.clone()
@@ -403,11 +392,7 @@ impl ObjectStore for Ssh {
                 keys.retain(|k| k.starts_with(prefix));
             }
         }
-        if let Some(after) = after {
-            keys.retain(|k| k.as_str() > after);
-        }
-        keys.sort();
-        Ok(keys)
+        Ok(names::sorted_after(keys, after))
     }
 
     fn list_top(&self) -> Result<Vec<String>> {
@@ -542,7 +527,7 @@ impl ObjectStore for Ssh {
                 .map_err(|e| self.fail("list", &dir.name, e))?
                 .unwrap_or_default();
             for f in files {
-                if !f.is_file || !is_our_temporary(&f.name) {
+                if !f.is_file || !names::is_our_temporary(&f.name) {
                     continue;
                 }
                 let old = f
@@ -592,9 +577,11 @@ mod tests {
 
     #[test]
     fn our_temporary_files_are_told_from_others() {
-        assert!(is_our_temporary(".00000001-0000000000000002.cset.tmp-123"));
-        assert!(is_our_temporary(".manifest.json.tmp-9"));
-        assert!(!is_our_temporary(".syncthing.x.cset.tmp"));
-        assert!(!is_our_temporary("00000001-0000000000000002.cset"));
+        assert!(names::is_our_temporary(
+            ".00000001-0000000000000002.cset.tmp-123"
+        ));
+        assert!(names::is_our_temporary(".manifest.json.tmp-9"));
+        assert!(!names::is_our_temporary(".syncthing.x.cset.tmp"));
+        assert!(!names::is_our_temporary("00000001-0000000000000002.cset"));
     }
 }
