@@ -263,6 +263,20 @@ impl Home {
         }
     }
 
+    /// The number of rows, or 0 for a database a killed process left before its schema
+    /// (the migration is one transaction: all or nothing, so nothing is there yet).
+    pub fn rows_if_any(&self) -> i64 {
+        let conn = rusqlite::Connection::open(self.db()).unwrap();
+        let has_table: bool = conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'document_versions')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        if has_table { self.rows() } else { 0 }
+    }
+
     /// The number of rows (versions and tombstones) in the database.
     pub fn rows(&self) -> i64 {
         let conn = rusqlite::Connection::open(self.db()).unwrap();
