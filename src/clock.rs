@@ -118,6 +118,17 @@ impl fmt::Display for Hlc {
 }
 
 /// Milliseconds since the epoch as RFC 3339 in UTC, to the millisecond.
+/// A span a person reads: "40 s", "12 min", "3 h", "2 days".
+pub fn describe_age(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        s if s < 120 => format!("{s} s"),
+        s if s < 2 * 3600 => format!("{} min", s / 60),
+        s if s < 2 * 86_400 => format!("{} h", s / 3600),
+        s => format!("{} days", s / 86_400),
+    }
+}
+
 pub fn rfc3339(ms: i64) -> String {
     match DateTime::from_timestamp_millis(ms) {
         Some(t) => t.to_rfc3339_opts(SecondsFormat::Millis, true),

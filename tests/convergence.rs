@@ -423,6 +423,8 @@ impl World {
             PullOptions {
                 force,
                 dry_run: false,
+                // Strict: the models never leave a file in transit, so any gap is a bug.
+                transit_grace_ms: Some(0),
             },
         )
         .map_err(fail)?;
@@ -522,6 +524,8 @@ fn replay(world: &World, reverse: bool) -> R<(BTreeSet<VersionId>, Currents)> {
             PullOptions {
                 force: true,
                 dry_run: false,
+                // Strict: the models never leave a file in transit, so any gap is a bug.
+                transit_grace_ms: Some(0),
             },
         )
         .map_err(fail)?;
@@ -534,6 +538,8 @@ fn replay(world: &World, reverse: bool) -> R<(BTreeSet<VersionId>, Currents)> {
             PullOptions {
                 force: true,
                 dry_run: false,
+                // Strict: the models never leave a file in transit, so any gap is a bug.
+                transit_grace_ms: Some(0),
             },
         )
         .map_err(fail)?;

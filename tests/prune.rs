@@ -119,6 +119,8 @@ impl World {
         let opts = PullOptions {
             force: true,
             dry_run: false,
+            // Strict: the models never leave a file in transit, so any gap is a bug.
+            transit_grace_ms: Some(0),
         };
         let report = sync::pull(&mut self.peers[i].store, &self.remote, opts).map_err(fail)?;
         prop_assert!(

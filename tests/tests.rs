@@ -21,3 +21,4 @@ mod schema;
 mod ssh;
 mod store_model;
 mod sync_cli;
+mod transit;

@@ -26,6 +26,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0003_sync.sql",
         include_str!("../../migrations/0003_sync.sql"),
     ),
+    (
+        "0004_transit.sql",
+        include_str!("../../migrations/0004_transit.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

@@ -50,6 +50,16 @@ fn checksum_col(bytes: Option<Vec<u8>>) -> Option<Checksum> {
 }
 
 impl Store {
+    /// The files of a remote this home is waiting for (missing when it last pulled), with when
+    /// it first met each, oldest first.
+    pub fn in_transit(&self, remote_id: i64) -> Result<Vec<(String, i64)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT file, first_seen_at FROM transit WHERE remote_id = ?1 ORDER BY first_seen_at, file",
+        )?;
+        let rows = stmt.query_map([remote_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// The id of `location` among the remotes this home knows, added if new.
     pub fn remote_id(&self, location: &str) -> Result<i64> {
         self.conn.execute(
@@ -465,6 +475,39 @@ impl Import<'_> {
                 applied.last_checksum.0.to_vec()
             ],
         )?;
+        Ok(())
+    }
+
+    /// Records that `file` is missing from the remote (unless already recorded) and returns
+    /// when this home first met it.
+    pub fn met_missing(&self, remote_id: i64, file: &str, now_ms: i64) -> Result<i64> {
+        self.tx.execute(
+            "INSERT INTO transit (remote_id, file, first_seen_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (remote_id, file) DO NOTHING",
+            params![remote_id, file, now_ms],
+        )?;
+        Ok(self.tx.query_row(
+            "SELECT first_seen_at FROM transit WHERE remote_id = ?1 AND file = ?2",
+            params![remote_id, file],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Forgets the missing files of the remote that this pull did not meet again (they arrived,
+    /// or the gap moved on).
+    pub fn forget_missing_except(&self, remote_id: i64, met: &[String]) -> Result<()> {
+        let mut stmt = self
+            .tx
+            .prepare_cached("SELECT file FROM transit WHERE remote_id = ?1")?;
+        let known: Vec<String> = stmt
+            .query_map([remote_id], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for file in known.iter().filter(|f| !met.contains(f)) {
+            self.tx.execute(
+                "DELETE FROM transit WHERE remote_id = ?1 AND file = ?2",
+                params![remote_id, file],
+            )?;
+        }
         Ok(())
     }
 

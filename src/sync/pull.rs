@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::changeset::Changeset;
+use crate::clock::rfc3339;
 use crate::ids::{PeerId, VersionId};
 use crate::outcome::Outcome;
 use crate::progress::Guard;
@@ -56,6 +57,21 @@ const MAX_ANCESTRY_STEPS: usize = 100_000;
 pub struct PullOptions {
     pub force: bool,
     pub dry_run: bool,
+    /// How long a missing file may be on its way before its gap is bad data (default
+    /// [`DEFAULT_TRANSIT_GRACE_MS`]).
+    pub transit_grace_ms: Option<i64>,
+}
+
+/// A file-sync tool delivers a laptop's backlog in any order within minutes; an hour without
+/// the file is no longer transit.
+pub const DEFAULT_TRANSIT_GRACE_MS: i64 = 3_600_000;
+
+/// A file this home is waiting for: missing from the remote, first met `first_missed_at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Waiting {
+    /// Relative to the remote.
+    pub file: String,
+    pub first_missed_at: String,
 }
 
 /// What happens to one key.
@@ -135,6 +151,9 @@ pub struct PullReport {
     pub plan: Vec<KeyPlan>,
     /// What went wrong without undoing the pull (the manifest could not be written).
     pub warnings: Vec<String>,
+    /// Files still on their way: a stream waits at a gap (and a snapshot for its parts) that
+    /// this home first met less than the grace ago. Not damage; the next pull takes it up.
+    pub waiting: Vec<Waiting>,
 }
 
 impl PullReport {
@@ -181,6 +200,8 @@ pub struct ReadPlan {
     pub skipped: Vec<SkippedFile>,
     /// Seals that could not be used (found while looking for a snapshot).
     pub bad: Vec<BadFile>,
+    /// Seals whose parts are not all there yet (in transit, or lost: the apply judges).
+    pub incomplete: Vec<BadFile>,
     /// The snapshots to apply, in order.
     pub snapshots: Vec<Sealed>,
     pub streams: Vec<StreamRead>,
@@ -264,10 +285,15 @@ pub fn plan_reads(
     if !gaps.is_empty() {
         let (sealed, damaged) = sealed();
         for d in damaged {
-            plan.bad.push(BadFile {
+            let file = BadFile {
                 file: d.file,
                 reason: d.reason,
-            });
+            };
+            if d.parts_missing {
+                plan.incomplete.push(file);
+            } else {
+                plan.bad.push(file);
+            }
         }
         for &(stream, need) in &gaps {
             let reaches = |s: &Sealed| s.covers(stream).is_some_and(|c| c.seq >= need);
@@ -398,6 +424,36 @@ fn apply(
     let now = store.now_ms();
     let progress = store.runtime().progress.clone();
     let imp = store.begin_import()?;
+    let grace = opts.transit_grace_ms.unwrap_or(DEFAULT_TRANSIT_GRACE_MS);
+    // Missing files met by this pull: in transit while younger than the grace, lost after.
+    let mut met: Vec<String> = Vec::new();
+    let mut missing = |file: String,
+                       why: String,
+                       report: &mut PullReport|
+     -> Result<(), SyncError> {
+        let first = imp.met_missing(remote_id, &file, now)?;
+        met.push(file.clone());
+        if now - first < grace {
+            tracing::info!(%file, first_missed_at = %rfc3339(first), "waiting for a file in transit");
+            report.waiting.push(Waiting {
+                file,
+                first_missed_at: rfc3339(first),
+            });
+        } else {
+            report.bad.push(BadFile {
+                file,
+                reason: format!(
+                    "{why}, for {} now (since this home first met the gap at {})",
+                    crate::clock::describe_age(now - first),
+                    rfc3339(first)
+                ),
+            });
+        }
+        Ok(())
+    };
+    for f in &plan.incomplete {
+        missing(f.file.clone(), f.reason.clone(), &mut report)?;
+    }
     let mut touched = Touched {
         before: Before::new(),
         fresh: imp.is_empty()?,
@@ -518,12 +574,21 @@ fn apply(
                     reason,
                 };
                 if name.seq != expected {
-                    report.bad.push(bad(format!(
-                        "gap in the stream: changesets {expected} to {} of peer {peer} \
-                         generation {generation} are missing, and no snapshot in the remote \
-                         covers them",
-                        name.seq - 1
-                    )));
+                    let first_missing = CsetName {
+                        peer,
+                        generation,
+                        seq: expected,
+                    };
+                    missing(
+                        first_missing.rel_path(),
+                        format!(
+                            "gap in the stream: changesets {expected} to {} of peer {peer} \
+                             generation {generation} are missing, and no snapshot in the \
+                             remote covers them",
+                            name.seq - 1
+                        ),
+                        &mut report,
+                    )?;
                     stopped = true;
                     continue;
                 }
@@ -607,6 +672,7 @@ fn apply(
         }
     }
 
+    imp.forget_missing_except(remote_id, &met)?;
     let refused = !report.conflicts.is_empty() && !opts.force;
     if refused || opts.dry_run {
         imp.rollback()?;

@@ -248,6 +248,10 @@ impl Sealed {
 pub struct BadSnapshot {
     pub file: String,
     pub reason: String,
+    /// Only parts are missing: they may still be on their way (a file-sync tool delivers in
+    /// any order), which a pull judges by how long it has been waiting for them.
+    #[serde(skip)]
+    pub parts_missing: bool,
 }
 
 /// Every complete snapshot of `listing`, newest first, with the seals that could not be read
@@ -268,6 +272,7 @@ pub fn sealed_snapshots(remote: &Remote, listing: &Listing) -> (Vec<Sealed>, Vec
         let fail = |reason: String| BadSnapshot {
             file: seal.rel_path(),
             reason,
+            parts_missing: false,
         };
         let header = match super::read_changeset(remote, &seal) {
             Ok((cs, _)) if !cs.entries.is_empty() || !cs.header.snapshot => {
@@ -295,7 +300,7 @@ pub fn sealed_snapshots(remote: &Remote, listing: &Listing) -> (Vec<Sealed>, Vec
                 .filter(|p| !listed.contains(p))
                 .map(u64::to_string)
                 .collect();
-            bad.push(fail(if missing.is_empty() {
+            let mut failed = fail(if missing.is_empty() {
                 format!("it has parts beyond the {} its seal lists", header.seq - 1)
             } else {
                 format!(
@@ -303,7 +308,9 @@ pub fn sealed_snapshots(remote: &Remote, listing: &Listing) -> (Vec<Sealed>, Vec
                     missing.join(", "),
                     header.seq - 1
                 )
-            }));
+            });
+            failed.parts_missing = !missing.is_empty();
+            bad.push(failed);
             continue;
         }
         good.push(Sealed {

@@ -7,7 +7,7 @@ use crate::remote::Remote;
 use crate::store::{Run, Store};
 
 use super::SyncError;
-use super::pull::KeyPlan;
+use super::pull::{KeyPlan, Waiting};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PeerSeen {
@@ -42,6 +42,9 @@ pub struct Status {
     pub last_push_run: Option<LastRun>,
     pub last_pull_run: Option<LastRun>,
     pub peers: Vec<PeerSeen>,
+    /// Files this home is waiting for: missing from the remote when it last pulled, with when
+    /// it first met each (a file-sync tool still delivering; damage once past the grace).
+    pub in_transit: Vec<Waiting>,
     /// Keys where the last `pull --force` replaced a local version, with the replaced id.
     pub conflicts_resolved: Vec<KeyPlan>,
 }
@@ -151,5 +154,13 @@ pub fn status(store: &Store, remote: &Remote) -> Result<Status, SyncError> {
         last_pull_run: last_pull.as_ref().map(as_last),
         peers,
         conflicts_resolved,
+        in_transit: store
+            .in_transit(remote_id)?
+            .into_iter()
+            .map(|(file, at)| Waiting {
+                file,
+                first_missed_at: rfc3339(at),
+            })
+            .collect(),
     })
 }

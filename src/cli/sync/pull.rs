@@ -21,6 +21,10 @@ pub struct Pull {
     /// Print what would be applied, and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// How long a missing changeset may be on its way (a file-sync tool delivers in any
+    /// order) before its gap is bad data (exit 5); counted from when this home first met it.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = context::duration::parse_wait)]
+    pub transit_grace: std::time::Duration,
     #[command(flatten)]
     pub wait: WaitFlag,
     /// Print the report as JSON.
@@ -41,6 +45,7 @@ impl Pull {
         let opts = PullOptions {
             force: self.force,
             dry_run: self.dry_run,
+            transit_grace_ms: Some(self.transit_grace.as_millis().min(i64::MAX as u128) as i64),
         };
         let (report, location) = session.with_remote(&self.remote, |store, remote| {
             sync::pull(store, remote, opts)

@@ -21,6 +21,10 @@ pub struct SyncRun {
     force: bool,
     #[command(flatten)]
     wait: WaitFlag,
+    /// How long a missing changeset may be on its way before its gap is bad data (see
+    /// `pull --help`).
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = context::duration::parse_wait)]
+    transit_grace: std::time::Duration,
     /// Print both reports as one JSON object: {"pull": ..., "push": ...}.
     #[arg(long)]
     json: bool,
@@ -38,6 +42,7 @@ impl SyncRun {
             remote: self.remote.clone(),
             force: self.force,
             dry_run: false,
+            transit_grace: self.transit_grace,
             wait: self.wait.clone(),
             json: self.json,
         };

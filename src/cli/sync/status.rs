@@ -53,6 +53,21 @@ impl Status {
                 if p.this_peer { " (this peer)" } else { "" }
             )?;
         }
+        if let Some(first) = s.in_transit.first() {
+            let age = context::clock::parse_instant(&first.first_missed_at)
+                .map(|t| context::clock::describe_age(store.now_ms() - t))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "waiting  for {} in transit, first missed {age} ago: {}",
+                sync::plural(s.in_transit.len() as u64, "file"),
+                s.in_transit
+                    .iter()
+                    .map(|w| w.file.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )?;
+        }
         for c in &s.conflicts_resolved {
             writeln!(
                 out,

@@ -1,0 +1,128 @@
+//! A file still in transit is not damage: a file-sync tool delivers files in any order (and
+//! keeps the writer's modification times), so a gap this home met moments ago is waited for
+//! (exit 0, what precedes it applied), and only a gap older than the grace is bad data.
+//! Judged by this home's own first sighting, never by file times.
+
+use std::time::{Duration, SystemTime};
+
+use crate::util::{Folder, Home, Run};
+
+const T0: &str = "2026-11-25T10:00:00Z";
+const T0_30M: &str = "2026-11-25T10:30:00Z";
+const T0_2H: &str = "2026-11-25T12:00:00Z";
+
+fn pull_at(h: &Home, folder: &Folder, at: &str, args: &[&str]) -> Run {
+    let mut all = vec!["sync", "pull", "--remote", folder.arg()];
+    all.extend_from_slice(args);
+    h.run_with(&all, b"", &[("CONTEXT_NOW", at)])
+}
+
+/// A pushes three changesets; the second is held back, as a file-sync tool still delivering.
+fn three_with_the_second_in_transit() -> (Home, Home, Folder, std::path::PathBuf, Vec<u8>) {
+    let (a, b, folder) = (Home::new(), Home::new(), Folder::new());
+    for i in 1..=3 {
+        a.put(&format!("k{i}"), &format!("v{i}"));
+        a.sync("push", &folder, &[]).code(0);
+    }
+    let second = folder
+        .changesets()
+        .into_iter()
+        .find(|p| p.ends_with("00000001-0000000000000002.cset"))
+        .unwrap();
+    let bytes = std::fs::read(&second).unwrap();
+    std::fs::remove_file(&second).unwrap();
+    (a, b, folder, second, bytes)
+}
+
+#[test]
+fn a_gap_met_moments_ago_is_waited_for_and_taken_up_when_the_file_arrives() {
+    let (_a, b, folder, second, bytes) = three_with_the_second_in_transit();
+    // The third arrived days "old" by its file time: file times decide nothing.
+    let third = folder
+        .changesets()
+        .into_iter()
+        .find(|p| p.ends_with("00000001-0000000000000003.cset"))
+        .unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&third)
+        .unwrap()
+        .set_modified(SystemTime::now() - Duration::from_secs(3 * 86_400))
+        .unwrap();
+    let run = pull_at(&b, &folder, T0, &[]).code(0);
+    assert_eq!(run.stderr, "", "a quiet run says nothing about transit");
+    assert_eq!(b.get("k1"), "v1");
+    b.run(&["get", "k3"]).code(1);
+    let json = pull_at(&b, &folder, T0_30M, &["--json"]).code(0).json();
+    assert_eq!(
+        json["waiting"][0]["first_missed_at"],
+        "2026-11-25T10:00:00.000Z"
+    );
+    let status = b.sync("status", &folder, &["--json"]).code(0).json();
+    assert_eq!(status["in_transit"].as_array().unwrap().len(), 1);
+    let text = b.run_with(
+        &["sync", "status", "--remote", folder.arg()],
+        b"",
+        &[("CONTEXT_NOW", T0_30M)],
+    );
+    assert!(
+        text.stdout.contains("first missed 30 min ago"),
+        "{}",
+        text.stdout
+    );
+    // With -v, a line says what is awaited.
+    let verbose = pull_at(&b, &folder, T0_30M, &["-v"]).code(0);
+    assert!(verbose.stderr.contains("in transit"), "{}", verbose.stderr);
+    // It arrives: the stream is taken up, and nothing is awaited any more.
+    std::fs::write(&second, bytes).unwrap();
+    pull_at(&b, &folder, T0_2H, &[]).code(0);
+    assert_eq!(b.get("k3"), "v3");
+    let status = b.sync("status", &folder, &["--json"]).code(0).json();
+    assert!(status["in_transit"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn a_gap_seen_for_longer_than_the_grace_is_bad_data_and_verify_reports_it_either_way() {
+    let (_a, b, folder, _second, _bytes) = three_with_the_second_in_transit();
+    pull_at(&b, &folder, T0, &[]).code(0);
+    b.sync("verify", &folder, &[]).code(5);
+    let run = pull_at(&b, &folder, T0_2H, &[]).code(5);
+    assert!(
+        run.stderr.contains("00000001-0000000000000002.cset"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("first met the gap at 2026-11-25T10:00:00.000Z"),
+        "{}",
+        run.stderr
+    );
+    // A shorter grace, or none, says so sooner.
+    let c = Home::new();
+    pull_at(&c, &folder, T0, &["--transit-grace", "0"]).code(5);
+    let d = Home::new();
+    pull_at(&d, &folder, T0, &["--transit-grace", "10m"]).code(0);
+    pull_at(&d, &folder, T0_30M, &["--transit-grace", "10m"]).code(5);
+    // Bare `context sync` takes the same flag and behaves the same.
+    let e = Home::new();
+    e.run_with(
+        &["sync", "--remote", folder.arg()],
+        b"",
+        &[("CONTEXT_NOW", T0)],
+    )
+    .code(0);
+}
+
+#[test]
+fn a_file_that_is_there_but_damaged_is_bad_data_at_once() {
+    let (a, b, folder) = (Home::new(), Home::new(), Folder::new());
+    a.put("k", "v");
+    a.sync("push", &folder, &[]).code(0);
+    let file = folder.changesets().pop().unwrap();
+    let mut bytes = std::fs::read(&file).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    std::fs::write(&file, bytes).unwrap();
+    pull_at(&b, &folder, T0, &[]).code(5);
+}
