@@ -126,3 +126,59 @@ fn a_file_that_is_there_but_damaged_is_bad_data_at_once() {
     std::fs::write(&file, bytes).unwrap();
     pull_at(&b, &folder, T0, &[]).code(5);
 }
+
+/// A snapshot's seal that arrived before its part: waited for like a gap, then used.
+#[test]
+fn a_seal_that_arrived_before_its_parts_is_waited_for() {
+    const PEER: &str = "ce56971c-de35-4897-821e-fc0b1046c8bf";
+    let golden = std::path::Path::new("fixtures/changesets/v1").join(PEER);
+    let (folder, b) = (Folder::new(), Home::new());
+    let dest = folder.path().join(PEER);
+    std::fs::create_dir(&dest).unwrap();
+    // The stream's first changeset was pruned: the snapshot stands for it; its part is late.
+    for f in [
+        "00000001-0000000000000002.cset",
+        "snapshot-01a1965d9d800000.cset",
+    ] {
+        std::fs::copy(golden.join(f), dest.join(f)).unwrap();
+    }
+    let at = |t| [("CONTEXT_NOW", t)];
+    let pull = |t| {
+        b.run_with(
+            &["sync", "pull", "--remote", folder.arg(), "--json"],
+            b"",
+            &at(t),
+        )
+    };
+    let early = pull("2026-11-01T09:30:00Z").code(0).json();
+    let waiting: Vec<&str> = early["waiting"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["file"].as_str().unwrap())
+        .collect();
+    assert!(
+        waiting
+            .iter()
+            .any(|f| f.ends_with("snapshot-01a1965d9d800000.cset")),
+        "{waiting:?}"
+    );
+    assert_eq!(b.rows_if_any(), 0);
+    // Still missing two hours later: damage, named.
+    let late = pull("2026-11-01T11:30:00Z").code(5);
+    assert!(
+        late.stderr.contains("snapshot-01a1965d9d800000.cset"),
+        "{}",
+        late.stderr
+    );
+    // The part arrives: the snapshot and the tail apply.
+    std::fs::copy(
+        golden.join("snapshot-01a1965d9d800000-00000001.cset"),
+        dest.join("snapshot-01a1965d9d800000-00000001.cset"),
+    )
+    .unwrap();
+    let done = pull("2026-11-01T11:40:00Z").code(0).json();
+    assert_eq!(done["bootstrapped_from"].as_array().unwrap().len(), 1);
+    assert!(done["waiting"].as_array().unwrap().is_empty());
+    assert_eq!(b.rows(), 6);
+}
