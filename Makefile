@@ -6,14 +6,16 @@ CARGO ?= cargo
 build:
 	$(CARGO) build --release
 
-# The S3 tests start moto (a real S3 server) and the SSH tests sshd, each on a free loopback
-# port: installed here if missing.
+# The S3 tests start moto (a real S3 server), the SSH tests sshd, each on a free loopback
+# port, and the transit tests two Syncthing instances in a network namespace: installed here if
+# missing.
 test: test-deps
 	$(CARGO) test --all-targets
 
 test-deps:
 	@python3 -c 'import moto.server' >/dev/null 2>&1 || python3 -m pip install --quiet 'moto[server]'
 	@test -x /usr/sbin/sshd || (apt-get update -qq && apt-get install -y -qq openssh-server openssh-client)
+	@command -v syncthing >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq syncthing curl)
 
 fmt:
 	$(CARGO) fmt --check

@@ -14,6 +14,7 @@ pub mod model;
 pub mod proxy;
 pub mod s3;
 pub mod ssh;
+pub mod syncthing;
 
 /// A fixed instant for tests that need one: 2026-11-25T10:00:00Z.
 pub const T0: &str = "2026-11-25T10:00:00Z";
@@ -315,6 +316,19 @@ pub fn copy_db(from: &Path, to: &Path) {
             std::fs::copy(from.join(f), to.join(f)).unwrap();
         }
     }
+}
+
+/// Every file under `dir`, at any depth.
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.path().is_dir() {
+            out.extend(walk(&e.path()));
+        } else {
+            out.push(e.path());
+        }
+    }
+    out
 }
 
 /// Decodes a changeset file with `context sync inspect --json`.
