@@ -36,7 +36,7 @@ fn three_with_the_second_in_transit() -> (Home, Home, Folder, std::path::PathBuf
 
 #[test]
 fn a_gap_met_moments_ago_is_waited_for_and_taken_up_when_the_file_arrives() {
-    let (_a, b, folder, second, bytes) = three_with_the_second_in_transit();
+    let (a, b, folder, second, bytes) = three_with_the_second_in_transit();
     // The third arrived days "old" by its file time: file times decide nothing.
     let third = folder
         .changesets()

@@ -57,10 +57,26 @@ impl Status {
             let age = context::clock::parse_instant(&first.first_missed_at)
                 .map(|t| context::clock::describe_age(store.now_ms() - t))
                 .unwrap_or_default();
+            // Whose files: the hosts of the peers whose folders they are in, where known.
+            let mut hosts: Vec<&str> = s
+                .in_transit
+                .iter()
+                .map(|w| {
+                    let peer = w.file.split('/').next().unwrap_or_default();
+                    s.peers
+                        .iter()
+                        .find(|p| p.peer == peer)
+                        .and_then(|p| p.host.as_deref())
+                        .unwrap_or(peer)
+                })
+                .collect();
+            hosts.sort();
+            hosts.dedup();
             writeln!(
                 out,
-                "waiting  for {} in transit, first missed {age} ago: {}",
+                "waiting  for {} of {} in transit, first missed {age} ago: {}",
                 sync::plural(s.in_transit.len() as u64, "file"),
+                hosts.join(", "),
                 s.in_transit
                     .iter()
                     .map(|w| w.file.as_str())
