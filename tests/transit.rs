@@ -70,6 +70,14 @@ fn a_gap_met_moments_ago_is_waited_for_and_taken_up_when_the_file_arrives() {
         "{}",
         text.stdout
     );
+    // Whose files: the writer's host, from its manifest.
+    let writer = a.sync("status", &folder, &["--json"]).code(0).json();
+    let host = writer["host"].as_str().unwrap();
+    assert!(
+        text.stdout.contains(&format!("of {host}")),
+        "{}",
+        text.stdout
+    );
     // With -v, a line says what is awaited.
     let verbose = pull_at(&b, &folder, T0_30M, &["-v"]).code(0);
     assert!(verbose.stderr.contains("in transit"), "{}", verbose.stderr);
