@@ -119,8 +119,29 @@ fn leftovers_of_file_sync_tools_are_skipped_with_a_warning() {
     .unwrap();
     std::fs::write(folder.path().join("README.txt"), b"not ours").unwrap();
     std::fs::create_dir(folder.path().join(".stfolder")).unwrap();
+    // What file-sync tools keep in their folders: not ours, passed over silently.
+    for kept in [
+        ".stignore",
+        ".DS_Store",
+        "desktop.ini",
+        "Thumbs.db",
+        ".dropbox",
+    ] {
+        std::fs::write(folder.path().join(kept), b"tool's").unwrap();
+        std::fs::write(dir.join(kept), b"tool's").unwrap();
+    }
+    std::fs::create_dir(folder.path().join(".stversions")).unwrap();
     let c = Home::new();
     let run = c.sync("pull", &folder, &[]).code(0);
+    for kept in [
+        ".stignore",
+        ".DS_Store",
+        "desktop.ini",
+        "Thumbs.db",
+        ".dropbox",
+    ] {
+        assert!(!run.stderr.contains(kept), "{kept}: {}", run.stderr);
+    }
     assert!(run.stderr.contains("sync-conflict"), "{}", run.stderr);
     assert!(run.stderr.contains("same peer"), "{}", run.stderr);
     assert!(run.stderr.contains(".syncthing."), "{}", run.stderr);
@@ -128,6 +149,35 @@ fn leftovers_of_file_sync_tools_are_skipped_with_a_warning() {
     for k in ["a/1", "a/2", "b/1", "b/2"] {
         c.run(&["get", k]).code(0);
     }
+}
+
+/// A Syncthing or Dropbox folder holds the tool's own files: a cron tick says nothing of them.
+#[test]
+fn files_a_file_sync_tool_keeps_are_passed_over_silently() {
+    let folder = Folder::new();
+    let (a, b, fa, _) = two_streams(&folder);
+    let dir = fa[0].parent().unwrap();
+    for kept in [
+        ".stignore",
+        ".DS_Store",
+        "desktop.ini",
+        "Thumbs.db",
+        ".dropbox",
+    ] {
+        std::fs::write(folder.path().join(kept), b"tool's").unwrap();
+        std::fs::write(dir.join(kept), b"tool's").unwrap();
+    }
+    std::fs::create_dir(folder.path().join(".stfolder")).unwrap();
+    std::fs::create_dir(folder.path().join(".stversions")).unwrap();
+    let c = Home::new();
+    let run = c.sync("pull", &folder, &[]).code(0);
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+    a.run(&["sync", "--remote", folder.arg()]).code(0);
+    b.run(&["sync", "--remote", folder.arg()]).code(0);
+    // A cron tick with nothing to do: nothing on stdout, nothing on stderr.
+    let tick = a.run(&["sync", "--remote", folder.arg()]).code(0);
+    assert_eq!((tick.stdout.as_str(), tick.stderr.as_str()), ("", ""));
+    b.sync("verify", &folder, &[]).code(0);
 }
 
 #[test]

@@ -149,6 +149,13 @@ impl Listing {
                 Found::Snapshot(name) => out.snapshots.push(name),
                 Found::Manifest(peer) => out.manifests.push(peer),
                 Found::Other if !file.to_ascii_lowercase().ends_with(names::EXTENSION) => {}
+                // What file-sync tools keep in a folder (`.stignore`, `.DS_Store`,
+                // `.dropbox.cache`, ...) is not ours: passed over silently, so cron mails
+                // nothing. Only what looks like ours is reported: our own interrupted writes,
+                // and a tool's temporary copy of a changeset on its way.
+                Found::Temporary
+                    if !names::is_our_temporary(&file)
+                        && !file.to_ascii_lowercase().contains(names::EXTENSION) => {}
                 why => out.skipped.push(Skipped { path, why }),
             }
         }
