@@ -20,9 +20,11 @@ fn main() -> ExitCode {
             return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
         }
     };
-    init_tracing(cli.verbose);
+    init_tracing(cli.verbose, cli.quiet);
     let mut stdout = std::io::stdout().lock();
-    match cli::run(cli, &mut stdout) {
+    let mut sink = std::io::sink();
+    let out: &mut dyn std::io::Write = if cli.quiet { &mut sink } else { &mut stdout };
+    match cli::run(cli, out) {
         Ok(outcome) => ExitCode::from(exit_status(outcome)),
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
@@ -44,21 +46,24 @@ pub fn exit_status(outcome: Outcome) -> u8 {
     }
 }
 
-/// Logs go to stderr: warnings by default, more with each `-v`; `RUST_LOG` (`info`,
-/// `context=debug`, ...) overrides both.
-fn init_tracing(verbose: u8) {
+/// Logs go to stderr: warnings by default (errors only with `-q`), more with each `-v`;
+/// `RUST_LOG` (`info`, `context=debug`, ...) overrides both. Colour only on a terminal, and
+/// never with `NO_COLOR` set.
+fn init_tracing(verbose: u8, quiet: bool) {
     let from_env = std::env::var("RUST_LOG")
         .ok()
         .and_then(|s| s.parse::<Targets>().ok());
     let filter = from_env.unwrap_or_else(|| {
         Targets::new().with_default(match verbose {
+            0 if quiet => LevelFilter::ERROR,
             0 => LevelFilter::WARN,
             1 => LevelFilter::INFO,
             2 => LevelFilter::DEBUG,
             _ => LevelFilter::TRACE,
         })
     });
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()

@@ -401,3 +401,66 @@ fn bad_flag_values_are_usage_errors_and_wait_takes_a_duration() {
         "a file:// URL is the same remote as its path"
     );
 }
+
+/// `context sync remote` without an argument prints the default remote; `--unset` forgets it.
+#[test]
+fn the_default_remote_is_printed_and_forgotten() {
+    let (a, folder) = (Home::new(), Folder::new());
+    let none = a.run(&["sync", "remote"]).code(1);
+    assert!(
+        none.stderr.contains("context sync remote"),
+        "{}",
+        none.stderr
+    );
+    a.ok(&["sync", "remote", folder.arg()]);
+    let shown = a.ok(&["sync", "remote"]);
+    let canonical = std::fs::canonicalize(folder.path()).unwrap();
+    assert_eq!(shown.trim(), canonical.to_str().unwrap());
+    let forgot = a.ok(&["sync", "remote", "--unset"]);
+    assert!(forgot.contains(canonical.to_str().unwrap()), "{forgot}");
+    a.run(&["sync", "push"]).code(1);
+    a.run(&["sync", "remote", folder.arg(), "--unset"]).code(2);
+}
+
+/// `-q` is for cron: errors only. A pull that applies something and meets a leftover prints
+/// nothing; a failure still says why; `push --force` explains itself in a sentence, not a log
+/// line.
+#[test]
+fn quiet_runs_print_errors_only_and_a_forced_push_explains_itself() {
+    let (a, b, folder) = (Home::new(), Home::new(), Folder::new());
+    a.put("k", "v");
+    a.sync("push", &folder, &[]).code(0);
+    let dir = folder.changesets()[0].parent().unwrap().to_path_buf();
+    std::fs::write(
+        dir.join("00000001-0000000000000009.sync-conflict-20261125-101500-ABC1234.cset"),
+        b"x",
+    )
+    .unwrap();
+    let quiet = b
+        .run(&["-q", "sync", "pull", "--remote", folder.arg()])
+        .code(0);
+    assert_eq!((quiet.stdout.as_str(), quiet.stderr.as_str()), ("", ""));
+    assert_eq!(b.get("k"), "v");
+    let failed = b
+        .run(&["-q", "sync", "pull", "--remote", "/nonexistent/x"])
+        .code(1);
+    assert!(
+        failed.stderr.contains("/nonexistent/x"),
+        "{}",
+        failed.stderr
+    );
+    // A restored backup pushes with --force: a sentence on stdout, no raw log line.
+    let backup = Home::new();
+    crate::util::copy_db(a.path(), backup.path());
+    a.put("k2", "v2");
+    a.sync("push", &folder, &[]).code(0);
+    crate::util::copy_db(backup.path(), a.path());
+    a.put("k3", "v3");
+    let forced = a.sync("push", &folder, &["--force"]).code(0);
+    assert!(
+        forced.stdout.contains("started generation 2"),
+        "{}",
+        forced.stdout
+    );
+    assert!(!forced.stderr.contains("WARN"), "{}", forced.stderr);
+}

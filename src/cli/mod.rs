@@ -37,6 +37,10 @@ pub struct Cli {
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 
+    /// Errors only: no summaries, no warnings (for cron; the exit status still tells).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -105,8 +109,16 @@ impl CliError {
     }
 }
 
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether `-q` asked for errors only.
+fn quiet() -> bool {
+    QUIET.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Runs the parsed command, writing its results to `out`; returns how it ended.
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome, CliError> {
+    QUIET.store(cli.quiet, std::sync::atomic::Ordering::Relaxed);
     let env = Env::from_process();
     let outcome = match cli.command {
         Command::Put(c) => c.run(&env, out).map(|()| Outcome::Ok),

@@ -198,6 +198,14 @@ impl Store {
             .optional()?)
     }
 
+    /// Forgets a setting; returns the value it had.
+    pub fn unset_setting(&self, name: &str) -> Result<Option<String>> {
+        let old = self.setting(name)?;
+        self.conn
+            .execute("DELETE FROM settings WHERE name = ?1", [name])?;
+        Ok(old)
+    }
+
     pub fn set_setting(&self, name: &str, value: &str) -> Result<()> {
         self.conn.execute(
             "INSERT INTO settings (name, value) VALUES (?1, ?2)

@@ -111,7 +111,7 @@ pub fn push(
         let next = generation.max(mine) + 1;
         let host = store.runtime().host.clone();
         store.start_generation(next, &host)?;
-        tracing::warn!(from = generation, to = next, "starting a new generation");
+        tracing::info!(from = generation, to = next, "starting a new generation");
         report.new_generation = Some(divergence.explanation.clone());
         report.generation = next;
         if divergence.kind == DivergenceKind::RemoteMissing {

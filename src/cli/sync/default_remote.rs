@@ -1,4 +1,5 @@
-//! `context sync remote R`: the default remote of this home.
+//! `context sync remote [R] [--unset]`: the default remote of this home: set it, print it, or
+//! forget it.
 
 use std::io::Write;
 
@@ -12,17 +13,35 @@ use crate::cli::{CliError, Env};
 
 #[derive(Debug, Args)]
 pub struct SetRemote {
-    /// The remote: a folder path, a file:// URL, s3://BUCKET[/PREFIX] or
-    /// ssh://[USER@]HOST[:PORT]/PATH. It must exist.
-    #[arg(value_name = "R")]
-    location: Location,
+    /// The remote to make the default: a folder path, a file:// URL, s3://BUCKET[/PREFIX] or
+    /// ssh://[USER@]HOST[:PORT]/PATH. It must exist. Without it, prints the default remote.
+    #[arg(value_name = "R", conflicts_with = "unset")]
+    location: Option<Location>,
+    /// Forget the default remote (every sync command then needs --remote).
+    #[arg(long)]
+    unset: bool,
 }
 
 impl SetRemote {
     pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
+        let Some(location) = self.location else {
+            let store = env.open_store()?;
+            if self.unset {
+                match store.unset_setting(DEFAULT_REMOTE_SETTING)? {
+                    Some(old) => writeln!(out, "forgot the default remote {old}")?,
+                    None => writeln!(out, "no default remote was set")?,
+                }
+                return Ok(Outcome::Ok);
+            }
+            let current = store
+                .setting(DEFAULT_REMOTE_SETTING)?
+                .ok_or(SyncError::NoRemote)?;
+            writeln!(out, "{current}")?;
+            return Ok(Outcome::Ok);
+        };
         // Reached once, so that a typo is caught now rather than at the first cron tick; the
         // remote's own normalised form is what is kept.
-        let remote = remote::open(&self.location).map_err(SyncError::from)?;
+        let remote = remote::open(&location).map_err(SyncError::from)?;
         remote.probe().map_err(SyncError::from)?;
         let store = env.open_store()?;
         store.set_setting(DEFAULT_REMOTE_SETTING, &remote.location())?;

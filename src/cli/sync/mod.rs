@@ -42,7 +42,8 @@ pub struct SyncArgs {
 
 #[derive(Debug, Subcommand)]
 enum SyncCommand {
-    /// Set the default remote (a folder every machine sees, an s3:// bucket, an ssh:// folder).
+    /// Set the default remote (a folder every machine sees, an s3:// bucket, an ssh:// folder);
+    /// without one, print it; with --unset, forget it.
     Remote(default_remote::SetRemote),
     /// Write this peer's changes since its last push to the remote.
     Push(push::Push),
@@ -147,8 +148,11 @@ fn print_json_pretty(out: &mut dyn Write, value: &impl Serialize) -> Result<(), 
     Ok(())
 }
 
-/// Warnings go to stderr, one line each, whatever the output format.
+/// Warnings go to stderr, one line each, whatever the output format (none with `-q`).
 fn print_warnings(warnings: &[String]) -> Result<(), CliError> {
+    if crate::cli::quiet() {
+        return Ok(());
+    }
     let mut err = std::io::stderr().lock();
     for w in warnings {
         writeln!(err, "context: warning: {w}")?;
