@@ -202,10 +202,10 @@ fn schedule_prints_systemd_units_that_systemd_accepts() {
         std::fs::write(path, body).unwrap();
     }
     assert!(units[0].1.contains(&format!(
-        "Environment=CONTEXT_HOME={}",
+        "Environment=\"CONTEXT_HOME={}\"",
         home.path().display()
     )));
-    assert!(units[1].1.contains("OnUnitActiveSec=30min"));
+    assert!(units[1].1.contains("OnCalendar=*:0/30\nPersistent=true"));
     let Ok(out) = Command::new("systemd-analyze")
         .arg("verify")
         .args(units.iter().map(|(p, _)| p))
@@ -617,5 +617,74 @@ fn an_interrupted_snapshot_is_ignored_then_removed() {
             .to_string_lossy()
             .contains(written["seal"].as_str().unwrap().trim_end_matches(".cset"))),
         "the parts are still there"
+    );
+}
+
+/// The crontab line works for a home whose path has a space and a `%`: run through `sh -c` as
+/// cron runs it (cron first turns each unescaped `%` into a newline and drops the backslash
+/// of an escaped one).
+#[test]
+fn the_crontab_line_runs_from_a_home_with_a_space_and_a_percent() {
+    let parent = tempfile::tempdir().unwrap();
+    let odd = parent.path().join("notes with space 100%");
+    let folder = Folder::new();
+    let home = |args: &[&str]| {
+        let mut cmd = crate::util::bare_command(args);
+        cmd.env("CONTEXT_HOME", &odd);
+        crate::util::run_command(cmd, b"")
+    };
+    home(&["put", "k"]).code(0);
+    home(&["sync", "remote", folder.arg()]).code(0);
+    let line = home(&["sync", "schedule", "--every", "15m", "--cron"])
+        .code(0)
+        .stdout;
+    let command = line.trim_end().splitn(6, ' ').nth(5).unwrap().to_string();
+    // What cron does to the command field before the shell sees it.
+    let mut for_shell = String::new();
+    let mut chars = command.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&'%') => {
+                for_shell.push('%');
+                chars.next();
+            }
+            '%' => panic!("an unescaped % would end the command: {command}"),
+            c => for_shell.push(c),
+        }
+    }
+    let out = std::process::Command::new("sh")
+        .args(["-c", &for_shell])
+        .env_remove("CONTEXT_HOME")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(odd.join("context.db").exists());
+    let log = home(&["sync", "log", "--json"]).code(0).json();
+    assert!(
+        log.as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["command"] == "push"),
+        "{log}"
+    );
+    assert_eq!(folder.changesets().len(), 1);
+    // The systemd units quote the same path for systemd, and catch up missed runs.
+    let units = home(&["sync", "schedule", "--every", "15m", "--systemd"])
+        .code(0)
+        .stdout;
+    assert!(
+        units.contains(&format!(
+            "Environment=\"CONTEXT_HOME={}\"",
+            odd.display().to_string().replace('%', "%%")
+        )),
+        "{units}"
+    );
+    assert!(
+        units.contains("OnCalendar=*:0/15\nPersistent=true"),
+        "{units}"
     );
 }

@@ -24,6 +24,16 @@ pub struct Schedule {
     systemd: bool,
 }
 
+/// A systemd calendar expression for every `minutes`, when one says exactly that.
+fn calendar(minutes: u64) -> Option<String> {
+    match minutes {
+        m if m < 60 && 60 % m == 0 => Some(format!("*:0/{m}")),
+        m if m % 60 == 0 && m < 24 * 60 && (24 * 60) % m == 0 => Some(format!("0/{}:00", m / 60)),
+        m if m == 24 * 60 => Some("*-*-* 00:00:00".into()),
+        _ => None,
+    }
+}
+
 impl Schedule {
     pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
         let every = self.every.as_secs();
@@ -38,24 +48,32 @@ impl Schedule {
         let minutes = every / 60;
         let home = std::path::absolute(env.home()?)?;
         let exe = std::env::current_exe()?;
-        let command = format!("{} sync --wait 120", exe.display());
+        let (home, exe) = (home.display().to_string(), exe.display().to_string());
         if self.systemd {
+            // systemd: double quotes around a value with spaces, `%%` for a literal `%`.
+            let unit = |s: &str| format!("\"{}\"", s.replace('%', "%%").replace('"', "\\\""));
             writeln!(out, "# ~/.config/systemd/user/context-sync.service")?;
             writeln!(out, "[Unit]\nDescription=context sync: pull, then push\n")?;
             writeln!(
                 out,
-                "[Service]\nType=oneshot\nEnvironment=CONTEXT_HOME={}\nExecStart={command}\n",
-                home.display()
+                "[Service]\nType=oneshot\nEnvironment={}\nExecStart={} sync --wait 120\n",
+                unit(&format!("CONTEXT_HOME={home}")),
+                unit(&exe)
             )?;
             writeln!(out, "# ~/.config/systemd/user/context-sync.timer")?;
             writeln!(
                 out,
                 "[Unit]\nDescription=context sync every {minutes} minutes\n"
             )?;
-            writeln!(
-                out,
-                "[Timer]\nOnBootSec=2min\nOnUnitActiveSec={minutes}min\nPersistent=true\n"
-            )?;
+            // A calendar timer with Persistent=true catches up a run missed while the machine
+            // was off; an interval that no calendar expression holds runs from boot instead.
+            match calendar(minutes) {
+                Some(spec) => writeln!(out, "[Timer]\nOnCalendar={spec}\nPersistent=true\n")?,
+                None => writeln!(
+                    out,
+                    "[Timer]\nOnBootSec=2min\nOnUnitActiveSec={minutes}min\n"
+                )?,
+            }
             writeln!(out, "[Install]\nWantedBy=timers.target")?;
             return Ok(Outcome::Ok);
         }
@@ -67,7 +85,20 @@ impl Schedule {
             m if m == 24 * 60 => "0 0 * * *".to_string(),
             _ => return Err(bad("cron needs one that divides an hour or a day evenly")),
         };
-        writeln!(out, "{spec} CONTEXT_HOME={} {command}", home.display())?;
+        // Quoted for the shell cron hands the line to, and `%` escaped (cron turns a bare one
+        // into a newline).
+        let quote = |s: &str| {
+            shlex::try_quote(s)
+                .map(|q| q.into_owned())
+                .unwrap_or_else(|_| s.to_string())
+                .replace('%', "\\%")
+        };
+        writeln!(
+            out,
+            "{spec} CONTEXT_HOME={} {} sync --wait 120",
+            quote(&home),
+            quote(&exe)
+        )?;
         Ok(Outcome::Ok)
     }
 }
