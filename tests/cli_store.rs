@@ -357,3 +357,45 @@ fn a_closed_stdout_exits_quietly() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
 }
+
+/// Commands that only read never create a home or a peer identity (a typo in CONTEXT_HOME
+/// must not start a new, empty store): they see an empty store and say so on stderr.
+#[test]
+fn read_only_commands_create_nothing() {
+    let parent = tempfile::tempdir().unwrap();
+    let typo = parent.path().join("no-such-home");
+    let folder = crate::util::Folder::new();
+    let run = |args: &[&str]| {
+        let mut cmd = bare_command(args);
+        cmd.env("CONTEXT_HOME", &typo);
+        crate::util::run_command(cmd, b"")
+    };
+    let ls = run(&["ls", "--json"]).code(0);
+    assert_eq!(ls.json(), serde_json::json!([]));
+    assert!(ls.stderr.contains("no home at"), "{}", ls.stderr);
+    run(&["get", "k"]).code(1);
+    assert_eq!(
+        run(&["history", "k", "--json"]).code,
+        run(&["history", "k"]).code
+    );
+    assert_eq!(
+        run(&["sync", "log", "--json"]).code(0).json(),
+        serde_json::json!([])
+    );
+    let status = run(&["sync", "status", "--remote", folder.arg(), "--json"]).code(0);
+    assert_eq!(status.json()["ahead"], 0);
+    assert!(!typo.exists(), "a read-only command made the home");
+    // A command that writes makes it.
+    crate::util::run_command(
+        {
+            let mut cmd = bare_command(&["put", "k"]);
+            cmd.env("CONTEXT_HOME", &typo);
+            cmd
+        },
+        b"v",
+    )
+    .code(0);
+    assert!(typo.join("context.db").exists());
+    let again = run(&["ls"]).code(0);
+    assert!(!again.stderr.contains("no home"), "{}", again.stderr);
+}

@@ -78,7 +78,7 @@ pub struct Get {
 
 impl Get {
     pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<(), CliError> {
-        let store = env.open_store()?;
+        let store = env.open_store_to_read()?;
         let project = env.project(self.project.project);
         let doc = match &self.version {
             Some(id) => store.get_version(&project, &self.key, id)?,
@@ -121,7 +121,7 @@ pub struct Ls {
 
 impl Ls {
     pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<(), CliError> {
-        let store = env.open_store()?;
+        let store = env.open_store_to_read()?;
         let project = env.project(self.project.project);
         let entries = store.ls(&project, self.prefix.as_deref().unwrap_or(""), self.deleted)?;
         if self.json {
@@ -177,7 +177,7 @@ pub struct History {
 
 impl History {
     pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<(), CliError> {
-        let store = env.open_store()?;
+        let store = env.open_store_to_read()?;
         let versions = store.history(&env.project(self.project.project), &self.key)?;
         if self.json {
             let list: Vec<_> = versions.iter().map(version_json).collect();

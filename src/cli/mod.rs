@@ -185,6 +185,23 @@ impl Env {
         Ok(context::keys::KeyRing::in_home(&self.home()?))
     }
 
+    /// The store, for a command that only reads (`get`, `ls`, `history`, `sync status`,
+    /// `sync log`): a home that does not exist yet is not created (nor a peer identity); the
+    /// command sees an empty store, and stderr says there is no home at that path yet.
+    fn open_store_to_read(&self) -> Result<Store, CliError> {
+        let path = home::database_path(&self.home()?);
+        if path.exists() {
+            return Ok(Store::open(&path, self.runtime()?)?);
+        }
+        if !quiet() {
+            eprintln!(
+                "context: no home at {} yet (nothing written there; a command that writes makes it)",
+                path.parent().unwrap_or(&path).display()
+            );
+        }
+        Ok(Store::open_in_memory(self.runtime()?)?)
+    }
+
     fn open_store(&self) -> Result<Store, CliError> {
         let path = home::database_path(&self.home()?);
         Ok(Store::open(&path, self.runtime()?)?)

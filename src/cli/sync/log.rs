@@ -53,7 +53,7 @@ impl<'a> Entry<'a> {
 
 impl Log {
     pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
-        let store = env.open_store()?;
+        let store = env.open_store_to_read()?;
         let runs = store.runs(None, SHOWN)?;
         if self.json {
             let list: Vec<Entry> = runs.iter().map(Entry::of).collect();

@@ -21,7 +21,7 @@ pub struct Status {
 
 impl Status {
     pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
-        let store = env.open_store()?;
+        let store = env.open_store_to_read()?;
         let remote = self.remote.open(&store, &env.keys()?)?;
         let s = sync::status(&store, &remote)?;
         if self.json {
