@@ -688,3 +688,78 @@ fn the_crontab_line_runs_from_a_home_with_a_space_and_a_percent() {
         "{units}"
     );
 }
+
+/// `sync log` says what each run did (a prune that wrote a snapshot and removed changesets is
+/// not "nothing to do"), filters by command, count and age, and keeps runs by age: last
+/// week's prune is still there however often cron ticked since.
+#[test]
+fn the_log_says_what_each_run_did_filters_and_keeps_by_age() {
+    let (a, b, folder) = (Home::new(), Home::new(), Folder::new());
+    for i in 0..3 {
+        a.put(&format!("k{i}"), "v");
+        sync_both(&a, &folder);
+        sync_both(&b, &folder);
+    }
+    sync_both(&a, &folder);
+    a.sync("prune", &folder, &[]).code(0);
+    let text = a.ok(&["sync", "log", "--command", "prune"]);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.contains("wrote snapshot") && text.contains("removed"),
+        "{text}"
+    );
+    assert!(!text.contains("nothing to do"), "{text}");
+    assert_eq!(a.ok(&["sync", "log", "-n", "2"]).lines().count(), 2);
+    let pulls = a
+        .run(&["sync", "log", "--command", "pull", "--json"])
+        .code(0)
+        .json();
+    assert!(
+        pulls
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["command"] == "pull")
+    );
+    a.run(&["sync", "log", "--command", "bogus"]).code(2);
+    // Ages: a week of cron ticks (two runs each) after the prune.
+    {
+        let rt = context::runtime::Runtime::system();
+        let store = context::store::Store::open(&a.db(), rt).unwrap();
+        let now = store.now_ms();
+        for i in 0..(7 * 96) {
+            let at = now + i64::from(i) * 15 * 60_000;
+            store
+                .record_run(&context::store::Run {
+                    command: if i % 2 == 0 { "pull" } else { "push" }.into(),
+                    remote: None,
+                    scenario_id: format!("tick-{i}"),
+                    started_at_ms: at,
+                    finished_at_ms: at,
+                    exit_status: 0,
+                    outcome: "ok".into(),
+                    summary: "{}".into(),
+                })
+                .unwrap();
+        }
+    }
+    let later = [("CONTEXT_NOW", "2099-01-01T00:00:00Z")];
+    let prunes = a
+        .run_with(
+            &["sync", "log", "--command", "prune", "--json"],
+            b"",
+            &later,
+        )
+        .code(0)
+        .json();
+    assert_eq!(
+        prunes.as_array().unwrap().len(),
+        1,
+        "last week's prune is kept"
+    );
+    let recent = a
+        .run_with(&["sync", "log", "--since", "1d", "--json"], b"", &later)
+        .code(0)
+        .json();
+    assert!(recent.as_array().unwrap().is_empty(), "{recent}");
+}

@@ -42,8 +42,11 @@ pub struct Run {
     pub summary: String,
 }
 
-/// How many runs the log keeps.
-const RUNS_KEPT: i64 = 500;
+/// The log keeps every run of the last 90 days (so last week's prune is still there, however
+/// often cron ticks), and at least the newest 500 whatever their age; never more than 100,000.
+const RUNS_KEPT_MS: i64 = 90 * 86_400_000;
+const RUNS_KEPT_AT_LEAST: i64 = 500;
+const RUNS_KEPT_AT_MOST: i64 = 100_000;
 
 fn checksum_col(bytes: Option<Vec<u8>>) -> Option<Checksum> {
     bytes.and_then(|b| Checksum::from_slice(&b))
@@ -304,22 +307,39 @@ impl Store {
             ],
         )?;
         self.conn.execute(
-            "DELETE FROM sync_runs WHERE run_id <= (SELECT max(run_id) FROM sync_runs) - ?1",
-            [RUNS_KEPT],
+            "DELETE FROM sync_runs
+             WHERE (run_id <= (SELECT max(run_id) FROM sync_runs) - ?1 AND finished_at < ?2)
+                OR run_id <= (SELECT max(run_id) FROM sync_runs) - ?3",
+            params![
+                RUNS_KEPT_AT_LEAST,
+                run.finished_at_ms - RUNS_KEPT_MS,
+                RUNS_KEPT_AT_MOST
+            ],
         )?;
         Ok(())
     }
 
     /// The newest runs, newest first; of one command when `command` is given.
     pub fn runs(&self, command: Option<&str>, limit: usize) -> Result<Vec<Run>> {
+        self.runs_since(command, None, limit)
+    }
+
+    /// The newest runs first: of `command` only, when given; finished at or after `since_ms`,
+    /// when given; at most `limit`.
+    pub fn runs_since(
+        &self,
+        command: Option<&str>,
+        since_ms: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<Run>> {
         let mut stmt = self.conn.prepare(
             "SELECT command, r.location, scenario_id, started_at, finished_at, exit_status,
                     outcome, summary
              FROM sync_runs LEFT JOIN remotes r USING (remote_id)
-             WHERE ?1 IS NULL OR command = ?1
+             WHERE (?1 IS NULL OR command = ?1) AND (?3 IS NULL OR finished_at >= ?3)
              ORDER BY run_id DESC LIMIT ?2",
         )?;
-        let rows = stmt.query_map(params![command, limit as i64], |r| {
+        let rows = stmt.query_map(params![command, limit as i64, since_ms], |r| {
             Ok(Run {
                 command: r.get(0)?,
                 remote: r.get(1)?,
