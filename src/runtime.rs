@@ -40,12 +40,16 @@ impl Runtime {
     }
 }
 
-/// The machine's host name as the kernel reports it, or `unknown`.
+/// The machine's host name as the operating system reports it (`gethostname`, on every
+/// platform), or `unknown`.
 pub fn system_host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "unknown".to_string())
+    let name = gethostname::gethostname()
+        .to_string_lossy()
+        .trim()
+        .to_string();
+    if name.is_empty() {
+        "unknown".to_string()
+    } else {
+        name
+    }
 }

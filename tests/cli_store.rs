@@ -399,3 +399,42 @@ fn read_only_commands_create_nothing() {
     let again = run(&["ls"]).code(0);
     assert!(!again.stderr.contains("no home"), "{}", again.stderr);
 }
+
+/// `context projects` lists the projects with their document counts; `ls` of a project that
+/// does not exist says so on stderr (a typo in --project is not an empty project). The host
+/// name comes from the operating system, as `hostname` prints it.
+#[test]
+fn projects_are_listed_and_an_unknown_one_is_named() {
+    let home = Home::new();
+    home.put("a", "1");
+    home.put("b", "2");
+    home.run_with(&["put", "p", "--project", "work"], b"w", &[])
+        .code(0);
+    home.run(&["rm", "p", "--project", "work"]).code(0);
+    let list = home.run(&["projects", "--json"]).code(0).json();
+    assert_eq!(
+        list,
+        serde_json::json!([
+            {"project": "default", "documents": 2, "deleted": 0},
+            {"project": "work", "documents": 0, "deleted": 1}
+        ])
+    );
+    assert!(home.ok(&["projects"]).contains("default  2 documents"));
+    let typo = home.run(&["ls", "--project", "wrok"]).code(0);
+    assert!(
+        typo.stderr.contains("no project \"wrok\""),
+        "{}",
+        typo.stderr
+    );
+    let known = home.run(&["ls", "--project", "work"]).code(0);
+    assert!(known.stderr.is_empty(), "{}", known.stderr);
+    if let Ok(out) = std::process::Command::new("hostname").output() {
+        let folder = crate::util::Folder::new();
+        let status = home.sync("status", &folder, &["--json"]).code(0).json();
+        assert_eq!(
+            status["host"],
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "the host name"
+        );
+    }
+}

@@ -85,6 +85,10 @@ fn outputs() -> BTreeMap<&'static str, Value> {
         a.run(&["ls", "--deleted", "--json"]).code(0).json(),
     );
     out.insert(
+        "context projects --json",
+        a.run(&["projects", "--json"]).code(0).json(),
+    );
+    out.insert(
         "context history KEY --json",
         a.run(&["history", "research/sync", "--json"])
             .code(0)

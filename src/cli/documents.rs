@@ -124,6 +124,12 @@ impl Ls {
         let store = env.open_store_to_read()?;
         let project = env.project(self.project.project);
         let entries = store.ls(&project, self.prefix.as_deref().unwrap_or(""), self.deleted)?;
+        if entries.is_empty() && !store.projects()?.contains(&project) {
+            writeln!(
+                std::io::stderr().lock(),
+                "context: no project {project:?} in this store (`context projects` lists them)"
+            )?;
+        }
         if self.json {
             let list: Vec<_> = entries.iter().map(entry_json).collect();
             serde_json::to_writer_pretty(&mut *out, &list).map_err(std::io::Error::from)?;
@@ -162,6 +168,59 @@ fn entry_json(e: &Listed) -> ListedJson<'_> {
         size: v.size,
         updated_at: rfc3339(v.hlc.wall_ms()),
         expires_at: v.expires_at_ms.map(rfc3339),
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct Projects {
+    /// Print a JSON array.
+    #[arg(long)]
+    json: bool,
+}
+
+/// A project in `projects --json`.
+#[derive(Serialize)]
+struct ProjectJson {
+    project: String,
+    /// Live documents (neither deleted nor expired).
+    documents: usize,
+    /// Documents deleted or expired, kept with their history.
+    deleted: usize,
+}
+
+impl Projects {
+    pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<(), CliError> {
+        let store = env.open_store_to_read()?;
+        let mut list = Vec::new();
+        for project in store.projects()? {
+            let all = store.ls(&project, "", true)?;
+            let live = all.iter().filter(|e| e.state == State::Live).count();
+            list.push(ProjectJson {
+                project,
+                documents: live,
+                deleted: all.len() - live,
+            });
+        }
+        if self.json {
+            serde_json::to_writer_pretty(&mut *out, &list).map_err(std::io::Error::from)?;
+            writeln!(out)?;
+            return Ok(());
+        }
+        for p in &list {
+            writeln!(
+                out,
+                "{}  {} document{}{}",
+                p.project,
+                p.documents,
+                if p.documents == 1 { "" } else { "s" },
+                if p.deleted > 0 {
+                    format!(" ({} deleted or expired)", p.deleted)
+                } else {
+                    String::new()
+                }
+            )?;
+        }
+        Ok(())
     }
 }
 

@@ -59,6 +59,8 @@ enum Command {
     History(documents::History),
     /// Write an earlier version's body as the new current version of KEY.
     Restore(documents::Restore),
+    /// The projects of this store, with how many live documents each holds.
+    Projects(documents::Projects),
     /// Sync with other machines through a shared folder, a bucket or SSH: pull, then push (or a subcommand).
     Sync(sync::SyncArgs),
 }
@@ -127,6 +129,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome, CliError> {
         Command::Ls(c) => c.run(&env, out).map(|()| Outcome::Ok),
         Command::History(c) => c.run(&env, out).map(|()| Outcome::Ok),
         Command::Restore(c) => c.run(&env, out).map(|()| Outcome::Ok),
+        Command::Projects(c) => c.run(&env, out).map(|()| Outcome::Ok),
         Command::Sync(c) => c.run(&env, out),
     }?;
     out.flush()?;
