@@ -438,3 +438,55 @@ fn projects_are_listed_and_an_unknown_one_is_named() {
         );
     }
 }
+
+/// `context completions bash|zsh|fish` prints a script the shell accepts, naming the commands.
+#[test]
+fn completions_are_printed_for_each_shell() {
+    let home = Home::new();
+    let bash = home.ok(&["completions", "bash"]);
+    assert!(
+        bash.contains("_context()") && bash.contains("restore"),
+        "{bash}"
+    );
+    let check = std::process::Command::new("bash")
+        .args(["-n", "-c", &bash])
+        .status()
+        .unwrap();
+    assert!(check.success(), "bash rejects the script");
+    assert!(
+        home.ok(&["completions", "zsh"])
+            .starts_with("#compdef context")
+    );
+    assert!(
+        home.ok(&["completions", "fish"])
+            .contains("complete -c context")
+    );
+    home.run(&["completions", "tcsh"]).code(2);
+}
+
+/// `put` on a terminal with nothing piped in says it is reading the body from stdin.
+#[test]
+fn put_on_a_terminal_says_it_reads_stdin() {
+    let home = Home::new();
+    let script = std::path::Path::new("/usr/bin/script");
+    assert!(
+        script.exists(),
+        "util-linux's script gives the command a terminal"
+    );
+    // `script` gives `put` a terminal; `printf` ends its input with Ctrl-D.
+    let out = std::process::Command::new("sh")
+        .args([
+            "-c",
+            &format!(
+                "printf 'typed body\\n\\004' | {} -qec '{} put typed' /dev/null",
+                script.display(),
+                crate::util::BIN
+            ),
+        ])
+        .env("CONTEXT_HOME", home.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("reading the body from stdin"), "{said}");
+    assert!(home.get("typed").starts_with("typed body"));
+}

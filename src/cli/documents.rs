@@ -54,6 +54,12 @@ fn read_body(file: Option<&PathBuf>) -> Result<Vec<u8>, CliError> {
             })?
         }
         None => {
+            // On a terminal, say what is awaited rather than seem to hang.
+            if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                eprintln!(
+                    "context: reading the body from stdin (end with Ctrl-D; or pass --file PATH)"
+                );
+            }
             std::io::stdin()
                 .lock()
                 .read_to_end(&mut body)

@@ -61,6 +61,12 @@ enum Command {
     Restore(documents::Restore),
     /// The projects of this store, with how many live documents each holds.
     Projects(documents::Projects),
+    /// Print a shell completion script: `context completions bash > ~/.local/share/bash-completion/completions/context`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Sync with other machines through a shared folder, a bucket or SSH: pull, then push (or a subcommand).
     Sync(sync::SyncArgs),
 }
@@ -130,6 +136,14 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome, CliError> {
         Command::History(c) => c.run(&env, out).map(|()| Outcome::Ok),
         Command::Restore(c) => c.run(&env, out).map(|()| Outcome::Ok),
         Command::Projects(c) => c.run(&env, out).map(|()| Outcome::Ok),
+        Command::Completions { shell } => {
+            // Into a buffer first: the generator panics on a write error (a closed pipe).
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "context", &mut script);
+            out.write_all(&script)?;
+            Ok(Outcome::Ok)
+        }
         Command::Sync(c) => c.run(&env, out),
     }?;
     out.flush()?;
