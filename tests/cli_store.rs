@@ -490,3 +490,51 @@ fn put_on_a_terminal_says_it_reads_stdin() {
     assert!(said.contains("reading the body from stdin"), "{said}");
     assert!(home.get("typed").starts_with("typed body"));
 }
+
+/// Every argument and flag of every command says what it is in `--help`.
+#[test]
+fn every_argument_and_flag_is_described() {
+    let home = Home::new();
+    let commands: &[&[&str]] = &[
+        &["put"],
+        &["get"],
+        &["rm"],
+        &["ls"],
+        &["history"],
+        &["restore"],
+        &["projects"],
+        &["completions"],
+        &["sync"],
+        &["sync", "remote"],
+        &["sync", "push"],
+        &["sync", "pull"],
+        &["sync", "status"],
+        &["sync", "verify"],
+        &["sync", "snapshot"],
+        &["sync", "prune"],
+        &["sync", "log"],
+        &["sync", "schedule"],
+        &["sync", "inspect"],
+        &["sync", "init"],
+        &["sync", "key", "export"],
+        &["sync", "key", "import"],
+    ];
+    for command in commands {
+        let mut args = command.to_vec();
+        args.push("--help");
+        let help = home.run(&args).code(0).stdout;
+        for line in help.lines() {
+            let t = line.trim();
+            // An argument or flag line with nothing after its name.
+            let bare = (t.starts_with('<') || t.starts_with('-'))
+                && !t.contains("  ")
+                && !t.starts_with("-h, --help")
+                && !t.starts_with("-V");
+            assert!(
+                !bare,
+                "`context {}`: {line:?} is not described",
+                command.join(" ")
+            );
+        }
+    }
+}

@@ -22,6 +22,7 @@ pub struct ProjectFlag {
 
 #[derive(Debug, Args)]
 pub struct Put {
+    /// The document's key, e.g. `research/background-sync` (`/` groups keys; `ls PREFIX` lists a group).
     key: String,
     /// Read the body from PATH instead of stdin (`-` is stdin).
     #[arg(long, value_name = "PATH")]
@@ -74,6 +75,7 @@ fn read_body(file: Option<&PathBuf>) -> Result<Vec<u8>, CliError> {
 
 #[derive(Debug, Args)]
 pub struct Get {
+    /// The document's key.
     key: String,
     /// A version id (or a unique prefix of one) from `context history KEY`.
     #[arg(long, value_name = "ID")]
@@ -97,6 +99,7 @@ impl Get {
 
 #[derive(Debug, Args)]
 pub struct Rm {
+    /// The document's key.
     key: String,
     #[command(flatten)]
     project: ProjectFlag,
@@ -232,6 +235,7 @@ impl Projects {
 
 #[derive(Debug, Args)]
 pub struct History {
+    /// The document's key.
     key: String,
     /// Print a JSON array.
     #[arg(long)]
@@ -311,6 +315,7 @@ fn hex(bytes: [u8; 32]) -> String {
 
 #[derive(Debug, Args)]
 pub struct Restore {
+    /// The document's key.
     key: String,
     /// The version to bring back: an id (or unique prefix) from `context history KEY`.
     version: String,
