@@ -466,3 +466,22 @@ fn quiet_runs_print_errors_only_and_a_forced_push_explains_itself() {
     );
     assert!(!forced.stderr.contains("WARN"), "{}", forced.stderr);
 }
+
+/// `sync status` states this peer's last push once (from the run log), so it cannot contradict
+/// itself; other peers show when they last published (from their manifests).
+#[test]
+fn status_states_this_peers_last_push_once() {
+    let (a, b, folder) = (Home::new(), Home::new(), Folder::new());
+    a.put("k", "v");
+    a.sync("push", &folder, &[]).code(0);
+    a.sync("push", &folder, &[]).code(0);
+    b.sync("pull", &folder, &[]).code(0);
+    let text = a.ok(&["sync", "status", "--remote", folder.arg()]);
+    let this: Vec<&str> = text.lines().filter(|l| l.contains("(this peer)")).collect();
+    assert_eq!(this.len(), 1, "{text}");
+    assert!(!this[0].contains("last"), "{text}");
+    assert_eq!(text.lines().filter(|l| l.starts_with("pushed")).count(), 1);
+    assert!(text.contains("never published"), "{text}");
+    let other = b.ok(&["sync", "status", "--remote", folder.arg()]);
+    assert!(other.contains("last published 20"), "{other}");
+}

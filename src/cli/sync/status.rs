@@ -43,14 +43,22 @@ impl Status {
         writeln!(out, "pushed   {}", last(&s.last_push_run))?;
         writeln!(out, "pulled   {}", last(&s.last_pull_run))?;
         for p in &s.peers {
+            // This peer's pushes are the `pushed` line above (the run log): one source, so the
+            // two never disagree; another peer's come from its manifest.
+            let pushed = if p.this_peer {
+                " (this peer)".to_string()
+            } else {
+                match p.last_push_at.as_deref() {
+                    Some(at) => format!(" last published {at}"),
+                    None => " never published".to_string(),
+                }
+            };
             writeln!(
                 out,
-                "peer seen {} generation {} host {} last push {}{}",
+                "peer seen {} generation {} host {}{pushed}",
                 p.peer,
                 p.generation,
                 p.host.as_deref().unwrap_or("?"),
-                p.last_push_at.as_deref().unwrap_or("?"),
-                if p.this_peer { " (this peer)" } else { "" }
             )?;
         }
         if let Some(first) = s.in_transit.first() {
