@@ -153,11 +153,19 @@ impl SecretKey {
     /// Decrypts what [`SecretKey::encrypt`] wrote with the same `aad`; `None` if it is not
     /// authentic (changed, moved, or sealed under another key).
     pub fn decrypt(&self, aad: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
-        if sealed.len() < 24 + TAG_LEN {
+        if sealed.len() < 24 {
             return None;
         }
         let (nonce, rest) = sealed.split_at(24);
-        let (body, tag) = rest.split_at(rest.len() - TAG_LEN);
+        self.decrypt_parts(aad, nonce, rest)
+    }
+
+    /// The same with the nonce apart from the ciphertext and its tag.
+    fn decrypt_parts(&self, aad: &[u8], nonce: &[u8], body_and_tag: &[u8]) -> Option<Vec<u8>> {
+        if body_and_tag.len() < TAG_LEN {
+            return None;
+        }
+        let (body, tag) = body_and_tag.split_at(body_and_tag.len() - TAG_LEN);
         let nonce = <[u8; 24]>::try_from(nonce).ok()?;
         let tag = <[u8; TAG_LEN]>::try_from(tag).ok()?;
         let mut buffer = body.to_vec();
@@ -311,6 +319,11 @@ pub fn seal_with_nonce(
 /// Reads the public part of a sealed file, checking its framing and checksum (what `verify`
 /// can check without the key).
 pub fn public(bytes: &[u8]) -> Result<Public, OpenError> {
+    parse(bytes).map(|(public, _)| public)
+}
+
+/// The public part of a sealed file and its body, framing and checksum checked once.
+fn parse(bytes: &[u8]) -> Result<(Public, &[u8]), OpenError> {
     let f = codec::frame_upto(bytes, SEALED_MAJOR)?;
     if f.major != SEALED_MAJOR {
         return Err(OpenError::BadHeader);
@@ -331,32 +344,30 @@ pub fn public(bytes: &[u8]) -> Result<Public, OpenError> {
             .map_err(|_| OpenError::BadHeader)?,
     );
     let inner_minor = u16::from_be_bytes([f.payload[49], f.payload[50]]);
-    Ok(Public {
+    let public = Public {
         role,
         key,
         inner_minor,
         size: bytes.len(),
         checksum: f.stored,
-    })
+    };
+    Ok((public, f.payload))
 }
 
 /// Opens a sealed file with `key`: the exact format-1 file that was sealed, and what its
 /// public part says.
 pub fn open(key: &SecretKey, bytes: &[u8]) -> Result<(Public, Vec<u8>), OpenError> {
-    let public = public(bytes)?;
+    let (public, body) = parse(bytes)?;
     if public.key != key.id() {
         return Err(OpenError::OtherKey {
             found: public.key,
             expected: key.id(),
         });
     }
-    let f = codec::frame_upto(bytes, SEALED_MAJOR)?;
-    let aad_len = 20 + BODY_HEAD;
-    let nonce = &f.payload[BODY_HEAD - 24..BODY_HEAD];
-    let mut sealed = nonce.to_vec();
-    sealed.extend_from_slice(&f.payload[BODY_HEAD..]);
+    // The associated data is every byte before the ciphertext: preamble and public head.
+    let aad = &bytes[..20 + BODY_HEAD];
     let frame = key
-        .decrypt(&bytes[..aad_len], &sealed)
+        .decrypt_parts(aad, &body[BODY_HEAD - 24..BODY_HEAD], &body[BODY_HEAD..])
         .ok_or(OpenError::NotAuthentic)?;
     let (plain, _) = codec::frame_as(super::FORMAT_MAJOR, public.inner_minor, &frame);
     Ok((public, plain))
