@@ -18,6 +18,8 @@
 mod proxy;
 #[path = "../tests/util/s3.rs"]
 mod s3_server;
+#[path = "../tests/util/server.rs"]
+mod server;
 #[path = "../tests/util/ssh.rs"]
 mod ssh_server;
 

@@ -5,7 +5,8 @@
 use std::time::{Duration, Instant};
 
 use crate::util::proxy::{Fault, Proxy};
-use crate::util::s3::{Bucket, free_port, moto};
+use crate::util::s3::{Bucket, moto};
+use crate::util::server::free_port;
 use crate::util::{Home, Run, copy_db};
 
 /// A home whose every run reaches the test server.

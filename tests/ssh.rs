@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::util::s3::free_port;
+use crate::util::server::free_port;
 use crate::util::ssh::{SshFolder, sshd};
 use crate::util::{Home, Run};
 

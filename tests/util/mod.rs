@@ -13,6 +13,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_context");
 pub mod model;
 pub mod proxy;
 pub mod s3;
+pub mod server;
 pub mod ssh;
 pub mod syncthing;
 

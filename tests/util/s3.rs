@@ -4,12 +4,11 @@
 //! once per test process on a free 127.0.0.1 port, and stopped when the process ends. Each test
 //! makes its own bucket, so tests share the server but nothing else.
 
-use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
+use std::process::Child;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use context::remote::{Location, Remote, S3, S3Config};
 
@@ -22,43 +21,18 @@ pub struct Moto {
 static MOTO: OnceLock<Moto> = OnceLock::new();
 static BUCKETS: AtomicUsize = AtomicUsize::new(0);
 
-/// A free loopback port (bound, then released for the server to take).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
 /// The shared server, started on first use.
 pub fn moto() -> &'static Moto {
     MOTO.get_or_init(|| {
-        let port = free_port();
-        // The shell stops moto when this process's end closes its stdin: nothing outlives
-        // the tests.
-        let script = format!(
-            "python3 -m moto.server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; \
-             read _ignored; kill $pid"
-        );
-        let mut child = Command::new("sh")
-            .args(["-c", &script])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sh");
-        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let start = Instant::now();
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            if start.elapsed() > Duration::from_secs(60) {
-                let _ = child.stdin.as_mut().map(|s| s.write_all(b"\n"));
+        let port = super::server::free_port();
+        let server = format!("python3 -m moto.server -H 127.0.0.1 -p {port} >/dev/null 2>&1");
+        let (child, addr) = super::server::start(&server, port, Duration::from_secs(60))
+            .unwrap_or_else(|addr| {
                 panic!(
                     "moto did not start on {addr}: the S3 tests need it (pip install \
                      'moto[server]'; .ci/run installs it)"
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+                )
+            });
         Moto {
             addr,
             _child: child,

@@ -5,12 +5,11 @@
 
 #![allow(dead_code)]
 
-use std::io::Write;
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use context::remote::{Location, Remote};
 
@@ -63,10 +62,7 @@ pub fn sshd() -> &'static Sshd {
         keygen(&dir.join("host_key"));
         keygen(&dir.join("user_key"));
         std::fs::copy(dir.join("user_key.pub"), dir.join("authorized_keys")).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = super::server::free_port();
         let config = format!(
             "ListenAddress 127.0.0.1\nPort {port}\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
              AuthorizedKeysFile {d}/authorized_keys\nStrictModes no\nUsePAM no\n\
@@ -93,29 +89,15 @@ pub fn sshd() -> &'static Sshd {
             ),
         )
         .unwrap();
-        // The shell stops sshd when this process's end closes its stdin.
-        let script = format!(
-            "/usr/sbin/sshd -D -e -f {d}/sshd_config 2>>{d}/sshd.log & pid=$!; read _ignored; \
-             kill $pid",
+        let server = format!(
+            "/usr/sbin/sshd -D -e -f {d}/sshd_config 2>>{d}/sshd.log",
             d = dir.display()
         );
-        let mut child = Command::new("sh")
-            .args(["-c", &script])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sh");
-        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let start = Instant::now();
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            if start.elapsed() > Duration::from_secs(20) {
-                let _ = child.stdin.as_mut().map(|s| s.write_all(b"\n"));
+        let (child, addr) = super::server::start(&server, port, Duration::from_secs(20))
+            .unwrap_or_else(|addr| {
                 let log = std::fs::read_to_string(dir.join("sshd.log")).unwrap_or_default();
-                panic!("sshd did not start on {addr}: {log}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+                panic!("sshd did not start on {addr}: {log}")
+            });
         Sshd {
             addr,
             dir,

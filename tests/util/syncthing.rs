@@ -33,12 +33,7 @@ fn generate(home: &Path) -> String {
         .unwrap_or_else(|| panic!("no device id from syncthing generate: {text}"))
 }
 
-fn port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
+use super::server::free_port as port;
 
 impl Pair {
     pub fn start() -> Pair {
