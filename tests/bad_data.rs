@@ -118,28 +118,11 @@ fn leftovers_of_file_sync_tools_are_skipped_with_a_warning() {
     )
     .unwrap();
     std::fs::write(folder.path().join("README.txt"), b"not ours").unwrap();
-    std::fs::create_dir(folder.path().join(".stfolder")).unwrap();
     // What file-sync tools keep in their folders: not ours, passed over silently.
-    for kept in [
-        ".stignore",
-        ".DS_Store",
-        "desktop.ini",
-        "Thumbs.db",
-        ".dropbox",
-    ] {
-        std::fs::write(folder.path().join(kept), b"tool's").unwrap();
-        std::fs::write(dir.join(kept), b"tool's").unwrap();
-    }
-    std::fs::create_dir(folder.path().join(".stversions")).unwrap();
+    place_tool_files(folder.path(), dir);
     let c = Home::new();
     let run = c.sync("pull", &folder, &[]).code(0);
-    for kept in [
-        ".stignore",
-        ".DS_Store",
-        "desktop.ini",
-        "Thumbs.db",
-        ".dropbox",
-    ] {
+    for kept in KEPT_BY_SYNC_TOOLS {
         assert!(!run.stderr.contains(kept), "{kept}: {}", run.stderr);
     }
     assert!(run.stderr.contains("sync-conflict"), "{}", run.stderr);
@@ -151,24 +134,32 @@ fn leftovers_of_file_sync_tools_are_skipped_with_a_warning() {
     }
 }
 
+/// Files Syncthing, Dropbox and desktops keep in a shared folder.
+const KEPT_BY_SYNC_TOOLS: [&str; 5] = [
+    ".stignore",
+    ".DS_Store",
+    "desktop.ini",
+    "Thumbs.db",
+    ".dropbox",
+];
+
+/// Places what file-sync tools keep at the root of a shared folder and in a peer's folder.
+fn place_tool_files(root: &std::path::Path, peer_dir: &std::path::Path) {
+    for kept in KEPT_BY_SYNC_TOOLS {
+        std::fs::write(root.join(kept), b"tool's").unwrap();
+        std::fs::write(peer_dir.join(kept), b"tool's").unwrap();
+    }
+    std::fs::create_dir(root.join(".stfolder")).unwrap();
+    std::fs::create_dir(root.join(".stversions")).unwrap();
+}
+
 /// A Syncthing or Dropbox folder holds the tool's own files: a cron tick says nothing of them.
 #[test]
 fn files_a_file_sync_tool_keeps_are_passed_over_silently() {
     let folder = Folder::new();
     let (a, b, fa, _) = two_streams(&folder);
     let dir = fa[0].parent().unwrap();
-    for kept in [
-        ".stignore",
-        ".DS_Store",
-        "desktop.ini",
-        "Thumbs.db",
-        ".dropbox",
-    ] {
-        std::fs::write(folder.path().join(kept), b"tool's").unwrap();
-        std::fs::write(dir.join(kept), b"tool's").unwrap();
-    }
-    std::fs::create_dir(folder.path().join(".stfolder")).unwrap();
-    std::fs::create_dir(folder.path().join(".stversions")).unwrap();
+    place_tool_files(folder.path(), dir);
     let c = Home::new();
     let run = c.sync("pull", &folder, &[]).code(0);
     assert!(run.stderr.is_empty(), "{}", run.stderr);

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::util::s3::{Bucket, moto};
-use crate::util::{Folder, Home, Run};
+use crate::util::{Folder, Home, Run, walk};
 
 /// Words a test writes that must appear in no byte of the remote.
 const SECRETS: [&str; 4] = [
@@ -48,18 +48,6 @@ fn assert_no_plaintext(dir: &Path) {
         }
     }
     assert!(files >= 2, "only {files} files scanned");
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        if e.path().is_dir() {
-            out.extend(walk(&e.path()));
-        } else {
-            out.push(e.path());
-        }
-    }
-    out
 }
 
 fn export(h: &Home, folder: &Folder) -> String {
