@@ -88,6 +88,21 @@ pub enum RemoteError {
 
 pub type Result<T, E = RemoteError> = std::result::Result<T, E>;
 
+impl RemoteError {
+    /// A transport's failure to `what` (`list`, `get`, or a write step) at `location`.
+    pub fn failed(what: &'static str, location: String, source: Cause) -> RemoteError {
+        match what {
+            "list" => RemoteError::List { location, source },
+            "get" => RemoteError::Read { location, source },
+            step => RemoteError::Write {
+                location,
+                step,
+                source,
+            },
+        }
+    }
+}
+
 /// Opens the remote at `location`, configured from the process environment: a folder must
 /// exist (an unmounted drive must not turn into an empty folder at its mount point); a bucket
 /// needs credentials. Opening sends no request.

@@ -308,22 +308,7 @@ impl S3 {
             if attempts == 1 { "" } else { "s" }
         )
         .into();
-        let location = self.named(key);
-        match what {
-            "list" => RemoteError::List {
-                location,
-                source: cause,
-            },
-            "get" => RemoteError::Read {
-                location,
-                source: cause,
-            },
-            step => RemoteError::Write {
-                location,
-                step,
-                source: cause,
-            },
-        }
+        RemoteError::failed(what, self.named(key), cause)
     }
 
     /// The error for an answer that is not what the operation expects.

@@ -250,22 +250,7 @@ impl Ssh {
         } else {
             format!("{e} (ssh said: {said})")
         };
-        let location = self.named(key);
-        match what {
-            "list" => RemoteError::List {
-                location,
-                source: cause.into(),
-            },
-            "get" => RemoteError::Read {
-                location,
-                source: cause.into(),
-            },
-            step => RemoteError::Write {
-                location,
-                step,
-                source: cause.into(),
-            },
-        }
+        RemoteError::failed(what, self.named(key), cause.into())
     }
 
     /// The entries of a folder: (name, is a folder, modified), `None` if it does not exist.
