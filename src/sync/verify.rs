@@ -272,7 +272,7 @@ pub fn verify_structure(remote: &Remote) -> Result<VerifyReport, SyncError> {
     }
     for ((peer, generation), names) in listing.streams() {
         let entry = peer_report(&mut peers, peer.to_string());
-        let mut stream = StreamReport {
+        let stream = StreamReport {
             generation,
             changesets: names.len() as u64,
             first_seq: names.first().map_or(0, |n| n.seq),
@@ -300,7 +300,6 @@ pub fn verify_structure(remote: &Remote) -> Result<VerifyReport, SyncError> {
                 });
             }
         }
-        stream.versions = 0;
         entry.streams.push(stream);
     }
     report.peers = peers.into_values().collect();
