@@ -32,6 +32,74 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &root.join("changesets").join("v1"),
         &root.join("changesets").join("v2"),
     )?;
+    changesets_v1_2(&root.join("changesets").join("v1.2"))?;
+    Ok(())
+}
+
+/// `fixtures/changesets/v1.2/`: format 1.2, a changeset whose header says which entry settled
+/// a conflict. Peer P wrote `plan`; P and Q edited it concurrently (Q's relayed here); P then
+/// resolved the conflict with a version whose parent is its own side and which settles Q's.
+fn changesets_v1_2(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)?;
+    }
+    let ids = SeededIds::new(12);
+    let p = PeerId::generate(&ids);
+    let q = PeerId::generate(&ids);
+    let doc = ("default", "plan");
+    let base = entry(&ids, p, doc, Some(b"one\ntwo\nthree\n"), T, None, None);
+    let theirs = entry(
+        &ids,
+        q,
+        doc,
+        Some(b"ONE\ntwo\nthree\n"),
+        T + 60_000,
+        Some(base.id),
+        None,
+    );
+    let mine = entry(
+        &ids,
+        p,
+        doc,
+        Some(b"one\ntwo\nTHREE\n"),
+        T + 61_000,
+        Some(base.id),
+        None,
+    );
+    let mut resolution = entry(
+        &ids,
+        p,
+        doc,
+        Some(b"ONE\ntwo\nTHREE\n"),
+        T + 120_000,
+        Some(mine.id),
+        None,
+    );
+    resolution.settles = vec![theirs.id];
+    let header = Header {
+        peer: p,
+        generation: 1,
+        seq: 1,
+        prev: None,
+        created_at_ms: T + 180_000,
+        host: "fixture-host".into(),
+        snapshot: false,
+        versions: 0,
+        tombstones: 0,
+        projects: vec![],
+        covers: vec![],
+        settles: vec![],
+    };
+    let cs = Changeset::new(header, vec![base, theirs, mine, resolution]);
+    let (bytes, _) = changeset::encode(&cs)?;
+    let stream = dir.join(p.to_string());
+    std::fs::create_dir_all(&stream)?;
+    let name = CsetName {
+        peer: p,
+        generation: 1,
+        seq: 1,
+    };
+    std::fs::write(stream.join(name.file_name()), bytes)?;
     Ok(())
 }
 
@@ -102,6 +170,7 @@ fn entry(
         peer,
         parent,
         expires_at_ms,
+        settles: vec![],
     }
 }
 
@@ -170,6 +239,7 @@ fn changesets_v1(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
         tombstones: 0,
         projects: vec![],
         covers: vec![],
+        settles: vec![],
     };
     let first = Changeset::new(
         first_header.clone(),

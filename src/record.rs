@@ -109,4 +109,9 @@ pub struct Record {
     pub peer: PeerId,
     pub parent: Option<VersionId>,
     pub expires_at_ms: Option<i64>,
+    /// Concurrent rows of the same key that had lost and that this row's writer settled (see
+    /// `migrations/0005_conflicts.sql`). Not in the entry on the wire: a changeset carries
+    /// these in its header (format 1.2), so that 1.0 and 1.1 readers read the entry as before.
+    #[serde(skip)]
+    pub settles: Vec<VersionId>,
 }

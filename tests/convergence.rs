@@ -4,6 +4,8 @@
 //! Peers put, delete, restore and expire documents under skewed clocks; push and pull (with and
 //! without `--force`); restore their database from an earlier backup; copy their home to a new
 //! machine. Some cases split the peers between two folders with one peer relaying between them.
+//! Peers also edit single lines of multi-line documents, pull with `--merge`, and settle
+//! conflicts with `resolve` (keep mine, keep theirs, merge).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -18,6 +20,7 @@ use context::clock::ManualClock;
 
 use context::ids::{SeededIds, VersionId};
 use context::remote::{FileName, Remote};
+use context::resolve;
 use context::store::{State, Store, StoreError, Version};
 use context::sync::{self, PullOptions, PushOptions, SyncError};
 
@@ -64,6 +67,21 @@ enum Op {
         peer: usize,
         remote: usize,
         force: bool,
+        merge: bool,
+    },
+    /// Replaces one line of the current body (a four-line document): what merges cleanly.
+    Edit {
+        peer: usize,
+        doc: (usize, usize),
+        line: usize,
+        body: u8,
+    },
+    /// `context resolve KEY --keep mine|theirs` (how 0, 1) or `--merge` (2), for the `nth`
+    /// of the keys the peer lists in conflict (if any).
+    Resolve {
+        peer: usize,
+        nth: usize,
+        how: u8,
     },
     Backup {
         peer: usize,
@@ -92,14 +110,17 @@ fn op() -> impl Strategy<Value = Op> {
     let p = 0..MAX_PEERS;
     let doc = (0..PROJECTS.len(), 0..KEYS.len());
     prop_oneof![
-        6 => (p.clone(), doc.clone(), any::<u8>()).prop_map(|(peer, doc, body)| Op::Put { peer, doc, body }),
+        3 => (p.clone(), doc.clone(), any::<u8>()).prop_map(|(peer, doc, body)| Op::Put { peer, doc, body }),
         2 => (p.clone(), doc.clone(), 1u64..300).prop_map(|(peer, doc, ttl_s)| Op::PutTtl { peer, doc, ttl_s }),
         2 => (p.clone(), doc.clone()).prop_map(|(peer, doc)| Op::Rm { peer, doc }),
-        1 => (p.clone(), doc, 0usize..6).prop_map(|(peer, doc, nth)| Op::Restore { peer, doc, nth }),
+        1 => (p.clone(), doc.clone(), 0usize..6).prop_map(|(peer, doc, nth)| Op::Restore { peer, doc, nth }),
         2 => (0i64..400_000).prop_map(|ms| Op::Advance { ms }),
         1 => (p.clone(), -120_000i64..120_000).prop_map(|(peer, ms)| Op::Skew { peer, ms }),
         5 => (p.clone(), 0usize..2, prop::bool::weighted(0.2)).prop_map(|(peer, remote, force)| Op::Push { peer, remote, force }),
-        5 => (p.clone(), 0usize..2, prop::bool::weighted(0.3)).prop_map(|(peer, remote, force)| Op::Pull { peer, remote, force }),
+        5 => (p.clone(), 0usize..2, prop::bool::weighted(0.3), prop::bool::weighted(0.5)).prop_map(|(peer, remote, force, merge)| Op::Pull { peer, remote, force, merge }),
+        // Edits go to two documents, so that concurrent ones (what merges) are common.
+        8 => (p.clone(), (0..1usize, 0..2usize), 0usize..4, any::<u8>()).prop_map(|(peer, doc, line, body)| Op::Edit { peer, doc, line, body }),
+        4 => (p.clone(), 0usize..4, 0u8..3).prop_map(|(peer, nth, how)| Op::Resolve { peer, nth, how }),
         1 => p.clone().prop_map(|peer| Op::Backup { peer }),
         1 => p.clone().prop_map(|peer| Op::RestoreBackup { peer }),
         1 => p.clone().prop_map(|peer| Op::CopyHome { peer }),
@@ -142,15 +163,64 @@ fn lww(v: &Version) -> (context::clock::Hlc, context::ids::PeerId, VersionId) {
     (v.hlc, v.peer, v.id)
 }
 
-fn descends(rows: &BTreeMap<VersionId, Version>, from: VersionId, ancestor: VersionId) -> bool {
-    let mut next = rows.get(&from).and_then(|v| v.parent);
-    while let Some(id) = next {
-        if id == ancestor {
-            return true;
+/// Whether `from` reaches `ancestor` through parents and the rows each settled.
+fn descends(
+    store: &Store,
+    rows: &BTreeMap<VersionId, Version>,
+    from: VersionId,
+    ancestor: VersionId,
+) -> R<bool> {
+    let mut stack = vec![from];
+    let mut seen = BTreeSet::new();
+    while let Some(id) = stack.pop() {
+        let Some(v) = rows.get(&id) else { continue };
+        let next = v
+            .parent
+            .into_iter()
+            .chain(store.settled_by(id).map_err(fail)?);
+        for n in next {
+            if n == ancestor {
+                return Ok(true);
+            }
+            if seen.insert(n) {
+                stack.push(n);
+            }
         }
-        next = rows.get(&id).and_then(|v| v.parent);
     }
-    false
+    Ok(false)
+}
+
+/// What a reader sees of a version: kind, body digest, expiry.
+fn content(v: &Version) -> (context::record::Kind, Option<[u8; 32]>, Option<i64>) {
+    (v.kind, v.sha256, v.expires_at_ms)
+}
+
+/// Every unsettled conflict of a store as (key, the unordered pair of its sides), checked two
+/// ways: the listing (candidate keys only) must equal the exact check of every key.
+/// Unsettled conflicts: each key with the unordered pair of its two sides.
+type ConflictSet = BTreeSet<((String, String), BTreeSet<VersionId>)>;
+
+fn conflict_set(store: &Store) -> R<ConflictSet> {
+    let listed: BTreeSet<_> = store
+        .conflicts()
+        .map_err(fail)?
+        .into_iter()
+        .map(|c| ((c.project, c.key), BTreeSet::from([c.mine.id, c.theirs.id])))
+        .collect();
+    let mut exact = BTreeSet::new();
+    for project in PROJECTS {
+        for key in KEYS {
+            for c in store.conflicts_of(project, key).map_err(fail)? {
+                exact.insert(((c.project, c.key), BTreeSet::from([c.mine.id, c.theirs.id])));
+            }
+        }
+    }
+    prop_assert_eq!(
+        &listed,
+        &exact,
+        "the conflict listing misses or invents a key"
+    );
+    Ok(listed)
 }
 
 /// Every entry id in every changeset and snapshot of a remote.
@@ -264,7 +334,7 @@ impl World {
         match *op {
             Op::Put { peer, doc, body } => {
                 let peer = peer % n;
-                let body = format!("{} from peer {peer}", body);
+                let body = format!("{body} from peer {peer}\nline 1\nline 2\nline 3\n");
                 let r = self.peers[peer].store().put(
                     PROJECTS[doc.0],
                     KEYS[doc.1],
@@ -317,10 +387,64 @@ impl World {
                 peer,
                 remote,
                 force,
+                merge,
             } => {
                 let peer = peer % n;
                 let r = self.remote_of(peer, remote);
-                self.checked_pull(peer, r, force)?;
+                self.checked_pull_with(peer, r, force, merge)?;
+            }
+            Op::Edit {
+                peer,
+                doc,
+                line,
+                body,
+            } => {
+                let peer = peer % n;
+                let store = self.peers[peer].store();
+                let current = store
+                    .get(PROJECTS[doc.0], KEYS[doc.1])
+                    .map(|d| String::from_utf8_lossy(&d.body).into_owned())
+                    .unwrap_or_default();
+                let mut lines: Vec<String> = current.lines().map(str::to_string).collect();
+                lines.resize(4, String::new());
+                lines[line] = format!("line {line}: {body} by {peer}");
+                let r = store.put(
+                    PROJECTS[doc.0],
+                    KEYS[doc.1],
+                    format!("{}\n", lines.join("\n")).as_bytes(),
+                    None,
+                );
+                self.write(peer, r)?;
+            }
+            Op::Resolve { peer, nth, how } => {
+                let peer = peer % n;
+                let listed = self.peers[peer].store().conflicts().map_err(fail)?;
+                let Some(c) = listed.get(nth % listed.len().max(1)) else {
+                    return Ok(());
+                };
+                let (project, key) = (c.project.clone(), c.key.clone());
+                let how = match how {
+                    0 => resolve::How::Keep(resolve::Keep::Mine),
+                    1 => resolve::How::Keep(resolve::Keep::Theirs),
+                    _ => resolve::How::Merge,
+                };
+                let store = self.peers[peer].store();
+                match resolve::resolve(store, &project, &key, &how) {
+                    Ok(r) => {
+                        self.written.insert(r.version.id);
+                        let left = store.conflicts_of(&project, &key).map_err(fail)?;
+                        prop_assert!(left.is_empty(), "a resolution left {:?}", left);
+                    }
+                    // Nothing to settle, or a merge that does not apply: nothing written.
+                    Err(
+                        resolve::ResolveError::NoConflict { .. }
+                        | resolve::ResolveError::Overlapping { .. }
+                        | resolve::ResolveError::Deleted { .. }
+                        | resolve::ResolveError::NotText { .. }
+                        | resolve::ResolveError::ManySides { .. },
+                    ) => {}
+                    Err(e) => return Err(fail(format!("peer {peer}: {e}"))),
+                }
             }
             Op::Backup { peer } => {
                 let peer = peer % n;
@@ -409,8 +533,12 @@ impl World {
         }
     }
 
-    /// A pull, with the properties every pull must keep.
     fn checked_pull(&mut self, peer: usize, r: usize, force: bool) -> R<()> {
+        self.checked_pull_with(peer, r, force, false)
+    }
+
+    /// A pull, with the properties every pull must keep.
+    fn checked_pull_with(&mut self, peer: usize, r: usize, force: bool, merge: bool) -> R<()> {
         let remote = self.remotes[r].clone();
         let store = self.peers[peer].store();
         let me = store.peer().id;
@@ -423,6 +551,7 @@ impl World {
             PullOptions {
                 force,
                 dry_run: false,
+                merge,
                 // Strict: the models never leave a file in transit, so any gap is a bug.
                 transit_grace_ms: Some(0),
             },
@@ -449,7 +578,7 @@ impl World {
             // that descends from it (its writer had seen it).
             if !force && b.peer == me && a.id != b.id {
                 prop_assert!(
-                    descends(&rows_after, a.id, b.id),
+                    content(a) == content(b) || descends(store, &rows_after, a.id, b.id)?,
                     "pull without --force replaced local {} of {:?} with unseen {}",
                     b.id,
                     k,
@@ -524,6 +653,7 @@ fn replay(world: &World, reverse: bool) -> R<(BTreeSet<VersionId>, Currents)> {
             PullOptions {
                 force: true,
                 dry_run: false,
+                merge: false,
                 // Strict: the models never leave a file in transit, so any gap is a bug.
                 transit_grace_ms: Some(0),
             },
@@ -538,6 +668,7 @@ fn replay(world: &World, reverse: bool) -> R<(BTreeSet<VersionId>, Currents)> {
             PullOptions {
                 force: true,
                 dry_run: false,
+                merge: false,
                 // Strict: the models never leave a file in transit, so any gap is a bug.
                 transit_grace_ms: Some(0),
             },
@@ -605,5 +736,32 @@ proptest! {
         prop_assert_eq!(&reverse_ids, &reference);
         prop_assert_eq!(&forward_current, &reference_current);
         prop_assert_eq!(&reverse_current, &reference_current);
+
+        // 6. Conflicts: every peer lists the same unsettled conflicts (they follow from the
+        //    rows alone); one peer's resolutions settle them on every peer.
+        let reference_conflicts = conflict_set(world.peers[0].store.as_ref().expect("open"))?;
+        for i in 1..world.peers.len() {
+            let theirs = conflict_set(world.peers[i].store.as_ref().expect("open"))?;
+            prop_assert_eq!(&theirs, &reference_conflicts, "peer {} lists other conflicts", i);
+        }
+        for ((project, key), _) in &reference_conflicts {
+            let store = world.peers[0].store();
+            if store.conflicts_of(project, key).map_err(fail)?.is_empty() {
+                continue;
+            }
+            let r = resolve::resolve(store, project, key, &resolve::How::Keep(resolve::Keep::Mine))
+                .map_err(fail)?;
+            world.written.insert(r.version.id);
+        }
+        world.settle()?;
+        for i in 0..world.peers.len() {
+            let left = conflict_set(world.peers[i].store.as_ref().expect("open"))?;
+            prop_assert!(left.is_empty(), "peer {} still lists {:?} after peer 0 settled them", i, left);
+            prop_assert_eq!(
+                &current_ids(world.peers[i].store.as_ref().expect("open"))?,
+                &current_ids(world.peers[0].store.as_ref().expect("open"))?,
+                "peer {} disagrees with peer 0 after the resolutions", i
+            );
+        }
     }
 }

@@ -297,3 +297,32 @@ fn a_remote_holding_the_sealed_golden_stream_pulls_with_the_key() {
     );
     assert_eq!(home.rows(), 6);
 }
+
+const V1_2: &str = "fixtures/changesets/v1.2";
+const V1_2_PEER: &str = "038fde99-fcf9-4f94-97a4-a89d26aa80f0";
+
+#[test]
+fn the_format_1_2_golden_file_says_which_version_settled_a_conflict() {
+    let stream = Path::new(V1_2).join(V1_2_PEER);
+    let file = stream.join("00000001-0000000000000001.cset");
+    let cs = inspect(&file);
+    assert_eq!(cs["format"], "1.2");
+    let e = cs["entries"].as_array().unwrap();
+    assert_eq!(e.len(), 4);
+    let (base, theirs, mine, resolution) = (&e[0], &e[1], &e[2], &e[3]);
+    assert_eq!(theirs["parent"], base["id"]);
+    assert_eq!(mine["parent"], base["id"]);
+    assert_eq!(resolution["parent"], mine["id"]);
+    assert_eq!(resolution["settles"], serde_json::json!([theirs["id"]]));
+    assert_eq!(mine["settles"], serde_json::json!([]));
+
+    // Pulled into a new home: both sides and the resolution in history, no conflict left.
+    let (folder, home) = (Folder::new(), Home::new());
+    let dest = folder.path().join(V1_2_PEER);
+    std::fs::create_dir(&dest).unwrap();
+    std::fs::copy(&file, dest.join(file.file_name().unwrap())).unwrap();
+    home.ok(&["sync", "pull", "--remote", folder.arg()]);
+    assert_eq!(home.ok(&["get", "plan"]), "ONE\ntwo\nTHREE\n");
+    assert_eq!(home.rows(), 4);
+    assert_eq!(home.ok(&["conflicts"]), "no conflicts\n");
+}

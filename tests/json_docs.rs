@@ -26,6 +26,7 @@ fn outputs() -> BTreeMap<&'static str, Value> {
     a.run_with(&["put", "notes/x", "--project", "work"], b"x\n", &[])
         .code(0);
     a.put("research/sync", "first\n");
+    a.put("plan/q2", "one\ntwo\nthree\n");
     a.put("gone", "soon deleted\n");
     a.ok(&["rm", "gone"]);
     out.insert(
@@ -34,9 +35,12 @@ fn outputs() -> BTreeMap<&'static str, Value> {
     );
     b.sync("pull", &folder, &[]).code(0);
 
-    // A conflict, forced through on A: B's later edit replaces A's unseen one.
+    // A conflict, forced through on A: B's later edit replaces A's unseen one. Another, of
+    // edits to different lines, merged.
     a.put("research/sync", "from a\n");
+    a.put("plan/q2", "ONE\ntwo\nthree\n");
     b.put("research/sync", "from b\n");
+    b.put("plan/q2", "one\ntwo\nTHREE\n");
     b.sync("push", &folder, &[]).code(0);
     out.insert(
         "context sync pull --dry-run --json",
@@ -46,9 +50,13 @@ fn outputs() -> BTreeMap<&'static str, Value> {
     );
     out.insert(
         "context sync pull --json",
-        a.sync("pull", &folder, &["--force", "--json"])
+        a.sync("pull", &folder, &["--force", "--merge", "--json"])
             .code(0)
             .json(),
+    );
+    out.insert(
+        "context conflicts --json",
+        a.run(&["conflicts", "--json"]).code(0).json(),
     );
     a.put("after", "x\n");
     out.insert("context sync --json", {

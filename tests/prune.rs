@@ -119,6 +119,7 @@ impl World {
         let opts = PullOptions {
             force: true,
             dry_run: false,
+            merge: false,
             // Strict: the models never leave a file in transit, so any gap is a bug.
             transit_grace_ms: Some(0),
         };

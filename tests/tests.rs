@@ -6,6 +6,7 @@ mod util;
 mod bad_data;
 mod cli_store;
 mod concurrency;
+mod conflicts;
 mod convergence;
 mod crash;
 mod divergence;

@@ -238,12 +238,14 @@ pub fn inspect(bytes: &[u8]) -> Result<Inspection, DecodeError> {
 fn decode_payload(payload: &[u8]) -> Result<Changeset, DecodeError> {
     let raw = decompress(payload)?;
     let mut de = rmp_serde::Deserializer::new(std::io::Cursor::new(&raw[..]));
-    let cs = Changeset::deserialize(&mut de).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    let mut cs =
+        Changeset::deserialize(&mut de).map_err(|e| DecodeError::Malformed(e.to_string()))?;
     let extra = raw.len().saturating_sub(de.get_ref().position() as usize);
     if extra > 0 {
         return Err(DecodeError::TrailingPayload { extra });
     }
     check_consistency(&cs)?;
+    cs.distribute_settles().map_err(DecodeError::Inconsistent)?;
     Ok(cs)
 }
 
@@ -354,6 +356,7 @@ mod tests {
                     peer,
                     parent: None,
                     expires_at_ms: None,
+                    settles: vec![],
                 }
             })
             .collect();
@@ -369,6 +372,7 @@ mod tests {
             tombstones: 0,
             projects: vec![],
             covers: vec![],
+            settles: vec![],
         };
         Changeset::new(header, entries)
     }
@@ -393,7 +397,7 @@ mod tests {
 
     #[test]
     fn fields_a_later_minor_version_appends_are_ignored() {
-        // A header as a 1.2 writer might send it: the eleven fields of 1.1 and one more.
+        // A header as a 1.3 writer might send it: the twelve fields of 1.2 and one more.
         let cs = sample(2);
         let h = &cs.header;
         let later = (
@@ -409,6 +413,7 @@ mod tests {
                 h.tombstones,
                 h.projects.clone(),
                 Vec::<crate::changeset::Cover>::new(),
+                Vec::<(VersionId, VersionId)>::new(),
                 "a field from the future",
             ),
             cs.entries.clone(),
@@ -422,6 +427,35 @@ mod tests {
         assert!(matches!(
             decode_payload(&short),
             Err(DecodeError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn settled_versions_travel_in_a_1_2_header_and_back_to_their_entries() {
+        let mut cs = sample(3);
+        let settled = cs.entries[0].id;
+        cs.entries[2].settles = vec![settled];
+        let cs = Changeset::new(cs.header.clone(), cs.entries.clone());
+        assert_eq!(cs.header.settles, vec![(cs.entries[2].id, settled)]);
+        let (bytes, _) = encode(&cs).unwrap();
+        assert_eq!(u16::from_be_bytes([bytes[10], bytes[11]]), 2, "format 1.2");
+        let (back, _) = decode(&bytes).unwrap();
+        assert_eq!(back, cs);
+        assert_eq!(back.entries[2].settles, vec![settled]);
+        // Without a settled version, a file stays 1.0 (older readers read it as before).
+        let (plain, _) = encode(&sample(3)).unwrap();
+        assert_eq!(u16::from_be_bytes([plain[10], plain[11]]), 0);
+
+        // A pair naming an entry that is not in the changeset is inconsistent.
+        let mut stray = cs.clone();
+        stray.header.settles = vec![
+            (settled, settled),
+            (VersionId::from_bytes([7; 16]), settled),
+        ];
+        let payload = compress(&rmp_serde::to_vec(&stray).unwrap()).unwrap();
+        assert!(matches!(
+            decode_payload(&payload),
+            Err(DecodeError::Inconsistent(_))
         ));
     }
 

@@ -17,7 +17,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::PeerId;
+use crate::ids::{PeerId, VersionId};
 use crate::record::{Checksum, Kind, Record};
 
 pub use codec::{
@@ -29,7 +29,7 @@ pub const MAGIC: [u8; 8] = *b"CTXCSET\0";
 /// The format this binary writes. A reader refuses a newer major version; a newer minor of its
 /// own major only adds what an older reader may ignore.
 pub const FORMAT_MAJOR: u16 = 1;
-pub const FORMAT_MINOR: u16 = 1;
+pub const FORMAT_MINOR: u16 = 2;
 /// Largest changeset file a reader accepts.
 pub const MAX_FILE_BYTES: u64 = 256 << 20;
 /// Largest decompressed payload a reader accepts (a bigger one is a decompression bomb).
@@ -50,8 +50,9 @@ pub struct Cover {
 /// DO NOT CHANGE (fields, their order or their types) without bumping the format version:
 /// it is serialized positionally, and files written today must be read forever. Format 1.0
 /// has the first ten fields; 1.1 appends `covers`, written only when the header is a
-/// snapshot's (so that every other file stays readable by a 1.0 reader). A reader of 1.x
-/// ignores fields after those it knows: a later minor version may append more.
+/// snapshot's (so that every other file stays readable by a 1.0 reader); 1.2 appends
+/// `settles`, written only when an entry settled a conflict. A reader of 1.x ignores fields
+/// after those it knows: a later minor version may append more.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
     /// The peer whose stream this changeset belongs to.
@@ -73,6 +74,9 @@ pub struct Header {
     pub projects: Vec<(String, u64)>,
     /// (1.1) In a snapshot's seal: the streams it covers, and how far. Empty elsewhere.
     pub covers: Vec<Cover>,
+    /// (1.2) For entries that settled a conflict: (the entry's id, a losing row it settled).
+    /// Filled from and into the entries' `settles` by [`Changeset::new`] and the decoder.
+    pub settles: Vec<(VersionId, VersionId)>,
 }
 
 /// The fields of format 1.0, in order.
@@ -81,15 +85,21 @@ const HEADER_FIELDS_1_0: usize = 10;
 impl Header {
     /// The format minor version this header needs.
     pub fn format_minor(&self) -> u16 {
-        if self.snapshot { 1 } else { 0 }
+        if !self.settles.is_empty() {
+            2
+        } else if self.snapshot {
+            1
+        } else {
+            0
+        }
     }
 }
 
 impl Serialize for Header {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeTuple;
-        let extended = self.format_minor() >= 1;
-        let mut t = s.serialize_tuple(HEADER_FIELDS_1_0 + usize::from(extended))?;
+        let minor = usize::from(self.format_minor());
+        let mut t = s.serialize_tuple(HEADER_FIELDS_1_0 + minor)?;
         t.serialize_element(&self.peer)?;
         t.serialize_element(&self.generation)?;
         t.serialize_element(&self.seq)?;
@@ -100,8 +110,11 @@ impl Serialize for Header {
         t.serialize_element(&self.versions)?;
         t.serialize_element(&self.tombstones)?;
         t.serialize_element(&self.projects)?;
-        if extended {
+        if minor >= 1 {
             t.serialize_element(&self.covers)?;
+        }
+        if minor >= 2 {
+            t.serialize_element(&self.settles)?;
         }
         t.end()
     }
@@ -148,9 +161,13 @@ impl<'de> Deserialize<'de> for Header {
                     tombstones: field!(),
                     projects: field!(),
                     covers: Vec::new(),
+                    settles: Vec::new(),
                 };
                 if let Some(covers) = seq.next_element()? {
                     h.covers = covers;
+                    if let Some(settles) = seq.next_element()? {
+                        h.settles = settles;
+                    }
                 }
                 // Fields of later minor versions: not ours to understand.
                 while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
@@ -183,6 +200,31 @@ impl Changeset {
             .into_iter()
             .map(|(p, n)| (p.to_string(), n))
             .collect();
+        header.settles = entries
+            .iter()
+            .flat_map(|e| e.settles.iter().map(|s| (e.id, *s)))
+            .collect();
         Changeset { header, entries }
+    }
+
+    /// Hands the header's `settles` pairs to their entries (after decoding); fails naming a
+    /// pair whose entry is not in the changeset.
+    pub(crate) fn distribute_settles(&mut self) -> Result<(), String> {
+        if self.header.settles.is_empty() {
+            return Ok(());
+        }
+        let at: std::collections::HashMap<VersionId, usize> = self
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.id, i))
+            .collect();
+        for (id, settled) in &self.header.settles {
+            let i = at.get(id).ok_or_else(|| {
+                format!("the header says {id} settled {settled}, but no entry is {id}")
+            })?;
+            self.entries[*i].settles.push(*settled);
+        }
+        Ok(())
     }
 }

@@ -409,6 +409,7 @@ mod tests {
             tombstones: 0,
             projects: vec![],
             covers: vec![],
+            settles: vec![],
         };
         let (bytes, _) = encode(&Changeset::new(header, vec![])).unwrap();
         (bytes, peer)

@@ -17,7 +17,7 @@ use super::{CliError, Env};
 pub struct ProjectFlag {
     /// The project (else $CONTEXT_PROJECT, else `default`).
     #[arg(long, value_name = "NAME")]
-    project: Option<String>,
+    pub(super) project: Option<String>,
 }
 
 #[derive(Debug, Args)]

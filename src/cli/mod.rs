@@ -2,6 +2,7 @@
 //! the formatting of results. No domain logic lives here; errors are returned to `main`, the
 //! only place that prints them and turns them into exit statuses.
 
+mod conflicts;
 mod documents;
 mod progress;
 mod sync;
@@ -61,6 +62,12 @@ enum Command {
     Restore(documents::Restore),
     /// The projects of this store, with how many live documents each holds.
     Projects(documents::Projects),
+    /// Unified diff of two versions of KEY (default: the current one against its parent).
+    Diff(conflicts::Diff),
+    /// Keys where two machines wrote concurrently and the loser is not settled yet.
+    Conflicts(conflicts::Conflicts),
+    /// Settle KEY's conflict: keep one side, or merge the two; written as a new version.
+    Resolve(conflicts::Resolve),
     /// Print a shell completion script: `context completions bash > ~/.local/share/bash-completion/completions/context`.
     Completions {
         /// The shell.
@@ -98,6 +105,10 @@ pub enum CliError {
     BadChangeset { path: PathBuf, source: DecodeError },
     #[error("{path} is {size} bytes, more than a changeset can be")]
     TooLarge { path: PathBuf, size: u64 },
+    #[error(transparent)]
+    Resolve(#[from] context::resolve::ResolveError),
+    #[error("cannot write {what}: {source}")]
+    WriteOutput { what: String, source: io::Error },
 }
 
 impl CliError {
@@ -107,6 +118,7 @@ impl CliError {
             CliError::Sync(e) => e.outcome(),
             CliError::BadChangeset { .. } | CliError::TooLarge { .. } => Outcome::BadData,
             CliError::BadValue { .. } => Outcome::Usage,
+            CliError::Resolve(e) if e.is_overlap() => Outcome::Diverged,
             _ => Outcome::Error,
         }
     }
@@ -136,6 +148,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome, CliError> {
         Command::History(c) => c.run(&env, out).map(|()| Outcome::Ok),
         Command::Restore(c) => c.run(&env, out).map(|()| Outcome::Ok),
         Command::Projects(c) => c.run(&env, out).map(|()| Outcome::Ok),
+        Command::Diff(c) => c.run(&env, out).map(|()| Outcome::Ok),
+        Command::Conflicts(c) => c.run(&env, out).map(|()| Outcome::Ok),
+        Command::Resolve(c) => c.run(&env, out).map(|()| Outcome::Ok),
         Command::Completions { shell } => {
             // Into a buffer first: the generator panics on a write error (a closed pipe).
             let mut command = <Cli as clap::CommandFactory>::command();

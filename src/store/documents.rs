@@ -82,16 +82,16 @@ pub struct Document {
     pub body: Vec<u8>,
 }
 
-const COLUMNS: &str = "seq, version_id, project, key, kind, length(body), body_sha256, hlc, \
+pub(super) const COLUMNS: &str = "seq, version_id, project, key, kind, length(body), body_sha256, hlc, \
                        peer_id, parent_id, expires_at";
 /// Last-writer-wins order, newest first. Every peer sorts the same rows the same way.
-const NEWEST_FIRST: &str = "hlc DESC, peer_id DESC, version_id DESC";
+pub(super) const NEWEST_FIRST: &str = "hlc DESC, peer_id DESC, version_id DESC";
 
 fn conversion(idx: usize, what: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(idx, Type::Blob, format!("invalid {what}").into())
 }
 
-fn read_version(r: &Row<'_>) -> rusqlite::Result<Version> {
+pub(super) fn read_version(r: &Row<'_>) -> rusqlite::Result<Version> {
     let id: Vec<u8> = r.get(1)?;
     let kind = match r.get::<_, i64>(4)? {
         0 => Kind::Version,
@@ -148,9 +148,95 @@ fn check_name(what: &'static str, value: &str, max_bytes: usize) -> Result<()> {
     }
 }
 
-fn check_names(project: &str, key: &str) -> Result<()> {
+pub(super) fn check_names(project: &str, key: &str) -> Result<()> {
     check_name("project name", project, 256)?;
     check_name("key", key, 4096)
+}
+
+/// Writes a new row of `key` on `conn` (inside the caller's write transaction), as `peer` at
+/// `now_ms`: its parent is the current row, and it settles every other head of the key (its
+/// writer holds them), so the key has no conflict after it.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn write_on(
+    conn: &rusqlite::Connection,
+    ids: &dyn crate::ids::IdSource,
+    peer: PeerId,
+    now_ms: i64,
+    project: &str,
+    key: &str,
+    body: Option<&[u8]>,
+    ttl: Option<Duration>,
+) -> Result<Version> {
+    let current = current_on(conn, project, key)?;
+    let hlc = Hlc::next(now_ms, current.as_ref().map(|c| c.hlc));
+    let id = VersionId::generate(ids, hlc.wall_ms());
+    let kind = if body.is_some() {
+        Kind::Version
+    } else {
+        Kind::Tombstone
+    };
+    let sha256: Option<[u8; 32]> = body.map(|b| Sha256::digest(b).into());
+    let expires_at_ms = ttl.map(|t| {
+        hlc.wall_ms()
+            .saturating_add(i64::try_from(t.as_millis()).unwrap_or(i64::MAX))
+    });
+    let parent = current.map(|c| c.id);
+    conn.execute(
+        "INSERT INTO document_versions
+             (version_id, project, key, kind, body, body_sha256, hlc, peer_id, parent_id, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            id.as_bytes(),
+            project,
+            key,
+            kind.to_sql(),
+            body,
+            sha256.as_ref().map(|s| s.as_slice()),
+            hlc.to_i64(),
+            peer.as_bytes(),
+            parent.as_ref().map(|p| p.as_bytes().as_slice()),
+            expires_at_ms,
+        ],
+    )?;
+    let seq = conn.last_insert_rowid();
+    let candidate: bool = conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM conflict_candidates WHERE project = ?1 AND key = ?2)",
+        )?
+        .query_row(params![project, key], |r| r.get(0))?;
+    if candidate {
+        if let Some(graph) = super::conflicts::KeyGraph::load(conn, project, key)? {
+            let mut stmt = conn.prepare_cached(
+                "INSERT OR IGNORE INTO settles (version_id, settled_id) VALUES (?1, ?2)",
+            )?;
+            for head in graph.other_heads() {
+                stmt.execute(params![id.as_bytes(), head.as_bytes()])?;
+            }
+        }
+        conn.prepare_cached("DELETE FROM conflict_candidates WHERE project = ?1 AND key = ?2")?
+            .execute(params![project, key])?;
+    }
+    Ok(Version {
+        seq,
+        id,
+        project: project.to_string(),
+        key: key.to_string(),
+        kind,
+        size: body.map(|b| b.len() as u64),
+        sha256,
+        hlc,
+        peer,
+        parent,
+        expires_at_ms,
+    })
+}
+
+/// The body of the row at change-log position `seq` (empty for a tombstone).
+pub(crate) fn body_on(conn: &rusqlite::Connection, seq: i64) -> Result<Vec<u8>> {
+    let body: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT body FROM document_versions WHERE seq = ?1")?
+        .query_row([seq], |r| r.get(0))?;
+    Ok(body.unwrap_or_default())
 }
 
 /// The current row of a key, on any connection or transaction.
@@ -213,6 +299,17 @@ impl Store {
         self.write(project, key, Some(&old.body), None, |_| Ok(()))
     }
 
+    /// Writes `body` (`None`: a tombstone) as the new current version of `key`, whatever its
+    /// state: what `resolve` writes. Like every write, it settles the key's conflicts.
+    pub fn write_resolution(
+        &mut self,
+        project: &str,
+        key: &str,
+        body: Option<&[u8]>,
+    ) -> Result<Version> {
+        self.write(project, key, body, None, |_| Ok(()))
+    }
+
     fn write(
         &mut self,
         project: &str,
@@ -232,52 +329,10 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let current = current_on(&tx, project, key)?;
         precondition(current.as_ref())?;
-        let hlc = Hlc::next(now, current.as_ref().map(|c| c.hlc));
-        let id = VersionId::generate(ids.as_ref(), hlc.wall_ms());
-        let kind = if body.is_some() {
-            Kind::Version
-        } else {
-            Kind::Tombstone
-        };
-        let sha256: Option<[u8; 32]> = body.map(|b| Sha256::digest(b).into());
-        let expires_at_ms = ttl.map(|t| {
-            hlc.wall_ms()
-                .saturating_add(i64::try_from(t.as_millis()).unwrap_or(i64::MAX))
-        });
-        let parent = current.map(|c| c.id);
-        tx.execute(
-            "INSERT INTO document_versions
-                 (version_id, project, key, kind, body, body_sha256, hlc, peer_id, parent_id, expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            params![
-                id.as_bytes(),
-                project,
-                key,
-                kind.to_sql(),
-                body,
-                sha256.as_ref().map(|s| s.as_slice()),
-                hlc.to_i64(),
-                peer.as_bytes(),
-                parent.as_ref().map(|p| p.as_bytes().as_slice()),
-                expires_at_ms,
-            ],
-        )?;
-        let seq = tx.last_insert_rowid();
+        let written = write_on(&tx, ids.as_ref(), peer, now, project, key, body, ttl)?;
         tx.commit()?;
-        tracing::debug!(%project, %key, version = %id, kind = kind.as_str(), "wrote");
-        Ok(Version {
-            seq,
-            id,
-            project: project.to_string(),
-            key: key.to_string(),
-            kind,
-            size: body.map(|b| b.len() as u64),
-            sha256,
-            hlc,
-            peer,
-            parent,
-            expires_at_ms,
-        })
+        tracing::debug!(%project, %key, version = %written.id, kind = written.kind.as_str(), "wrote");
+        Ok(written)
     }
 
     /// The current row of `key` (live, deleted or expired), if it has any.
@@ -343,12 +398,18 @@ impl Store {
     }
 
     fn with_body(&self, version: Version) -> Result<Document> {
-        let body: Vec<u8> = self.conn.query_row(
-            "SELECT body FROM document_versions WHERE seq = ?1",
-            [version.seq],
-            |r| r.get(0),
-        )?;
+        let body = body_on(&self.conn, version.seq)?;
         Ok(Document { version, body })
+    }
+
+    /// The body of `version` (empty for a tombstone).
+    pub fn body_of(&self, version: &Version) -> Result<Vec<u8>> {
+        body_on(&self.conn, version.seq)
+    }
+
+    /// The connection, for the library's own queries (a merge reads bodies through it).
+    pub(crate) fn connection(&self) -> &rusqlite::Connection {
+        &self.conn
     }
 
     /// Keys of `project` that begin with `prefix`, in key order: the live ones, and with

@@ -30,6 +30,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0004_transit.sql",
         include_str!("../../migrations/0004_transit.sql"),
     ),
+    (
+        "0005_conflicts.sql",
+        include_str!("../../migrations/0005_conflicts.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

@@ -9,6 +9,7 @@
 //! Every write runs in a `BEGIN IMMEDIATE` transaction, so writers queue on SQLite's busy
 //! timeout instead of failing with "database is locked" when several processes write at once.
 
+mod conflicts;
 mod documents;
 pub mod migrations;
 mod peer;
@@ -22,7 +23,12 @@ use rusqlite::Connection;
 use crate::ids::VersionId;
 use crate::runtime::Runtime;
 
+pub use conflicts::Conflict;
+pub(crate) use conflicts::{
+    KeyGraph, refresh as refresh_conflicts, refresh_all as refresh_all_conflicts,
+};
 pub use documents::{Document, Listed, State, Version};
+pub(crate) use documents::{body_on, write_on};
 pub use peer::PeerIdentity;
 pub use sync_state::{Applied, Import, Pushed, RowRef, Run};
 

@@ -193,7 +193,9 @@ impl Store {
             let seq: i64 = r.get(0)?;
             Ok((seq, read_entry(r, 1)?))
         })?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        let mut rows = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+        fill_settles(&self.conn, rows.iter_mut().map(|(_, e)| e))?;
+        Ok(rows)
     }
 
     /// How many rows [`Store::snapshot_page`] would give in all.
@@ -392,16 +394,42 @@ fn read_entry(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Record> {
             None => None,
         },
         expires_at_ms: r.get(at + 8)?,
+        settles: Vec::new(),
     })
 }
 
-/// A row as the import compares it: identity and order, no body.
+/// Gives each record the rows it settled (most databases have none: one query says so).
+fn fill_settles<'r>(
+    conn: &rusqlite::Connection,
+    records: impl Iterator<Item = &'r mut Record>,
+) -> Result<()> {
+    let any: bool = conn.query_row("SELECT EXISTS (SELECT 1 FROM settles)", [], |r| r.get(0))?;
+    if !any {
+        return Ok(());
+    }
+    let mut stmt = conn.prepare_cached("SELECT settled_id FROM settles WHERE version_id = ?1")?;
+    for e in records {
+        let ids = stmt
+            .query_map([e.id.as_bytes()], |r| r.get::<_, Vec<u8>>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        e.settles = ids
+            .iter()
+            .map(|b| VersionId::from_slice(b).ok_or_else(|| bad(0, "settled version id")))
+            .collect::<rusqlite::Result<_>>()?;
+    }
+    Ok(())
+}
+
+/// A row as the import compares it: identity, order and content, no body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RowRef {
     pub id: VersionId,
     pub hlc: Hlc,
     pub peer: PeerId,
     pub parent: Option<VersionId>,
+    /// The body's SHA-256 (`None` for a tombstone) and its expiry: two rows with the same
+    /// content never conflict.
+    pub content: (Option<[u8; 32]>, Option<i64>),
 }
 
 impl RowRef {
@@ -434,7 +462,8 @@ impl Import<'_> {
 
     pub fn row(&self, id: VersionId) -> Result<Option<RowRef>> {
         let mut stmt = self.tx.prepare_cached(
-            "SELECT version_id, hlc, peer_id, parent_id FROM document_versions WHERE version_id = ?1",
+            "SELECT version_id, hlc, peer_id, parent_id, body_sha256, expires_at
+             FROM document_versions WHERE version_id = ?1",
         )?;
         Ok(stmt.query_row([id.as_bytes()], read_ref).optional()?)
     }
@@ -442,8 +471,8 @@ impl Import<'_> {
     /// The current (last-writer-wins) row of a key, as of everything imported so far.
     pub fn current(&self, project: &str, key: &str) -> Result<Option<RowRef>> {
         let mut stmt = self.tx.prepare_cached(
-            "SELECT version_id, hlc, peer_id, parent_id FROM document_versions
-             WHERE project = ?1 AND key = ?2
+            "SELECT version_id, hlc, peer_id, parent_id, body_sha256, expires_at
+             FROM document_versions WHERE project = ?1 AND key = ?2
              ORDER BY hlc DESC, peer_id DESC, version_id DESC LIMIT 1",
         )?;
         Ok(stmt.query_row(params![project, key], read_ref).optional()?)
@@ -472,7 +501,69 @@ impl Import<'_> {
             e.expires_at_ms,
             remote_id,
         ])?;
+        if inserted == 1 && !e.settles.is_empty() {
+            let mut stmt = self.tx.prepare_cached(
+                "INSERT OR IGNORE INTO settles (version_id, settled_id) VALUES (?1, ?2)",
+            )?;
+            for s in &e.settles {
+                stmt.execute(params![e.id.as_bytes(), s.as_bytes()])?;
+            }
+        }
         Ok(inserted == 1)
+    }
+
+    /// Notes `key` as one that may have an unsettled conflict (an import gave it a row that
+    /// was not a fast-forward of its current one).
+    pub fn mark_candidate(&self, project: &str, key: &str) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO conflict_candidates (project, key) VALUES (?1, ?2)",
+            )?
+            .execute(params![project, key])?;
+        Ok(())
+    }
+
+    /// Forgets `key` as a candidate (it was checked and has no unsettled conflict).
+    pub fn unmark_candidate(&self, project: &str, key: &str) -> Result<()> {
+        self.tx
+            .prepare_cached("DELETE FROM conflict_candidates WHERE project = ?1 AND key = ?2")?
+            .execute(params![project, key])?;
+        Ok(())
+    }
+
+    /// The rows `id` settled.
+    pub fn settled_by(&self, id: VersionId) -> Result<Vec<VersionId>> {
+        let mut stmt = self
+            .tx
+            .prepare_cached("SELECT settled_id FROM settles WHERE version_id = ?1")?;
+        let ids = stmt
+            .query_map([id.as_bytes()], |r| r.get::<_, Vec<u8>>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        ids.iter()
+            .map(|b| {
+                VersionId::from_slice(b).ok_or(StoreError::Corrupt {
+                    what: "settled version id",
+                    seq: 0,
+                })
+            })
+            .collect()
+    }
+
+    /// Remembers the host `peer` wrote a changeset on.
+    pub fn note_host(&self, peer: PeerId, host: &str) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO peer_hosts (peer_id, host) VALUES (?1, ?2)
+                 ON CONFLICT (peer_id) DO UPDATE SET host = excluded.host
+                 WHERE host IS NOT excluded.host",
+            )?
+            .execute(params![peer.as_bytes(), host])?;
+        Ok(())
+    }
+
+    /// The open transaction, for the store's own queries over the rows imported so far.
+    pub(crate) fn conn(&self) -> &rusqlite::Connection {
+        &self.tx
     }
 
     pub fn set_applied(
@@ -552,5 +643,12 @@ fn read_ref(r: &rusqlite::Row<'_>) -> rusqlite::Result<RowRef> {
             Some(p) => Some(VersionId::from_slice(&p).ok_or_else(|| bad(3, "parent id"))?),
             None => None,
         },
+        content: (
+            match r.get::<_, Option<Vec<u8>>>(4)? {
+                Some(d) => Some(<[u8; 32]>::try_from(d.as_slice()).map_err(|_| bad(4, "sha256"))?),
+                None => None,
+            },
+            r.get(5)?,
+        ),
     })
 }

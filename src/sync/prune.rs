@@ -474,6 +474,7 @@ mod tests {
                         checksum: Checksum([0; 32]),
                     })
                     .collect(),
+                settles: vec![],
             },
         }
     }

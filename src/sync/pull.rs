@@ -57,6 +57,9 @@ const MAX_ANCESTRY_STEPS: usize = 100_000;
 pub struct PullOptions {
     pub force: bool,
     pub dry_run: bool,
+    /// Where a local change conflicts, merge the two sides (three-way, text) and write the
+    /// merge as a new local version; only conflicts that do not merge cleanly refuse the pull.
+    pub merge: bool,
     /// How long a missing file may be on its way before its gap is bad data (default
     /// [`DEFAULT_TRANSIT_GRACE_MS`]).
     pub transit_grace_ms: Option<i64>,
@@ -86,6 +89,8 @@ pub enum Action {
     KeptLocal,
     /// Last-writer-wins replaces a version that another peer wrote.
     Replaced,
+    /// The winner has the same content as the local change it replaces: nothing is lost.
+    Identical,
     /// The winner would replace a local change it never saw.
     Conflict,
 }
@@ -98,6 +103,7 @@ impl Action {
             Action::FastForward => "fast-forward",
             Action::KeptLocal => "kept-local",
             Action::Replaced => "replaced",
+            Action::Identical => "identical",
             Action::Conflict => "conflict",
         }
     }
@@ -112,6 +118,19 @@ pub struct KeyPlan {
     pub local: Option<String>,
     /// The current version after it.
     pub winner: String,
+}
+
+/// A conflict `--merge` settled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MergedKey {
+    pub project: String,
+    pub key: String,
+    /// This peer's side.
+    pub mine: String,
+    /// The other side.
+    pub theirs: String,
+    /// The merge of the two, now current.
+    pub version: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -141,6 +160,8 @@ pub struct PullReport {
     pub already_present: u64,
     /// Keys whose winner replaced a local change (refused without `--force`).
     pub conflicts: Vec<KeyPlan>,
+    /// Conflicts merged cleanly (with `--merge`): the merge is a new local version.
+    pub merged: Vec<MergedKey>,
     pub bad: Vec<BadFile>,
     pub skipped: Vec<SkippedFile>,
     /// Snapshots applied because a stream had lost its beginning to a prune (their seals).
@@ -379,6 +400,7 @@ pub fn classify(old: Option<&RowRef>, new: &RowRef, descends: bool, me: PeerId) 
         Some(old) if old.id == new.id => Action::KeptLocal,
         Some(_) if descends => Action::FastForward,
         Some(old) if old.peer != me => Action::Replaced,
+        Some(old) if old.content == new.content => Action::Identical,
         Some(_) => Action::Conflict,
     }
 }
@@ -420,6 +442,7 @@ fn apply(
         tracing::debug!(file = %s.file, "{}", s.reason);
     }
     let me = store.peer().clone();
+    let ids = store.runtime().ids.clone();
     let db_path = store.path().to_path_buf();
     let now = store.now_ms();
     let progress = store.runtime().progress.clone();
@@ -634,6 +657,17 @@ fn apply(
 
     drop(bar);
 
+    // Which keys now have an unsettled conflict (what `context conflicts` lists).
+    if touched.fresh {
+        store::refresh_all_conflicts(imp.conn())?;
+    } else {
+        for (project, keys) in &touched.before {
+            for key in keys.keys() {
+                store::refresh_conflicts(imp.conn(), project, key)?;
+            }
+        }
+    }
+
     // The plan: each touched key, before and after.
     let mut keys: Vec<((String, String), Option<RowRef>)> = touched
         .before
@@ -664,7 +698,20 @@ fn apply(
             local: old.map(|o| o.id.to_string()),
             winner: new.id.to_string(),
         };
-        if action == Action::Conflict {
+        // With --merge, every conflict this pull brings is merged where it merges cleanly: the
+        // refusals, and the incoming versions that lost to a local one.
+        let mergeable = matches!(
+            action,
+            Action::Conflict | Action::KeptLocal | Action::Replaced
+        );
+        let merged = if opts.merge && mergeable && !opts.dry_run {
+            merge_conflict(&imp, ids.as_ref(), me.id, now, &item)?
+        } else {
+            None
+        };
+        if let Some(m) = merged {
+            report.merged.push(m);
+        } else if action == Action::Conflict {
             report.conflicts.push(item.clone());
         }
         if opts.dry_run {
@@ -721,6 +768,7 @@ fn import_all(
     touched: &mut Touched,
     report: &mut PullReport,
 ) -> Result<(), SyncError> {
+    imp.note_host(cs.header.peer, &cs.header.host)?;
     for (entry, digest) in cs.entries.iter().zip(digests) {
         import_entry(imp, entry, digest.as_ref(), remote_id, touched, report)?;
     }
@@ -764,24 +812,80 @@ fn import_entry(
     Ok(())
 }
 
-/// Whether `row` has `ancestor` in its parent chain (its writer had seen `ancestor`).
+/// Whether `row` reaches `ancestor` through parents and settled rows (its writer had seen
+/// `ancestor`).
 fn descends(imp: &Import<'_>, row: &RowRef, ancestor: &RowRef) -> Result<bool, SyncError> {
-    let mut next: Option<VersionId> = row.parent;
-    for _ in 0..MAX_ANCESTRY_STEPS {
-        let Some(id) = next else {
-            return Ok(false);
-        };
-        if id == ancestor.id {
-            return Ok(true);
-        }
-        match imp.row(id)? {
-            // Parents always order before their children: one older than the ancestor
-            // cannot lead back to it.
-            Some(r) if r.lww() > ancestor.lww() => next = r.parent,
-            _ => return Ok(false),
+    let mut stack: Vec<RowRef> = vec![*row];
+    let mut seen: std::collections::HashSet<VersionId> = std::collections::HashSet::new();
+    while let Some(r) = stack.pop() {
+        let next = r.parent.into_iter().chain(imp.settled_by(r.id)?);
+        for id in next {
+            if id == ancestor.id {
+                return Ok(true);
+            }
+            if seen.len() >= MAX_ANCESTRY_STEPS || !seen.insert(id) {
+                continue;
+            }
+            // Parents and settled rows always order before the rows that point at them: one
+            // older than the ancestor cannot lead back to it.
+            if let Some(p) = imp.row(id)?
+                && p.lww() > ancestor.lww()
+            {
+                stack.push(p);
+            }
         }
     }
     Ok(false)
+}
+
+/// With `--merge`: merges the two sides of a conflicting key and writes the merge as a new
+/// local version (inside the pull's transaction); `None` when they do not merge cleanly.
+fn merge_conflict(
+    imp: &Import<'_>,
+    ids: &dyn crate::ids::IdSource,
+    me: PeerId,
+    now: i64,
+    item: &KeyPlan,
+) -> Result<Option<MergedKey>, SyncError> {
+    let Some(graph) = store::KeyGraph::load(imp.conn(), &item.project, &item.key)? else {
+        return Ok(None);
+    };
+    let local = item.local.as_deref().unwrap_or_default();
+    let Some(conflict) = graph
+        .conflicts(me)
+        .into_iter()
+        .find(|c| c.mine.id.to_string() == local || c.theirs.id.to_string() == local)
+    else {
+        return Ok(None);
+    };
+    match crate::resolve::merge_on(imp.conn(), &conflict) {
+        Ok(crate::merge::Merged::Clean(body)) => {
+            let v = store::write_on(
+                imp.conn(),
+                ids,
+                me,
+                now,
+                &item.project,
+                &item.key,
+                Some(&body),
+                None,
+            )?;
+            tracing::info!(project = %item.project, key = %item.key, version = %v.id, "merged a conflict");
+            Ok(Some(MergedKey {
+                project: item.project.clone(),
+                key: item.key.clone(),
+                mine: conflict.mine.id.to_string(),
+                theirs: conflict.theirs.id.to_string(),
+                version: v.id.to_string(),
+            }))
+        }
+        Ok(crate::merge::Merged::Conflicted { .. }) => Ok(None),
+        Err(crate::resolve::ResolveError::Store(e)) => Err(e.into()),
+        Err(e) => {
+            tracing::info!(project = %item.project, key = %item.key, "not merged: {e}");
+            Ok(None)
+        }
+    }
 }
 
 /// The planning steps alone, without SQLite or a remote.
@@ -899,6 +1003,7 @@ mod tests {
                         checksum: Checksum([1; 32]),
                     },
                 ],
+                settles: vec![],
             },
         };
         let plan = plan_reads(&listing, &HashMap::new(), (me, 1), || {
@@ -932,6 +1037,7 @@ mod tests {
             hlc: Hlc::from_i64(at << 16).unwrap(),
             peer: by,
             parent: None,
+            content: (Some([at as u8; 32]), None),
         };
         let (mine, theirs, newer) = (row(me, 1), row(other, 1), row(other, 2));
         assert_eq!(classify(None, &newer, false, me), Action::New);
@@ -939,5 +1045,11 @@ mod tests {
         assert_eq!(classify(Some(&mine), &newer, true, me), Action::FastForward);
         assert_eq!(classify(Some(&theirs), &newer, false, me), Action::Replaced);
         assert_eq!(classify(Some(&mine), &newer, false, me), Action::Conflict);
+        // The same content written twice (two peers merged one conflict alike): no conflict.
+        let same = RowRef {
+            content: mine.content,
+            ..newer
+        };
+        assert_eq!(classify(Some(&mine), &same, false, me), Action::Identical);
     }
 }

@@ -398,6 +398,7 @@ fn publish_chunk(
         tombstones: 0,
         projects: Vec::new(),
         covers: Vec::new(),
+        settles: Vec::new(),
     };
     let cs = Changeset::new(header, entries);
     let count = cs.entries.len() as u64;

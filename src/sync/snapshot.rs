@@ -143,6 +143,7 @@ pub(crate) fn write(store: &Store, remote: &Remote) -> Result<(SnapshotReport, S
         tombstones: 0,
         projects: Vec::new(),
         covers: Vec::new(),
+        settles: Vec::new(),
     };
     let mut prev: Option<Checksum> = None;
     let mut part = 0u64;

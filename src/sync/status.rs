@@ -47,6 +47,8 @@ pub struct Status {
     pub in_transit: Vec<Waiting>,
     /// Keys where the last `pull --force` replaced a local version, with the replaced id.
     pub conflicts_resolved: Vec<KeyPlan>,
+    /// Keys with an unsettled conflict, whatever remote brought it (`context conflicts`).
+    pub conflicts: u64,
 }
 
 pub fn status(store: &Store, remote: &Remote) -> Result<Status, SyncError> {
@@ -154,6 +156,7 @@ pub fn status(store: &Store, remote: &Remote) -> Result<Status, SyncError> {
         last_pull_run: last_pull.as_ref().map(as_last),
         peers,
         conflicts_resolved,
+        conflicts: store.count_conflicted_keys()?,
         in_transit: store
             .in_transit(remote_id)?
             .into_iter()

@@ -86,6 +86,8 @@ struct EntryJson {
     created_at: String,
     hlc: String,
     expires_at: Option<String>,
+    /// The concurrent versions this one settled (a resolution); empty for most.
+    settles: Vec<String>,
 }
 
 impl HeaderJson {
@@ -133,6 +135,7 @@ impl EntryJson {
             created_at: rfc3339(e.hlc.wall_ms()),
             hlc: e.hlc.to_i64().to_string(),
             expires_at: e.expires_at_ms.map(rfc3339),
+            settles: e.settles.iter().map(|s| s.to_string()).collect(),
         }
     }
 }

@@ -18,6 +18,10 @@ pub struct Pull {
     /// first; the replaced versions stay in history and are listed).
     #[arg(long)]
     pub force: bool,
+    /// Where a local change conflicts, merge the two sides (three-way, text) and write the
+    /// merge as a new local version; refuse only for what does not merge cleanly.
+    #[arg(long)]
+    pub merge: bool,
     /// Print what would be applied, and change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -45,6 +49,7 @@ impl Pull {
         let opts = PullOptions {
             force: self.force,
             dry_run: self.dry_run,
+            merge: self.merge,
             transit_grace_ms: Some(self.transit_grace.as_millis().min(i64::MAX as u128) as i64),
         };
         let (report, location) = session.with_remote(&self.remote, |store, remote| {
@@ -125,9 +130,9 @@ pub fn print(r: &PullReport, as_json: bool, out: &mut dyn Write) -> Result<(), C
             } else if !as_json {
                 writeln!(
                     out,
-                    "{line} (`context restore {} {}` brings it back)",
+                    "{line} (`context resolve {} --keep mine` brings yours back, `--merge` \
+                     merges the two)",
                     c.key,
-                    c.local.as_deref().unwrap_or("-")
                 )?;
             }
         }
@@ -135,9 +140,27 @@ pub fn print(r: &PullReport, as_json: bool, out: &mut dyn Write) -> Result<(), C
             writeln!(
                 err,
                 "pull refused: {} would replace local changes that the other peer never saw; \
-                 nothing was changed. `context sync pull --force` lets the newest write win \
-                 (the replaced versions stay in history, and a backup is taken first).",
+                 nothing was changed. `context sync pull --merge` merges the text documents \
+                 whose edits do not overlap; `context sync pull --force` lets the newest write \
+                 win and keeps yours in history, where `context conflicts` lists them and \
+                 `context resolve KEY --keep mine|theirs` or `--merge` settles each (a backup \
+                 is taken first).",
                 plural(r.conflicts.len() as u64, "key")
+            )?;
+        } else if !as_json {
+            writeln!(
+                out,
+                "{} in conflict: `context conflicts` lists them, `context resolve KEY` settles each",
+                plural(r.conflicts.len() as u64, "key")
+            )?;
+        }
+    }
+    if r.applied && !as_json {
+        for m in &r.merged {
+            writeln!(
+                out,
+                "merged: {} in project {}: yours ({}) and theirs ({}) merged cleanly as {}",
+                m.key, m.project, m.mine, m.theirs, m.version
             )?;
         }
     }

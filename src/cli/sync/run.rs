@@ -19,6 +19,10 @@ pub struct SyncRun {
     /// publish again what the remote lost (see `pull --help`, `push --help`).
     #[arg(long)]
     force: bool,
+    /// Let the pull merge conflicting text documents whose edits do not overlap (see
+    /// `pull --help`).
+    #[arg(long)]
+    merge: bool,
     #[command(flatten)]
     wait: WaitFlag,
     /// How long a missing changeset may be on its way before its gap is bad data (see
@@ -41,6 +45,7 @@ impl SyncRun {
         let pull = pull::Pull {
             remote: self.remote.clone(),
             force: self.force,
+            merge: self.merge,
             dry_run: false,
             transit_grace: self.transit_grace,
             wait: self.wait.clone(),

@@ -92,6 +92,13 @@ impl Status {
                     .join(", ")
             )?;
         }
+        if s.conflicts > 0 {
+            writeln!(
+                out,
+                "conflicts {} unsettled: `context conflicts` lists them, `context resolve KEY` settles each",
+                s.conflicts
+            )?;
+        }
         for c in &s.conflicts_resolved {
             writeln!(
                 out,
