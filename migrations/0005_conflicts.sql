@@ -22,6 +22,12 @@ CREATE TABLE conflict_candidates (
     PRIMARY KEY (project, key)
 ) WITHOUT ROWID;
 
+-- The history index carries each row's parent, so that telling a key whose rows form one line
+-- from one with a fork is a scan of the index alone (no row lookups).
+DROP INDEX document_versions_by_key;
+CREATE INDEX document_versions_by_key
+    ON document_versions (project, key, hlc, peer_id, version_id, parent_id);
+
 -- Keys of databases from before this schema with more than one head.
 INSERT INTO conflict_candidates (project, key)
     SELECT project, key FROM document_versions

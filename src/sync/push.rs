@@ -412,7 +412,10 @@ fn publish_chunk(
             return Err(SyncError::Diverged(Divergence {
                 kind: DivergenceKind::RemoteAhead,
                 explanation: format!(
-                    "push refused: another database published {location} as this peer ({})                      at the same moment: the home was copied to another machine, or restored                      from a backup, and both push. Nothing was replaced. `context sync push                      --force` starts a new generation so that both histories are kept.",
+                    "push refused: another database published {location} as this peer ({}) at the \
+                     same moment: the home was copied to another machine, or restored from a \
+                     backup, and both push. Nothing was replaced. `context sync push --force` \
+                     starts a new generation so that both histories are kept.",
                     me.id
                 ),
             }));
