@@ -14,13 +14,13 @@ on() {
     local machine=$1
     shift
     printf '\n[%s]$ context %s\n' "$machine" "$*"
-    CONTEXT_HOME="$work/$machine" "$bin" "$@"
+    CONTEXT_HOME="$work/$machine" CONTEXT_HOST="$machine" "$bin" "$@"
 }
 on_with_stdin() {
     local machine=$1 text=$2
     shift 2
     printf "\n[%s]$ echo '%s' | context %s\n" "$machine" "$text" "$*"
-    printf '%s\n' "$text" | CONTEXT_HOME="$work/$machine" "$bin" "$@"
+    printf '%s\n' "$text" | CONTEXT_HOME="$work/$machine" CONTEXT_HOST="$machine" "$bin" "$@"
 }
 
 echo "# two homes and a shared folder in $work"
@@ -49,12 +49,41 @@ on_with_stdin desktop 'Desktop: changesets are checksummed.' put research/backgr
 on laptop sync push
 on desktop sync push
 printf '\n[laptop]$ context sync pull   # refused: the desktop edit would replace an unseen local edit\n'
-CONTEXT_HOME="$work/laptop" "$bin" sync pull || echo "(exit $?)"
+CONTEXT_HOME="$work/laptop" CONTEXT_HOST=laptop "$bin" sync pull || echo "(exit $?)"
 on laptop sync pull --force
 on desktop sync pull
 on laptop get research/background-sync
 on desktop get research/background-sync
 on laptop history research/background-sync
+
+echo; echo "# the laptop's edit lost; both list the conflict until someone settles it"
+on laptop conflicts
+on laptop diff research/background-sync mine theirs
+on laptop resolve research/background-sync --keep mine
+on laptop sync push
+on desktop sync pull
+on desktop get research/background-sync
+on desktop conflicts
+
+echo; echo "# both edit different lines of one plan: --merge merges them"
+printf '\n[laptop]$ context put plan/q2 --project plans   # a four-line plan\n'
+printf 'Q2\n- ship sync\n- write the docs\n- run the benchmarks\n' \
+    | CONTEXT_HOME="$work/laptop" CONTEXT_HOST=laptop "$bin" put plan/q2 --project plans
+on laptop sync push
+on desktop sync pull
+printf '\n[laptop]$ context put plan/q2 --project plans   # edits the second line\n'
+printf 'Q2\n- ship sync over S3 and SSH\n- write the docs\n- run the benchmarks\n' \
+    | CONTEXT_HOME="$work/laptop" CONTEXT_HOST=laptop "$bin" put plan/q2 --project plans
+printf '\n[desktop]$ context put plan/q2 --project plans   # edits the last line\n'
+printf 'Q2\n- ship sync\n- write the docs\n- run the benchmarks at 2M versions\n' \
+    | CONTEXT_HOME="$work/desktop" CONTEXT_HOST=desktop "$bin" put plan/q2 --project plans
+on laptop sync push
+on desktop sync push
+on laptop sync pull --merge
+on laptop get plan/q2 --project plans
+on laptop sync push
+on desktop sync pull
+on desktop get plan/q2 --project plans
 
 echo; echo "# housekeeping: prune what both have applied (a snapshot stands for it)"
 on desktop sync push

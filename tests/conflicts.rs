@@ -95,6 +95,14 @@ fn both_machines_list_the_conflict_with_their_own_side_as_mine() {
     assert_eq!(l["mine"]["current"], false);
     assert_eq!(d["ancestor"], p.base.as_str());
 
+    let d = p.laptop.ok(&["diff", "plan", "mine", "theirs"]);
+    assert!(
+        d.starts_with(&format!(
+            "--- plan@{}\n+++ plan@{}\n",
+            p.laptop_edit, p.desktop_edit
+        )),
+        "{d}"
+    );
     let human = p.laptop.ok(&["conflicts"]);
     assert!(human.contains("plan (project default)"), "{human}");
     assert!(human.contains("desktop  (current)"), "{human}");
@@ -483,6 +491,13 @@ fn diff_shows_a_unified_diff_between_versions() {
     assert!(
         d.starts_with(&format!("--- plan@{v3}\n+++ plan@{v1}\n")),
         "{d}"
+    );
+    // The sides of a conflict by name: only where there is one.
+    assert!(
+        home.run(&["diff", "plan", "mine", "theirs"])
+            .code(1)
+            .stderr
+            .contains("no unsettled conflict")
     );
     // The same bodies: no output.
     assert_eq!(home.ok(&["diff", "plan", &v3, &v3]), "");

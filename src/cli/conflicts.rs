@@ -109,7 +109,7 @@ impl Conflicts {
         writeln!(
             out,
             "settle each with `context resolve KEY --keep mine`, `--keep theirs`, or `--merge`; \
-             `context diff KEY MINE THEIRS` shows what differs"
+             `context diff KEY mine theirs` shows what differs"
         )?;
         Ok(())
     }
@@ -223,10 +223,11 @@ fn conflicting_hunks(text: &[u8]) -> Vec<u8> {
 pub struct Diff {
     /// The document's key.
     key: String,
-    /// The older side: a version id (or unique prefix). Alone, it is compared with the current
-    /// version; without it, the current version is compared with its parent.
+    /// The older side: a version id (or unique prefix), or `mine` / `theirs` for a side of the
+    /// key's conflict. Alone, it is compared with the current version; without it, the
+    /// current version is compared with its parent.
     v1: Option<String>,
-    /// The newer side: a version id (or unique prefix).
+    /// The newer side: a version id (or unique prefix), `mine` or `theirs`.
     v2: Option<String>,
     #[command(flatten)]
     project: ProjectFlag,
@@ -236,7 +237,18 @@ impl Diff {
     pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<(), CliError> {
         let store = env.open_store_to_read()?;
         let project = env.project(self.project.project);
-        let find = |id: &str| store.find_version(&project, &self.key, id);
+        let sides = store.conflicts_of(&project, &self.key)?;
+        let find = |id: &str| -> Result<Version, CliError> {
+            match (id, sides.first()) {
+                ("mine", Some(c)) => Ok(c.mine.clone()),
+                ("theirs", Some(c)) => Ok(c.theirs.clone()),
+                ("mine" | "theirs", None) => Err(CliError::Resolve(ResolveError::NoConflict {
+                    project: project.clone(),
+                    key: self.key.clone(),
+                })),
+                _ => Ok(store.find_version(&project, &self.key, id)?),
+            }
+        };
         let (old, new) = match (&self.v1, &self.v2) {
             (Some(a), Some(b)) => (Some(find(a)?), find(b)?),
             (Some(a), None) => (Some(find(a)?), current(&store, &project, &self.key)?),

@@ -109,6 +109,15 @@ pub fn print(r: &PullReport, as_json: bool, out: &mut dyn Write) -> Result<(), C
             )?;
         }
     }
+    if r.applied && !as_json {
+        for m in &r.merged {
+            writeln!(
+                out,
+                "merged: {} in project {}: yours ({}) and theirs ({}) merged cleanly as {}",
+                m.key, m.project, m.mine, m.theirs, m.version
+            )?;
+        }
+    }
     if !r.conflicts.is_empty() {
         let refused = !r.forced;
         for c in &r.conflicts {
@@ -152,15 +161,6 @@ pub fn print(r: &PullReport, as_json: bool, out: &mut dyn Write) -> Result<(), C
                 out,
                 "{} in conflict: `context conflicts` lists them, `context resolve KEY` settles each",
                 plural(r.conflicts.len() as u64, "key")
-            )?;
-        }
-    }
-    if r.applied && !as_json {
-        for m in &r.merged {
-            writeln!(
-                out,
-                "merged: {} in project {}: yours ({}) and theirs ({}) merged cleanly as {}",
-                m.key, m.project, m.mine, m.theirs, m.version
             )?;
         }
     }
