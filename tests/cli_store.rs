@@ -538,3 +538,33 @@ fn every_argument_and_flag_is_described() {
         }
     }
 }
+
+#[test]
+fn edit_opens_the_editor_and_writes_only_a_change() {
+    let home = Home::new();
+    home.put("plan", "one\n");
+    let append = [("EDITOR", "sh -c 'printf \"two\\n\" >> \"$1\"' sh")];
+    let run = home.run_with(&["edit", "plan"], b"", &append).code(0);
+    assert_eq!(run.stdout.trim().len(), 36, "prints the new version");
+    assert_eq!(home.get("plan"), "one\ntwo\n");
+    assert_eq!(home.history_ids("plan").len(), 2);
+    // VISUAL comes before EDITOR; an editor that changes nothing writes nothing.
+    let unchanged = [("VISUAL", "true"), ("EDITOR", "false")];
+    let run = home.run_with(&["edit", "plan"], b"", &unchanged).code(0);
+    assert!(run.stderr.contains("unchanged"), "{}", run.stderr);
+    assert_eq!(home.history_ids("plan").len(), 2);
+    // A failing editor writes nothing either, and says so.
+    let run = home
+        .run_with(&["edit", "plan"], b"", &[("EDITOR", "false")])
+        .code(1);
+    assert!(run.stderr.contains("nothing was written"), "{}", run.stderr);
+    assert_eq!(home.history_ids("plan").len(), 2);
+    // A new key: written when the editor leaves a body.
+    let write = [("EDITOR", "sh -c 'printf \"fresh\\n\" > \"$1\"' sh")];
+    home.run_with(&["edit", "notes/new", "--project", "work"], b"", &write)
+        .code(0);
+    assert_eq!(
+        home.ok(&["get", "notes/new", "--project", "work"]),
+        "fresh\n"
+    );
+}

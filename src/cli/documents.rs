@@ -74,6 +74,86 @@ fn read_body(file: Option<&PathBuf>) -> Result<Vec<u8>, CliError> {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  context edit plan/q1\n  EDITOR='code --wait' context edit notes/today --project work"
+)]
+pub struct Edit {
+    /// The document's key (a new document if it has none yet).
+    key: String,
+    #[command(flatten)]
+    project: ProjectFlag,
+}
+
+impl Edit {
+    /// Opens `$VISUAL`, else `$EDITOR`, else `vi`, on a temporary copy of the current body;
+    /// writes a new version only if the editor exits 0 and the body changed.
+    pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<(), CliError> {
+        let project = env.project(self.project.project);
+        let mut store = env.open_store()?;
+        let before = match store.get(&project, &self.key) {
+            Ok(doc) => Some(doc.body),
+            Err(context::store::StoreError::NotFound { .. }) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let editor = env
+            .var("VISUAL")
+            .filter(|v| !v.trim().is_empty())
+            .or_else(|| env.var("EDITOR").filter(|v| !v.trim().is_empty()))
+            .unwrap_or_else(|| "vi".to_string());
+        let words = shlex::split(&editor)
+            .filter(|w| !w.is_empty())
+            .ok_or_else(|| CliError::BadValue {
+                flag: "$EDITOR",
+                value: editor.clone(),
+                reason: "not a command line (unbalanced quotes?)".to_string(),
+            })?;
+        // The key's last segment names the file, so the editor can tell what it holds.
+        let name = self.key.rsplit('/').next().unwrap_or("document");
+        let file = tempfile::Builder::new()
+            .prefix("context-edit-")
+            .suffix(&format!("-{name}"))
+            .tempfile()
+            .map_err(|source| CliError::WriteOutput {
+                what: "a temporary file for the editor".to_string(),
+                source,
+            })?;
+        std::fs::write(file.path(), before.as_deref().unwrap_or_default()).map_err(|source| {
+            CliError::WriteOutput {
+                what: file.path().display().to_string(),
+                source,
+            }
+        })?;
+        let status = std::process::Command::new(&words[0])
+            .args(&words[1..])
+            .arg(file.path())
+            .status()
+            .map_err(|source| CliError::ReadInput {
+                what: format!("the editor {editor:?}"),
+                source,
+            })?;
+        if !status.success() {
+            return Err(CliError::Editor {
+                editor,
+                status: status.to_string(),
+            });
+        }
+        let after = std::fs::read(file.path()).map_err(|source| CliError::ReadInput {
+            what: file.path().display().to_string(),
+            source,
+        })?;
+        if before.as_deref() == Some(after.as_slice()) || (before.is_none() && after.is_empty()) {
+            if !super::quiet() {
+                eprintln!("context: {} unchanged; nothing written", self.key);
+            }
+            return Ok(());
+        }
+        let version = store.put(&project, &self.key, &after, None)?;
+        writeln!(out, "{}", version.id)?;
+        Ok(())
+    }
+}
+
+#[derive(Debug, Args)]
 pub struct Get {
     /// The document's key.
     key: String,

@@ -52,6 +52,8 @@ enum Command {
     Put(documents::Put),
     /// Print the body of KEY (or of one of its versions).
     Get(documents::Get),
+    /// Edit KEY in $VISUAL or $EDITOR; writes a new version if the body changed.
+    Edit(documents::Edit),
     /// Delete KEY (writes a tombstone; the history stays).
     Rm(documents::Rm),
     /// List keys.
@@ -109,6 +111,8 @@ pub enum CliError {
     Resolve(#[from] context::resolve::ResolveError),
     #[error("cannot write {what}: {source}")]
     WriteOutput { what: String, source: io::Error },
+    #[error("the editor {editor:?} failed ({status}); nothing was written")]
+    Editor { editor: String, status: String },
 }
 
 impl CliError {
@@ -143,6 +147,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome, CliError> {
     let outcome = match cli.command {
         Command::Put(c) => c.run(&env, out).map(|()| Outcome::Ok),
         Command::Get(c) => c.run(&env, out).map(|()| Outcome::Ok),
+        Command::Edit(c) => c.run(&env, out).map(|()| Outcome::Ok),
         Command::Rm(c) => c.run(&env, out).map(|()| Outcome::Ok),
         Command::Ls(c) => c.run(&env, out).map(|()| Outcome::Ok),
         Command::History(c) => c.run(&env, out).map(|()| Outcome::Ok),
