@@ -1,7 +1,7 @@
 # The commands a newcomer looks for. `make ci` is exactly what CI runs (.ci/run).
 CARGO ?= cargo
 
-.PHONY: build test test-deps ci demo bench fmt lint soak fuzz
+.PHONY: build test test-deps ci demo bench fmt lint soak fuzz man
 
 build:
 	$(CARGO) build --release
@@ -19,6 +19,12 @@ test-deps:
 
 fmt:
 	$(CARGO) fmt --check
+
+# The man pages, from the same definitions as --help, into target/man (installed by nothing:
+# `man -l target/man/context-sync.1`, or copy them to ~/.local/share/man/man1).
+man:
+	$(CARGO) run --quiet -- __man target/man
+	@ls target/man
 
 lint:
 	$(CARGO) clippy --all-targets -- -D warnings

@@ -117,7 +117,6 @@ impl fmt::Display for Hlc {
     }
 }
 
-/// Milliseconds since the epoch as RFC 3339 in UTC, to the millisecond.
 /// A span a person reads: "40 s", "12 min", "3 h", "2 days".
 pub fn describe_age(ms: i64) -> String {
     let s = ms.max(0) / 1000;
@@ -129,11 +128,29 @@ pub fn describe_age(ms: i64) -> String {
     }
 }
 
+/// Milliseconds since the epoch as RFC 3339 in UTC, to the millisecond: what JSON carries.
 pub fn rfc3339(ms: i64) -> String {
     match DateTime::from_timestamp_millis(ms) {
         Some(t) => t.to_rfc3339_opts(SecondsFormat::Millis, true),
         None => format!("@{ms}ms"),
     }
+}
+
+/// Milliseconds since the epoch as a person reads it: local time (`TZ`, else the system's
+/// zone), to the second, `2026-11-26 10:02:00`.
+pub fn local(ms: i64) -> String {
+    match DateTime::from_timestamp_millis(ms) {
+        Some(t) => t
+            .with_timezone(&chrono::Local)
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string(),
+        None => format!("@{ms}ms"),
+    }
+}
+
+/// [`local`] of an RFC 3339 instant (as reports carry them); the text itself if it is not one.
+pub fn local_of(rfc3339: &str) -> String {
+    parse_instant(rfc3339).map_or_else(|| rfc3339.to_string(), local)
 }
 
 /// Parses an RFC 3339 instant (`2026-11-25T10:00:00Z`) or a count of milliseconds since the epoch.

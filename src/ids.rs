@@ -123,7 +123,38 @@ uuid_newtype!(
     PeerId
 );
 
+/// The shortest length (at least 8) at which the [`VersionId::short`] forms of `ids` are all
+/// different: what a listing shows.
+pub fn short_len(ids: &[VersionId]) -> usize {
+    (8..32)
+        .find(|&len| {
+            let mut seen = std::collections::HashSet::new();
+            ids.iter().all(|id| seen.insert(id.short(len)))
+        })
+        .unwrap_or(32)
+}
+
 impl VersionId {
+    /// The last `len` hex digits of the id. A v7 id begins with its time, so versions written
+    /// close together share their beginning; the end is random, and a few digits of it tell
+    /// them apart. Every command that takes a version id accepts this form.
+    pub fn short(&self, len: usize) -> String {
+        let s = self.simple();
+        s[s.len() - len.min(s.len())..].to_string()
+    }
+
+    /// Whether `wanted` (hyphens and case aside) is the start or the end of this id: a full id,
+    /// a prefix, or a short form.
+    pub fn matches(&self, wanted: &str) -> bool {
+        let wanted: String = wanted
+            .chars()
+            .filter(|c| *c != '-')
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
+        let s = self.simple();
+        !wanted.is_empty() && (s.starts_with(&wanted) || s.ends_with(&wanted))
+    }
+
     /// A new UUID v7 at `wall_ms` with random bits from `ids`.
     pub fn generate(ids: &dyn IdSource, wall_ms: i64) -> VersionId {
         let random = ids.random_bytes();

@@ -20,6 +20,8 @@ pub enum Outcome {
     Busy,
     /// A changeset failed its checksum or decoding, or a stream has a gap.
     BadData,
+    /// The user stopped it (Ctrl-C); what was not committed was undone.
+    Interrupted,
 }
 
 impl Outcome {
@@ -32,6 +34,7 @@ impl Outcome {
             Outcome::Diverged => "diverged",
             Outcome::Busy => "busy",
             Outcome::BadData => "bad-data",
+            Outcome::Interrupted => "interrupted",
         }
     }
 

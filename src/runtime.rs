@@ -4,6 +4,7 @@
 //! tests and benches build them from a fixed time and seed.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::clock::{Clock, SystemClock};
 use crate::ids::{IdSource, OsRandom};
@@ -18,6 +19,9 @@ pub struct Runtime {
     pub host: String,
     /// Who hears how far a long push, pull or snapshot has got (nobody by default).
     pub progress: Arc<dyn Progress>,
+    /// Set when the user asked to stop (Ctrl-C): a long push, pull or snapshot stops at the
+    /// next changeset, undoing what is not committed.
+    pub interrupt: Arc<AtomicBool>,
 }
 
 impl Runtime {
@@ -27,7 +31,13 @@ impl Runtime {
             ids,
             host: host.into(),
             progress: Arc::new(Silent),
+            interrupt: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Whether the user asked to stop.
+    pub fn interrupted(&self) -> bool {
+        self.interrupt.load(Ordering::Relaxed)
     }
 
     /// The system clock, the operating system's randomness and the kernel's host name.

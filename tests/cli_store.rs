@@ -60,11 +60,70 @@ fn every_write_is_a_new_version_and_history_is_newest_first() {
         assert!(v["created_at"].as_str().unwrap().ends_with('Z'));
         assert!(v["size"].as_u64().is_some());
     }
-    // The human table names every version too.
+    // The human table names every version too, by the end of its id.
     let table = home.ok(&["history", "k"]);
     for id in [&a, &b, &c] {
-        assert!(table.contains(id.as_str()), "{table}");
+        let short = &id.replace('-', "")[24..];
+        assert!(table.contains(short), "{table}");
     }
+}
+
+#[test]
+fn history_reads_in_local_time_with_short_ids_and_machine_names_in_100_columns() {
+    let home = Home::new().with_env("CONTEXT_HOST", "a-laptop-with-a-long-name");
+    let now = [("CONTEXT_NOW", "2026-11-26T09:00:00Z")];
+    // Written in the same millisecond: v7 ids that share their beginning.
+    let a = home.run_with(&["put", "k"], b"one", &now).code(0).stdout;
+    let b = home
+        .run_with(&["put", "k", "--ttl", "1d"], b"two", &now)
+        .code(0)
+        .stdout;
+    let (a, b) = (a.trim(), b.trim());
+    assert_eq!(a[..13], b[..13], "same time prefix");
+    let utc = home
+        .run_with(&["history", "k"], b"", &[("TZ", "UTC")])
+        .code(0)
+        .stdout;
+    let tokyo = home
+        .run_with(&["history", "k"], b"", &[("TZ", "JST-9")])
+        .code(0)
+        .stdout;
+    assert!(utc.contains("2026-11-26 09:00:00"), "{utc}");
+    assert!(tokyo.contains("2026-11-26 18:00:00"), "{tokyo}");
+    assert!(tokyo.contains("expires 2026-11-27 18:00"), "{tokyo}");
+    assert!(
+        utc.contains("a-laptop-wit "),
+        "the machine, cut to its column: {utc}"
+    );
+    let json = home
+        .run_with(&["history", "k", "--json"], b"", &[("TZ", "JST-9")])
+        .code(0)
+        .json();
+    let peer = json[0]["peer"].as_str().unwrap();
+    assert!(!utc.contains(peer), "no peer id without -v");
+    for line in utc.lines() {
+        assert!(
+            line.chars().count() <= 100,
+            "{} columns: {line}",
+            line.len()
+        );
+    }
+    // JSON stays UTC RFC 3339.
+    assert_eq!(json[0]["created_at"], "2026-11-26T09:00:00.000Z");
+    // The short form the table shows is what commands take.
+    let row = utc
+        .lines()
+        .find(|l| l.contains("2  -") || l.ends_with("  -"))
+        .unwrap();
+    let short = row.split_whitespace().next().unwrap();
+    assert_eq!(short.len(), 8, "{utc}");
+    assert!(a.replace('-', "").ends_with(short));
+    assert_eq!(home.ok(&["get", "k", "--version", short]), "one");
+    home.ok(&["restore", "k", short]);
+    assert_eq!(home.get("k"), "one");
+    // A prefix both ids share is ambiguous, and says so.
+    let run = home.run(&["get", "k", "--version", &a[..8]]).code(1);
+    assert!(run.stderr.contains("ambiguous"), "{}", run.stderr);
 }
 
 #[test]
@@ -567,4 +626,33 @@ fn edit_opens_the_editor_and_writes_only_a_change() {
         home.ok(&["get", "notes/new", "--project", "work"]),
         "fresh\n"
     );
+}
+
+#[test]
+fn make_man_writes_a_page_per_command() {
+    let home = Home::new();
+    let dir = home.path().join("man");
+    home.ok(&["__man", dir.to_str().unwrap()]);
+    for page in [
+        "context.1",
+        "context-put.1",
+        "context-resolve.1",
+        "context-sync-pull.1",
+        "context-sync-key-export.1",
+    ] {
+        let text =
+            std::fs::read_to_string(dir.join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+        assert!(
+            text.starts_with(".ie") || text.contains(".TH"),
+            "{page} is roff"
+        );
+    }
+    let pull = std::fs::read_to_string(dir.join("context-sync-pull.1")).unwrap();
+    assert!(pull.contains("merge"), "{pull}");
+    assert!(
+        !dir.join("context-__man.1").exists(),
+        "the hidden command has no page"
+    );
+    // It is not in --help either.
+    assert!(!home.ok(&["--help"]).contains("__man"));
 }

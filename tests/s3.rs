@@ -323,3 +323,45 @@ fn a_pull_killed_mid_way_over_s3_applies_all_or_nothing() {
         assert_eq!(b.rows(), total);
     }
 }
+
+/// Ctrl-C during a long pull: it stops at the next changeset, undoes everything, says so, and
+/// exits 130; the next pull does the whole job.
+#[test]
+fn ctrl_c_during_a_pull_applies_nothing_and_exits_130() {
+    let (a, b, bucket) = (home(), home(), Bucket::new());
+    let remote = bucket.remote();
+    {
+        let rt = context::runtime::Runtime::system();
+        let mut store = context::store::Store::open(&a.db(), rt).unwrap();
+        for i in 0..120 {
+            store.put("default", &format!("k{i}"), b"v", None).unwrap();
+            context::sync::push(&mut store, &remote, Default::default()).unwrap();
+        }
+    }
+    // Every request 40 ms late: the pull takes seconds.
+    let proxy = Proxy::start(moto().addr, Duration::from_millis(40));
+    let mut cmd = b.command(&["sync", "pull", "--remote", &bucket.url]);
+    cmd.env("AWS_ENDPOINT_URL", proxy.url())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while proxy.requests() < 20 {
+        assert!(Instant::now() < deadline, "the pull never got going");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted; nothing applied"), "{stderr}");
+    assert_eq!(b.rows_if_any(), 0, "nothing applied");
+    let log = b.run(&["sync", "log", "--json"]).code(0).json();
+    assert_eq!(log[0]["outcome"], "interrupted");
+    sync(&b, "pull", &bucket, &[]).code(0);
+    assert_eq!(b.rows(), 120);
+}

@@ -17,6 +17,7 @@ use super::documents::ProjectFlag;
 use super::{CliError, Env};
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  context conflicts\n  context conflicts --json")]
 pub struct Conflicts {
     /// Print a JSON object: {"conflicts": [...]}.
     #[arg(long)]
@@ -99,9 +100,9 @@ impl Conflicts {
                     out,
                     "  {name:<6}  {}  {}  {:<9}  {}{}",
                     s.version,
-                    s.written_at,
+                    context::clock::local_of(&s.written_at),
                     s.kind,
-                    s.host.as_deref().unwrap_or(&s.peer),
+                    super::peer_label(s.host.as_deref(), &s.peer),
                     if s.current { "  (current)" } else { "" }
                 )?;
             }
@@ -117,6 +118,9 @@ impl Conflicts {
 
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("how").required(true).args(["keep", "merge"])))]
+#[command(
+    after_help = "Examples:\n  context resolve plan/q1 --keep mine\n  context resolve plan/q1 --merge --output merged.md   # then edit merged.md and `context put plan/q1 --file merged.md`"
+)]
 pub struct Resolve {
     /// The document's key.
     key: String,
@@ -220,6 +224,9 @@ fn conflicting_hunks(text: &[u8]) -> Vec<u8> {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  context diff plan/q1                # the last change\n  context diff plan/q1 mine theirs     # the two sides of a conflict"
+)]
 pub struct Diff {
     /// The document's key.
     key: String,

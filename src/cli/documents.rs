@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::Args;
 use serde::Serialize;
 
-use context::clock::rfc3339;
+use context::clock::{local, rfc3339};
 use context::duration;
 use context::store::{Listed, State, Version};
 
@@ -21,6 +21,9 @@ pub struct ProjectFlag {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  echo 'Litestream ships WAL segments.' | context put research/background-sync\n  context put plan/q1 --file plan.md --ttl 7d --project work"
+)]
 pub struct Put {
     /// The document's key, e.g. `research/background-sync` (`/` groups keys; `ls PREFIX` lists a group).
     key: String,
@@ -154,10 +157,13 @@ impl Edit {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  context get research/background-sync\n  context get plan/q1 --version 4e128677 --project work"
+)]
 pub struct Get {
     /// The document's key.
     key: String,
-    /// A version id (or a unique prefix of one) from `context history KEY`.
+    /// A version: its short form from `context history KEY`, a full id, or a unique prefix.
     #[arg(long, value_name = "ID")]
     version: Option<String>,
     #[command(flatten)]
@@ -178,6 +184,7 @@ impl Get {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  context rm tmp/scratch\n  context rm plan/q1 --project work")]
 pub struct Rm {
     /// The document's key.
     key: String,
@@ -195,6 +202,9 @@ impl Rm {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  context ls research/\n  context ls --deleted --json --project work"
+)]
 pub struct Ls {
     /// Only keys that begin with PREFIX.
     prefix: Option<String>,
@@ -261,6 +271,7 @@ fn entry_json(e: &Listed) -> ListedJson<'_> {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  context projects\n  context projects --json")]
 pub struct Projects {
     /// Print a JSON array.
     #[arg(long)]
@@ -314,6 +325,9 @@ impl Projects {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  context history plan/q1\n  context history plan/q1 --json | jq -r '.[1].id'"
+)]
 pub struct History {
     /// The document's key.
     key: String,
@@ -334,25 +348,35 @@ impl History {
             writeln!(out)?;
             return Ok(());
         }
+        // Fits 100 columns: short ids, local time to the second, the machine by name.
+        let ids: Vec<_> = versions.iter().map(|v| v.id).collect();
+        let len = context::ids::short_len(&ids);
+        let mut hosts = std::collections::HashMap::new();
+        for v in &versions {
+            if let std::collections::hash_map::Entry::Vacant(e) = hosts.entry(v.peer) {
+                let host = store.host_of(v.peer)?;
+                e.insert(host.unwrap_or_else(|| v.peer.to_string()[..8].to_string()));
+            }
+        }
         writeln!(
             out,
-            "{:<36}  {:<24}  {:<9}  {:<36}  {:>8}  PARENT",
-            "ID", "TIME", "KIND", "PEER", "SIZE"
+            "{:<len$}  {:<19}  {:<9}  {:<12}  {:>6}  PARENT",
+            "ID", "TIME", "KIND", "MACHINE", "SIZE"
         )?;
         for v in &versions {
             let size = v.size.map_or_else(|| "-".to_string(), |s| s.to_string());
-            let parent = v.parent.map_or_else(|| "-".to_string(), |p| p.to_string());
+            let parent = v.parent.map_or_else(|| "-".to_string(), |p| p.short(len));
             let expiry = v
                 .expires_at_ms
-                .map(|at| format!("  expires {}", rfc3339(at)))
+                .map(|at| format!("  expires {}", &local(at)[..16]))
                 .unwrap_or_default();
+            let host: String = hosts[&v.peer].chars().take(12).collect();
             writeln!(
                 out,
-                "{:<36}  {:<24}  {:<9}  {:<36}  {:>8}  {parent}{expiry}",
-                v.id.to_string(),
-                rfc3339(v.hlc.wall_ms()),
+                "{:<len$}  {:<19}  {:<9}  {host:<12}  {:>6}  {parent}{expiry}",
+                v.id.short(len),
+                local(v.hlc.wall_ms()),
                 v.kind.as_str(),
-                v.peer.to_string(),
                 size,
             )?;
         }
@@ -394,10 +418,14 @@ fn hex(bytes: [u8; 32]) -> String {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  context history plan/q1      # find the version\n  context restore plan/q1 4e128677"
+)]
 pub struct Restore {
     /// The document's key.
     key: String,
-    /// The version to bring back: an id (or unique prefix) from `context history KEY`.
+    /// The version to bring back: its short form from `context history KEY`, a full id, or a
+    /// unique prefix.
     version: String,
     #[command(flatten)]
     project: ProjectFlag,

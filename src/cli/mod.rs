@@ -22,16 +22,31 @@ use context::runtime::Runtime;
 use context::store::{Store, StoreError};
 use context::sync::SyncError;
 
+/// What `context --help` says of the environment (the README's "Environment" lists the same).
+const ENVIRONMENT: &str = "\
+Environment:
+  CONTEXT_HOME          the home (database, keys, backups); else $XDG_DATA_HOME/context,
+                        else ~/.local/share/context
+  CONTEXT_PROJECT       the project when --project is not given (else `default`)
+  CONTEXT_HOST          this machine's name, as other machines show it (else the host name)
+  CONTEXT_SCENARIO_ID   names this run in logs and `sync log` (else a fresh id per run)
+  CONTEXT_NOW           the clock, as an RFC 3339 instant or epoch milliseconds (for tests)
+  CONTEXT_SSH           replaces the `ssh` command of ssh:// remotes (split like a shell would)
+  CONTEXT_S3_IMDS=1     lets an s3:// remote ask the instance metadata service for credentials
+  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION (AWS_DEFAULT_REGION),
+  AWS_ENDPOINT_URL (AWS_ENDPOINT_URL_S3), AWS_ALLOW_HTTP=true
+                        s3:// credentials, region and endpoint, as the AWS tools name them
+  VISUAL, EDITOR        the editor of `context edit` (else vi)
+  TZ                    the time zone of times shown to a person (JSON is always UTC)
+  NO_COLOR              no colour in diffs and logs
+  RUST_LOG              log filter on stderr (`info`, `context=debug`); overrides -v and -q";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "context",
     version,
     about = "A versioned document store, synced across your machines through a shared folder, a bucket or SSH",
-    after_help = "Data lives in $CONTEXT_HOME, else $XDG_DATA_HOME/context, else ~/.local/share/context.\n\
-                  An s3:// remote is configured by AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, \
-                  AWS_SESSION_TOKEN, AWS_REGION, AWS_ENDPOINT_URL and AWS_ALLOW_HTTP=true (for a \
-                  plain-HTTP endpoint); CONTEXT_S3_IMDS=1 lets it ask the instance metadata service.\n\
-                  An ssh:// remote goes through your own ssh; CONTEXT_SSH replaces the ssh command."
+    after_help = ENVIRONMENT
 )]
 pub struct Cli {
     /// More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
@@ -70,7 +85,10 @@ enum Command {
     Conflicts(conflicts::Conflicts),
     /// Settle KEY's conflict: keep one side, or merge the two; written as a new version.
     Resolve(conflicts::Resolve),
-    /// Print a shell completion script: `context completions bash > ~/.local/share/bash-completion/completions/context`.
+    /// Print a shell completion script for bash, zsh or fish.
+    #[command(
+        after_help = "Examples:\n  context completions bash > ~/.local/share/bash-completion/completions/context\n  context completions fish > ~/.config/fish/completions/context.fish"
+    )]
     Completions {
         /// The shell.
         #[arg(value_enum)]
@@ -78,6 +96,12 @@ enum Command {
     },
     /// Sync with other machines through a shared folder, a bucket or SSH: pull, then push (or a subcommand).
     Sync(sync::SyncArgs),
+    /// Writes the man pages (context.1, context-put.1, ...) into DIR: what `make man` runs.
+    #[command(name = "__man", hide = true)]
+    Man {
+        /// The folder to write the pages into.
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -134,15 +158,81 @@ impl CliError {
 }
 
 static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static VERBOSE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+static INTERRUPT: std::sync::OnceLock<Arc<std::sync::atomic::AtomicBool>> =
+    std::sync::OnceLock::new();
+
+/// The flag Ctrl-C sets, once [`catch_ctrl_c`] has been called.
+fn interrupt_flag() -> Arc<std::sync::atomic::AtomicBool> {
+    INTERRUPT.get_or_init(Default::default).clone()
+}
+
+/// From here on, Ctrl-C asks the running push, pull or snapshot to stop at the next changeset
+/// (it undoes what it has not committed and the command exits 130); a second Ctrl-C stops the
+/// process at once. Other commands keep the default (Ctrl-C ends them).
+fn catch_ctrl_c() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        use signal_hook::consts::SIGINT;
+        let flag = interrupt_flag();
+        // The order matters: the second Ctrl-C finds the flag the first one set.
+        let caught = signal_hook::flag::register_conditional_shutdown(SIGINT, 130, flag.clone())
+            .and_then(|_| signal_hook::flag::register(SIGINT, flag));
+        if let Err(e) = caught {
+            tracing::warn!("cannot catch Ctrl-C ({e}): it stops the process at once");
+        }
+    });
+}
+
+/// Whether `-v` asked for more: human output then shows peer ids beside host names.
+fn verbose() -> bool {
+    VERBOSE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// A peer as a person reads it: its host name (with its id under `-v`), or its id when the
+/// host is not known.
+fn peer_label(host: Option<&str>, id: &str) -> String {
+    match host {
+        Some(h) if verbose() => format!("{h} ({id})"),
+        Some(h) => h.to_string(),
+        None => id.to_string(),
+    }
+}
 
 /// Whether `-q` asked for errors only.
 fn quiet() -> bool {
     QUIET.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+/// The man pages of `context` and of every command under it, as `context-sync-push.1` etc.
+fn write_man_pages(dir: &std::path::Path) -> io::Result<()> {
+    fn write(cmd: &clap::Command, name: &str, dir: &std::path::Path) -> io::Result<()> {
+        if cmd.is_hide_set() {
+            return Ok(());
+        }
+        let mut page = Vec::new();
+        clap_mangen::Man::new(cmd.clone())
+            .title(name.to_uppercase())
+            .render(&mut page)?;
+        std::fs::write(dir.join(format!("{name}.1")), page)?;
+        for sub in cmd.get_subcommands() {
+            if sub.get_name() != "help" {
+                write(sub, &format!("{name}-{}", sub.get_name()), dir)?;
+            }
+        }
+        Ok(())
+    }
+    std::fs::create_dir_all(dir)?;
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    cmd.build();
+    write(&cmd, "context", dir)
+}
+
 /// Runs the parsed command, writing its results to `out`; returns how it ended.
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome, CliError> {
     QUIET.store(cli.quiet, std::sync::atomic::Ordering::Relaxed);
+    VERBOSE.store(cli.verbose > 0, std::sync::atomic::Ordering::Relaxed);
     let env = Env::from_process();
     let outcome = match cli.command {
         Command::Put(c) => c.run(&env, out).map(|()| Outcome::Ok),
@@ -165,6 +255,13 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome, CliError> {
             Ok(Outcome::Ok)
         }
         Command::Sync(c) => c.run(&env, out),
+        Command::Man { dir } => {
+            write_man_pages(&dir).map_err(|source| CliError::WriteOutput {
+                what: format!("the man pages in {}", dir.display()),
+                source,
+            })?;
+            Ok(Outcome::Ok)
+        }
     }?;
     out.flush()?;
     Ok(outcome)
@@ -208,6 +305,7 @@ impl Env {
         if let Some(bar) = progress::TerminalBar::for_this_terminal() {
             rt.progress = Arc::new(bar);
         }
+        rt.interrupt = interrupt_flag();
         Ok(rt)
     }
 
@@ -242,5 +340,77 @@ impl Env {
     fn open_store(&self) -> Result<Store, CliError> {
         let path = home::database_path(&self.home()?);
         Ok(Store::open(&path, self.runtime()?)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every command, with the path of names that leads to it.
+    fn walk(cmd: &clap::Command, path: String, out: &mut Vec<(String, clap::Command)>) {
+        out.push((path.clone(), cmd.clone()));
+        for sub in cmd.get_subcommands() {
+            walk(sub, format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn help_names_every_environment_variable_the_binary_reads() {
+        let help = super::Cli::command().render_long_help().to_string();
+        for var in [
+            "CONTEXT_HOME",
+            "XDG_DATA_HOME",
+            "CONTEXT_PROJECT",
+            "CONTEXT_HOST",
+            "CONTEXT_SCENARIO_ID",
+            "CONTEXT_NOW",
+            "CONTEXT_SSH",
+            "CONTEXT_S3_IMDS",
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN",
+            "AWS_REGION",
+            "AWS_DEFAULT_REGION",
+            "AWS_ENDPOINT_URL",
+            "AWS_ENDPOINT_URL_S3",
+            "AWS_ALLOW_HTTP",
+            "VISUAL",
+            "EDITOR",
+            "TZ",
+            "NO_COLOR",
+            "RUST_LOG",
+        ] {
+            assert!(help.contains(var), "--help does not name {var}");
+        }
+    }
+
+    #[test]
+    fn every_argument_and_flag_is_described_and_every_command_has_examples() {
+        let mut all = Vec::new();
+        walk(&super::Cli::command(), "context".into(), &mut all);
+        let mut missing = Vec::new();
+        for (path, cmd) in &all {
+            if cmd.get_about().is_none() && path != "context" {
+                missing.push(format!("{path}: no description"));
+            }
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                if arg.get_help().is_none() {
+                    missing.push(format!("{path}: {id} has no help"));
+                }
+            }
+            let leaf = cmd.get_subcommands().next().is_none();
+            let examples = cmd
+                .get_after_help()
+                .is_some_and(|h| h.to_string().contains("Examples:"));
+            if leaf && !examples && !path.ends_with(" help") && !cmd.is_hide_set() {
+                missing.push(format!("{path}: no examples"));
+            }
+        }
+        assert!(missing.is_empty(), "{}", missing.join("\n"));
     }
 }

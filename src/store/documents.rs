@@ -366,13 +366,9 @@ impl Store {
         self.with_body(found)
     }
 
-    /// A row of `key` by id or unique prefix of its id (hyphens and case do not matter).
+    /// A row of `key` by id, unique prefix of its id, or short form (its end, as `history`
+    /// shows it); hyphens and case do not matter.
     pub fn find_version(&self, project: &str, key: &str, version: &str) -> Result<Version> {
-        let wanted: String = version
-            .chars()
-            .filter(|c| *c != '-')
-            .map(|c| c.to_ascii_lowercase())
-            .collect();
         let mut matches = self.history(project, key).map_err(|e| match e {
             StoreError::NotFound { project, key } => StoreError::NoSuchVersion {
                 project,
@@ -381,7 +377,7 @@ impl Store {
             },
             e => e,
         })?;
-        matches.retain(|v| !wanted.is_empty() && v.id.simple().starts_with(&wanted));
+        matches.retain(|v| v.id.matches(version));
         match matches.len() {
             1 => Ok(matches.remove(0)),
             0 => Err(StoreError::NoSuchVersion {

@@ -92,6 +92,8 @@ pub enum SyncError {
     Keys(#[from] crate::keys::KeyRingError),
     #[error(transparent)]
     Key(#[from] crate::changeset::sealed::KeyError),
+    #[error("interrupted; {0}")]
+    Interrupted(String),
 }
 
 impl SyncError {
@@ -100,6 +102,7 @@ impl SyncError {
         match self {
             SyncError::Diverged(_) => Outcome::Diverged,
             SyncError::Busy { .. } => Outcome::Busy,
+            SyncError::Interrupted(_) => Outcome::Interrupted,
             SyncError::Remote(RemoteError::BadKeyRecord { .. }) => Outcome::BadData,
             _ => Outcome::Error,
         }

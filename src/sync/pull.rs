@@ -446,6 +446,7 @@ fn apply(
     let db_path = store.path().to_path_buf();
     let now = store.now_ms();
     let progress = store.runtime().progress.clone();
+    let rt = store.runtime().clone();
     let imp = store.begin_import()?;
     let grace = opts.transit_grace_ms.unwrap_or(DEFAULT_TRANSIT_GRACE_MS);
     // Missing files met by this pull: in transit while younger than the grace, lost after.
@@ -496,6 +497,9 @@ fn apply(
     std::thread::scope(|scope| -> Result<(), SyncError> {
         let mut feed = prefetch::start(scope, &buffer, &order, parallel, &read);
         let mut receive = |name: &dyn FileName| {
+            if rt.interrupted() {
+                return Err(SyncError::Interrupted("nothing applied".to_string()));
+            }
             bar.advance(1);
             feed.next().ok_or_else(|| {
                 SyncError::Remote(crate::remote::RemoteError::Read {
@@ -727,6 +731,9 @@ fn apply(
     }
     if !report.conflicts.is_empty() && db_path != std::path::Path::new(":memory:") {
         report.backup = Some(store::backup(&db_path, now, BACKUPS_KEPT)?);
+    }
+    if rt.interrupted() {
+        return Err(SyncError::Interrupted("nothing applied".to_string()));
     }
     imp.commit()?;
     report.applied = true;

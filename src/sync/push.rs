@@ -319,7 +319,17 @@ fn export(
     };
     let bar = Guard::start(progress.as_ref(), "push", "versions", total);
     let page = |after| store.export_page(after, upto, exclude, PAGE_ROWS);
+    let rt = store.runtime().clone();
     export_chunks(page, state.high_water, |chunk, last| {
+        if rt.interrupted() {
+            return Err(SyncError::Interrupted(match report.changesets {
+                0 => "nothing published".to_string(),
+                n => format!(
+                    "{} published, and kept: the next push goes on from there",
+                    super::plural(n, "changeset")
+                ),
+            }));
+        }
         let n = chunk.len() as u64;
         publish_chunk(store, remote, remote_id, state, chunk, last, report)?;
         bar.advance(n);

@@ -12,6 +12,9 @@ use context::sync::{DEFAULT_REMOTE_SETTING, SyncError};
 use crate::cli::{CliError, Env};
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  context sync remote ~/Sync/context\n  context sync remote s3://my-bucket/context\n  context sync remote --unset"
+)]
 pub struct SetRemote {
     /// The remote to make the default: a folder path, a file:// URL, s3://BUCKET[/PREFIX] or
     /// ssh://[USER@]HOST[:PORT]/PATH. It must exist. Without it, prints the default remote.

@@ -11,6 +11,9 @@ use super::{RemoteFlag, print_json};
 use crate::cli::{CliError, Env};
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  context sync init --remote s3://my-bucket/context --encrypt\n  context sync key export --remote s3://my-bucket/context   # then import on the other machine"
+)]
 pub struct Init {
     #[command(flatten)]
     remote: RemoteFlag,

@@ -16,6 +16,9 @@ use super::print_json_pretty;
 use crate::cli::{CliError, Env};
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  context sync inspect ~/Sync/context/<peer>/00000001-0000000000000001.cset\n  context sync inspect FILE --json"
+)]
 pub struct Inspect {
     /// The changeset file (`.cset`).
     file: PathBuf,
@@ -312,7 +315,7 @@ fn print_changeset(cs: &Changeset, out: &mut dyn Write) -> Result<(), CliError> 
     writeln!(
         out,
         "written    {} on {}{}",
-        rfc3339(h.created_at_ms),
+        context::clock::local(h.created_at_ms),
         h.host,
         if h.snapshot { " (snapshot)" } else { "" }
     )?;
@@ -331,16 +334,16 @@ fn print_changeset(cs: &Changeset, out: &mut dyn Write) -> Result<(), CliError> 
     writeln!(out)?;
     writeln!(
         out,
-        "{:<9}  {:<36}  {:<24}  {:>8}  {:<36}  PROJECT/KEY",
+        "{:<9}  {:<36}  {:<19}  {:>8}  {:<36}  PROJECT/KEY",
         "KIND", "VERSION", "TIME", "SIZE", "PARENT"
     )?;
     for e in &cs.entries {
         writeln!(
             out,
-            "{:<9}  {:<36}  {:<24}  {:>8}  {:<36}  {}/{}",
+            "{:<9}  {:<36}  {:<19}  {:>8}  {:<36}  {}/{}",
             e.kind.as_str(),
             e.id.to_string(),
-            rfc3339(e.hlc.wall_ms()),
+            context::clock::local(e.hlc.wall_ms()),
             e.body
                 .as_ref()
                 .map_or_else(|| "-".to_string(), |b| b.len().to_string()),

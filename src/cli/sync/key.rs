@@ -19,11 +19,17 @@ pub struct KeyArgs {
 #[derive(Debug, Subcommand)]
 enum KeyCommand {
     /// Print the remote's key as one line, to paste on another machine (keep it secret).
+    #[command(
+        after_help = "Examples:\n  context sync key export --remote s3://my-bucket/context > key.txt\n  ssh desktop context sync key import --remote s3://my-bucket/context < key.txt"
+    )]
     Export {
         #[command(flatten)]
         remote: RemoteFlag,
     },
     /// Read the line `key export` printed from stdin, and keep the key if it opens the remote.
+    #[command(
+        after_help = "Examples:\n  context sync key import --remote s3://my-bucket/context < key.txt\n  pbpaste | context sync key import"
+    )]
     Import {
         #[command(flatten)]
         remote: RemoteFlag,

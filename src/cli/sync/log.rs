@@ -14,6 +14,9 @@ use super::print_json_pretty;
 use crate::cli::{CliError, Env};
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  context sync log -n 5\n  context sync log --command prune --since 7d --json"
+)]
 pub struct Log {
     /// Show at most N runs, newest first.
     #[arg(short = 'n', long = "limit", value_name = "N", default_value_t = 50)]
@@ -132,7 +135,7 @@ impl Log {
             writeln!(
                 out,
                 "{}  {:<4}  {:<8}  exit {}  {}  scenario {}  {}",
-                rfc3339(r.finished_at_ms),
+                context::clock::local(r.finished_at_ms),
                 r.command,
                 r.outcome,
                 r.exit_status,

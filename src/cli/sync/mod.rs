@@ -32,7 +32,10 @@ use context::sync::{self, DEFAULT_REMOTE_SETTING, SyncError, SyncLock};
 use super::{CliError, Env};
 
 #[derive(Debug, Args)]
-#[command(args_conflicts_with_subcommands = true)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    after_help = "Examples:\n  context sync remote ~/Sync/context   # once per machine\n  context sync                         # pull, then push\n  context sync schedule --cron         # every 15 minutes, unattended"
+)]
 pub struct SyncArgs {
     #[command(subcommand)]
     command: Option<SyncCommand>,
@@ -174,6 +177,7 @@ struct Session {
 
 impl Session {
     fn open(env: &Env, command: &'static str, wait: &WaitFlag) -> Result<Session, CliError> {
+        super::catch_ctrl_c();
         let home = env.home()?;
         let lock = SyncLock::acquire(&home, wait.wait).map_err(CliError::from)?;
         let store = env.open_store()?;

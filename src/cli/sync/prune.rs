@@ -12,6 +12,9 @@ use super::{RemoteFlag, Session, WaitFlag, print_json, print_warnings, snapshot}
 use crate::cli::{CliError, Env};
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  context sync prune --dry-run\n  context sync prune --forget-after 30d"
+)]
 pub struct Prune {
     #[command(flatten)]
     remote: RemoteFlag,
@@ -107,10 +110,11 @@ fn print(r: &PruneReport, out: &mut dyn Write) -> Result<(), CliError> {
     {
         writeln!(
             out,
-            "  left behind peer {} (host {}), silent since {}: it starts again from a snapshot",
-            p.peer,
-            p.host.as_deref().unwrap_or("?"),
-            p.last_seen_at.as_deref().unwrap_or("?")
+            "  left behind peer {}, silent since {}: it starts again from a snapshot",
+            crate::cli::peer_label(p.host.as_deref(), &p.peer),
+            p.last_seen_at
+                .as_deref()
+                .map_or_else(|| "?".to_string(), context::clock::local_of)
         )?;
     }
     for p in r.peers.iter().filter(|p| p.status == PeerStatus::Unknown) {

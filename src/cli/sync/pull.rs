@@ -11,6 +11,7 @@ use super::{RemoteFlag, Session, WaitFlag, print_json, print_warnings};
 use crate::cli::{CliError, Env};
 
 #[derive(Debug, Args, Clone)]
+#[command(after_help = "Examples:\n  context sync pull --dry-run\n  context sync pull --merge")]
 pub struct Pull {
     #[command(flatten)]
     pub remote: RemoteFlag,

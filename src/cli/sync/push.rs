@@ -11,6 +11,9 @@ use super::{RemoteFlag, Session, WaitFlag, print_json, print_warnings};
 use crate::cli::{CliError, Env};
 
 #[derive(Debug, Args, Clone)]
+#[command(
+    after_help = "Examples:\n  context sync push\n  context sync push --remote ssh://me@nas/srv/context --json"
+)]
 pub struct Push {
     #[command(flatten)]
     pub remote: RemoteFlag,

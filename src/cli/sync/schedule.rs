@@ -11,6 +11,9 @@ use context::outcome::Outcome;
 use crate::cli::{CliError, Env};
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  context sync schedule --every 15m --cron >> my-crontab\n  context sync schedule --systemd"
+)]
 pub struct Schedule {
     /// How often: a DURATION of whole minutes, e.g. 15m, 1h, 1d (for cron: one that divides
     /// an hour or a day evenly).

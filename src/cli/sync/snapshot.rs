@@ -11,6 +11,7 @@ use super::{RemoteFlag, Session, WaitFlag, print_json};
 use crate::cli::{CliError, Env};
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  context sync snapshot\n  context sync snapshot --json")]
 pub struct Snapshot {
     #[command(flatten)]
     remote: RemoteFlag,

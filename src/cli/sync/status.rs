@@ -11,6 +11,9 @@ use super::{RemoteFlag, print_json_pretty};
 use crate::cli::{CliError, Env};
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  context sync status\n  context sync status --remote s3://my-bucket/context --json"
+)]
 pub struct Status {
     #[command(flatten)]
     remote: RemoteFlag,
@@ -30,14 +33,20 @@ impl Status {
         }
         writeln!(
             out,
-            "peer     {} (generation {}, host {})",
-            s.peer_id, s.generation, s.host
+            "peer     {} (generation {})",
+            crate::cli::peer_label(Some(&s.host), &s.peer_id),
+            s.generation
         )?;
         writeln!(out, "remote   {}", s.remote)?;
         writeln!(out, "ahead    {} (local changes not yet pushed)", s.ahead)?;
         writeln!(out, "behind   {} (changesets not yet applied)", s.behind)?;
         let last = |r: &Option<LastRun>| match r {
-            Some(r) => format!("{} ({}, exit {})", r.finished_at, r.outcome, r.exit_status),
+            Some(r) => format!(
+                "{} ({}, exit {})",
+                context::clock::local_of(&r.finished_at),
+                r.outcome,
+                r.exit_status
+            ),
             None => "never".to_string(),
         };
         writeln!(out, "pushed   {}", last(&s.last_push_run))?;
@@ -49,16 +58,15 @@ impl Status {
                 " (this peer)".to_string()
             } else {
                 match p.last_push_at.as_deref() {
-                    Some(at) => format!(" last published {at}"),
+                    Some(at) => format!(" last published {}", context::clock::local_of(at)),
                     None => " never published".to_string(),
                 }
             };
             writeln!(
                 out,
-                "peer seen {} generation {} host {}{pushed}",
-                p.peer,
+                "peer seen {} generation {}{pushed}",
+                crate::cli::peer_label(p.host.as_deref(), &p.peer),
                 p.generation,
-                p.host.as_deref().unwrap_or("?"),
             )?;
         }
         if let Some(first) = s.in_transit.first() {

@@ -13,6 +13,9 @@ use super::{RemoteFlag, print_json_pretty};
 use crate::cli::{CliError, Env};
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  context sync verify\n  context sync verify --remote ~/Sync/context --json"
+)]
 pub struct Verify {
     #[command(flatten)]
     remote: RemoteFlag,
