@@ -31,8 +31,11 @@ lint:
 
 ci: fmt lint test demo
 
+# The first build on a fresh machine takes minutes (SQLite, zstd, rustls): say so, and let
+# cargo show its progress.
 demo:
-	$(CARGO) build --quiet
+	@echo "building context (the first build on a fresh machine takes a few minutes)..."
+	$(CARGO) build
 	bash scripts/demo.sh target/debug/context
 
 # Sync against its anchors (benches/sync.rs), then the store's write path (benches/store.rs).

@@ -102,6 +102,23 @@ fn outputs() -> BTreeMap<&'static str, Value> {
             .code(0)
             .json(),
     );
+    // A's newest changeset loses a byte: repair puts it back.
+    let a_peer = a.peer_id(&folder);
+    let newest = folder
+        .changesets()
+        .into_iter()
+        .rfind(|f| {
+            f.starts_with(folder.path().join(&a_peer)) && !f.to_string_lossy().contains("snapshot")
+        })
+        .expect("a changeset of A");
+    let mut bytes = std::fs::read(&newest).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    std::fs::write(&newest, bytes).unwrap();
+    out.insert(
+        "context sync repair --json",
+        a.sync("repair", &folder, &["--json"]).code(0).json(),
+    );
     out
 }
 

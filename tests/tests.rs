@@ -17,6 +17,7 @@ mod housekeeping;
 mod json_docs;
 mod prune;
 mod remote_suite;
+mod repair;
 mod s3;
 mod schema;
 mod ssh;

@@ -506,6 +506,24 @@ impl Remote {
         }
     }
 
+    /// Replaces a damaged changeset with `bytes`, atomically (`context sync repair` only: it
+    /// has checked that `bytes` are the ones the file must hold, by their checksum).
+    pub fn replace(&self, name: &dyn FileName, bytes: &[u8]) -> Result<()> {
+        let key = name.rel_path();
+        let written = match &self.key {
+            None => std::borrow::Cow::Borrowed(bytes),
+            Some(k) => {
+                std::borrow::Cow::Owned(sealed::seal(k, name.role(), bytes).map_err(|e| {
+                    RemoteError::Sealed {
+                        location: self.named(&key),
+                        reason: format!("cannot seal it: {e}"),
+                    }
+                })?)
+            }
+        };
+        self.objects.put(&key, &written)
+    }
+
     /// Deletes a changeset or snapshot file (housekeeping only). Deleting one that is already
     /// gone is not an error (another peer's prune may have been first).
     pub fn remove(&self, name: &dyn FileName) -> Result<()> {

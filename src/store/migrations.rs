@@ -34,6 +34,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0005_conflicts.sql",
         include_str!("../../migrations/0005_conflicts.sql"),
     ),
+    (
+        "0006_published.sql",
+        include_str!("../../migrations/0006_published.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

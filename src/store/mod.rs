@@ -30,7 +30,7 @@ pub(crate) use conflicts::{
 pub use documents::{Document, Listed, State, Version};
 pub(crate) use documents::{body_on, write_on};
 pub use peer::PeerIdentity;
-pub use sync_state::{Applied, Import, Pushed, RowRef, Run};
+pub use sync_state::{Applied, Import, Pushed, Rebuild, RowRef, Run};
 
 /// How long a writer waits for another process's write transaction before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);

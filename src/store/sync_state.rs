@@ -123,6 +123,72 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    /// Records that changeset `p.last_seq` of the stream (`remote_id`, `p.generation`) was
+    /// published, with what rebuilds it, and that the stream now stands at `p`: one
+    /// transaction.
+    pub fn record_published(&self, remote_id: i64, p: &Pushed, how: &Rebuild) -> Result<()> {
+        let tx = self.conn.unchecked_transaction()?;
+        tx.execute(
+            "INSERT OR REPLACE INTO published
+                 (remote_id, generation, seq, after_seq, last_seq, excluded_remote, created_at,
+                  host, checksum)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                remote_id,
+                p.generation as i64,
+                p.last_seq as i64,
+                how.after_seq,
+                how.last_seq,
+                how.excluded_remote,
+                how.created_at_ms,
+                how.host,
+                how.checksum.0.to_vec()
+            ],
+        )?;
+        tx.execute(
+            "INSERT INTO pushed (remote_id, generation, last_seq, last_checksum, high_water)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (remote_id, generation) DO UPDATE SET
+                 last_seq = excluded.last_seq, last_checksum = excluded.last_checksum,
+                 high_water = excluded.high_water",
+            params![
+                remote_id,
+                p.generation as i64,
+                p.last_seq as i64,
+                p.last_checksum.map(|c| c.0.to_vec()),
+                p.high_water
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// What rebuilds each changeset this peer published to `remote_id`, by generation and
+    /// sequence.
+    pub fn published(&self, remote_id: i64) -> Result<Vec<(u64, u64, Rebuild)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT generation, seq, after_seq, last_seq, excluded_remote, created_at, host,
+                    checksum
+             FROM published WHERE remote_id = ?1 ORDER BY generation, seq",
+        )?;
+        let rows = stmt.query_map([remote_id], |r| {
+            let checksum: Vec<u8> = r.get(7)?;
+            Ok((
+                r.get::<_, i64>(0)? as u64,
+                r.get::<_, i64>(1)? as u64,
+                Rebuild {
+                    after_seq: r.get(2)?,
+                    last_seq: r.get(3)?,
+                    excluded_remote: r.get(4)?,
+                    created_at_ms: r.get(5)?,
+                    host: r.get(6)?,
+                    checksum: Checksum::from_slice(&checksum).ok_or_else(|| bad(7, "checksum"))?,
+                },
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
     /// Records that the stream (`remote_id`, `p.generation`) now stands at `p`.
     pub fn set_pushed(&self, remote_id: i64, p: &Pushed) -> Result<()> {
         self.conn.execute(
@@ -420,6 +486,19 @@ fn fill_settles<'r>(
     Ok(())
 }
 
+/// What rebuilds a published changeset byte for byte: its rows are those at change-log
+/// positions in `(after_seq, last_seq]` but the ones pulled from `excluded_remote`; its header
+/// was written at `created_at_ms` on `host`; it must come out with `checksum`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rebuild {
+    pub after_seq: i64,
+    pub last_seq: i64,
+    pub excluded_remote: Option<i64>,
+    pub created_at_ms: i64,
+    pub host: String,
+    pub checksum: Checksum,
+}
+
 /// A row as the import compares it: identity, order and content, no body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RowRef {
@@ -547,6 +626,18 @@ impl Import<'_> {
                 })
             })
             .collect()
+    }
+
+    /// The host `peer` last wrote a changeset on, as read so far.
+    pub fn host_of(&self, peer: PeerId) -> Result<Option<String>> {
+        Ok(self
+            .tx
+            .query_row(
+                "SELECT host FROM peer_hosts WHERE peer_id = ?1",
+                [peer.as_bytes()],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 
     /// Remembers the host `peer` wrote a changeset on.

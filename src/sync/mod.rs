@@ -18,6 +18,7 @@ mod prefetch;
 pub mod prune;
 pub mod pull;
 pub mod push;
+pub mod repair;
 pub mod snapshot;
 pub mod status;
 pub mod verify;
@@ -36,6 +37,7 @@ pub use lock::{LOCK_FILE, SyncLock};
 pub use prune::{PeerStatus, PruneOptions, PruneReport, prune};
 pub use pull::{PullOptions, PullReport, pull};
 pub use push::{PushOptions, PushReport, push};
+pub use repair::{RepairReport, repair};
 pub use snapshot::{SnapshotReport, snapshot};
 pub use status::{Status, status};
 pub use verify::{VerifyReport, verify};
@@ -197,6 +199,24 @@ pub(crate) fn read_changeset(
 ) -> Result<(Changeset, Checksum), String> {
     let bytes = remote.read(name).map_err(|e| e.to_string())?;
     changeset::decode(&bytes).map_err(|e| e.to_string())
+}
+
+/// Who can put a damaged changeset of `peer`'s stream back, and how (for pull's and verify's
+/// messages).
+pub fn repair_hint(peer: crate::ids::PeerId, me: crate::ids::PeerId, host: Option<&str>) -> String {
+    if peer == me {
+        "this peer wrote it: `context sync repair` here puts it back".to_string()
+    } else {
+        match host {
+            Some(host) => format!(
+                "written by {host} (peer {peer}): `context sync repair` on {host} puts it back"
+            ),
+            None => format!(
+                "written by peer {peer}: `context sync repair` on the machine of that peer \
+                 puts it back"
+            ),
+        }
+    }
 }
 
 /// Why a changeset's header disagrees with its file name, if it does.

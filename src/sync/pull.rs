@@ -622,7 +622,8 @@ fn apply(
                 let (cs, checksum, digests) = match item {
                     Ok(d) => d,
                     Err(reason) => {
-                        report.bad.push(bad(reason));
+                        let hint = super::repair_hint(peer, me.id, imp.host_of(peer)?.as_deref());
+                        report.bad.push(bad(format!("{reason}; {hint}")));
                         stopped = true;
                         continue;
                     }

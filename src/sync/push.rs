@@ -271,11 +271,13 @@ fn check_stream(
         for exclude in [Some(remote_id), None] {
             let page = store.export_page(state.high_water, upto, exclude, ids.len())?;
             if page.len() == ids.len() && page.iter().map(|(_, e)| e.id).eq(ids.iter().copied()) {
-                high_water = page.last().map(|(seq, _)| *seq);
+                high_water = page.last().map(|(seq, _)| (*seq, exclude));
                 break;
             }
         }
-        let Some(high_water) = high_water.filter(|_| cs.header.prev == state.last_checksum) else {
+        let Some((high_water, exclude)) =
+            high_water.filter(|_| cs.header.prev == state.last_checksum)
+        else {
             let mut unknown = 0usize;
             for id in &ids {
                 if store.seq_of(*id)?.is_none() {
@@ -290,13 +292,21 @@ fn check_stream(
         };
         // Ours: a push of this database published it and died before recording it.
         tracing::info!(changeset = %name, "finishing an interrupted push");
+        let rebuild = crate::store::Rebuild {
+            after_seq: state.high_water,
+            last_seq: high_water,
+            excluded_remote: exclude,
+            created_at_ms: cs.header.created_at_ms,
+            host: cs.header.host.clone(),
+            checksum,
+        };
         *state = Pushed {
             generation,
             last_seq: name.seq,
             last_checksum: Some(checksum),
             high_water,
         };
-        store.set_pushed(remote_id, state)?;
+        store.record_published(remote_id, state, &rebuild)?;
         report.adopted.push(name.to_string());
     }
     Ok(None)
@@ -331,7 +341,15 @@ fn export(
             }));
         }
         let n = chunk.len() as u64;
-        publish_chunk(store, remote, remote_id, state, chunk, last, report)?;
+        publish_chunk(
+            store,
+            remote,
+            (remote_id, exclude),
+            state,
+            chunk,
+            last,
+            report,
+        )?;
         bar.advance(n);
         Ok(())
     })?;
@@ -381,7 +399,7 @@ pub(crate) fn export_chunks(
 fn publish_chunk(
     store: &Store,
     remote: &Remote,
-    remote_id: i64,
+    (remote_id, exclude): (i64, Option<i64>),
     state: &mut Pushed,
     entries: Vec<Record>,
     covers: i64,
@@ -410,6 +428,7 @@ fn publish_chunk(
         covers: Vec::new(),
         settles: Vec::new(),
     };
+    let (created_at_ms, host) = (header.created_at_ms, header.host.clone());
     let cs = Changeset::new(header, entries);
     let count = cs.entries.len() as u64;
     let (bytes, checksum) = changeset::encode(&cs)?;
@@ -433,13 +452,21 @@ fn publish_chunk(
         other => other?,
     }
     // Only now, with the changeset in place, does the mark move past its rows.
+    let rebuild = crate::store::Rebuild {
+        after_seq: state.high_water,
+        last_seq: covers,
+        excluded_remote: exclude,
+        created_at_ms,
+        host,
+        checksum,
+    };
     *state = Pushed {
         generation: state.generation,
         last_seq: name.seq,
         last_checksum: Some(checksum),
         high_water: covers,
     };
-    store.set_pushed(remote_id, state)?;
+    store.record_published(remote_id, state, &rebuild)?;
     tracing::info!(changeset = %name, entries = count, bytes = bytes.len(), "published");
     report.changesets += 1;
     report.published.push(PublishedFile {

@@ -33,6 +33,8 @@ pub struct StreamReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PeerReport {
     pub peer: String,
+    /// The machine it writes from, as its manifest says (where it has one).
+    pub host: Option<String>,
     pub streams: Vec<StreamReport>,
     pub problems: Vec<Problem>,
 }
@@ -222,7 +224,7 @@ pub fn verify(remote: &Remote) -> Result<VerifyReport, SyncError> {
         }
         entry.streams.push(stream);
     }
-    report.peers = peers.into_values().collect();
+    report.peers = with_hosts(remote, peers)?;
     Ok(report)
 }
 
@@ -302,14 +304,34 @@ pub fn verify_structure(remote: &Remote) -> Result<VerifyReport, SyncError> {
         }
         entry.streams.push(stream);
     }
-    report.peers = peers.into_values().collect();
+    report.peers = with_hosts(remote, peers)?;
     Ok(report)
 }
 
 /// The report of `peer`, begun if new.
+/// The reports, each with its peer's host from the manifest (read only for damaged peers, so
+/// a healthy remote costs no extra read).
+fn with_hosts(
+    remote: &Remote,
+    peers: BTreeMap<String, PeerReport>,
+) -> Result<Vec<PeerReport>, SyncError> {
+    let mut out = Vec::with_capacity(peers.len());
+    for (_, mut p) in peers {
+        if !p.problems.is_empty()
+            && let Ok(id) = p.peer.parse()
+            && let Ok(Some(m)) = remote.read_manifest(id)
+        {
+            p.host = Some(m.host);
+        }
+        out.push(p);
+    }
+    Ok(out)
+}
+
 fn peer_report(peers: &mut BTreeMap<String, PeerReport>, peer: String) -> &mut PeerReport {
     peers.entry(peer.clone()).or_insert_with(|| PeerReport {
         peer,
+        host: None,
         streams: Vec::new(),
         problems: Vec::new(),
     })

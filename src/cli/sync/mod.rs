@@ -10,6 +10,7 @@ mod log;
 mod prune;
 mod pull;
 mod push;
+mod repair;
 mod run;
 mod schedule;
 mod snapshot;
@@ -60,6 +61,8 @@ enum SyncCommand {
     Snapshot(snapshot::Snapshot),
     /// Delete the changesets every known peer has applied and a snapshot covers.
     Prune(prune::Prune),
+    /// Put back this peer's own changesets that the remote lost or damaged, rebuilt byte for byte.
+    Repair(repair::Repair),
     /// The last sync runs (push, pull, snapshot, prune): time, outcome, counts, scenario id.
     Log(log::Log),
     /// Print a crontab line or systemd user units that run `context sync` unattended.
@@ -78,6 +81,7 @@ impl SyncArgs {
             None => self.run.run(env, out),
             Some(SyncCommand::Remote(c)) => c.run(env, out),
             Some(SyncCommand::Push(c)) => c.run(env, out),
+            Some(SyncCommand::Repair(c)) => c.run(env, out),
             Some(SyncCommand::Pull(c)) => c.run(env, out),
             Some(SyncCommand::Status(c)) => c.run(env, out),
             Some(SyncCommand::Verify(c)) => c.run(env, out),

@@ -95,6 +95,17 @@ fn print(r: &VerifyReport, out: &mut dyn Write) -> Result<(), CliError> {
         for problem in &p.problems {
             writeln!(out, "  {}: {}", problem.file, problem.what)?;
         }
+        if !p.problems.is_empty() {
+            writeln!(
+                out,
+                "  to repair: on {}, run `context sync repair --remote {}` (it puts back what \
+                 that peer's database rebuilds byte for byte)",
+                p.host
+                    .as_deref()
+                    .map_or_else(|| format!("the machine of peer {}", p.peer), str::to_string),
+                r.remote
+            )?;
+        }
     }
     for problem in &r.other_problems {
         writeln!(out, "{}: {}", problem.file, problem.what)?;
