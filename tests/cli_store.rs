@@ -656,3 +656,46 @@ fn make_man_writes_a_page_per_command() {
     // It is not in --help either.
     assert!(!home.ok(&["--help"]).contains("__man"));
 }
+
+/// On a terminal, `-v` logs and diffs are in colour; `NO_COLOR` turns both off.
+#[test]
+fn colour_on_a_terminal_unless_no_color() {
+    let home = Home::new();
+    home.put("k", "one\n");
+    home.put("k", "two\n");
+    let on_terminal = |command: &str, no_color: bool| -> String {
+        let mut cmd = std::process::Command::new("/usr/bin/script");
+        cmd.args([
+            "-qec",
+            &format!("{} {command}", crate::util::BIN),
+            "/dev/null",
+        ])
+        .env("CONTEXT_HOME", home.path())
+        .env_remove("NO_COLOR");
+        if no_color {
+            cmd.env("NO_COLOR", "1");
+        }
+        String::from_utf8_lossy(&cmd.output().unwrap().stdout).into_owned()
+    };
+    let diff = on_terminal("diff k", false);
+    assert!(
+        diff.contains("\x1b["),
+        "a diff on a terminal is coloured: {diff:?}"
+    );
+    let plain = on_terminal("diff k", true);
+    assert!(!plain.contains("\x1b["), "{plain:?}");
+    assert!(
+        plain.contains("-one") && plain.contains("+two"),
+        "{plain:?}"
+    );
+    home.put("k2", "x\n");
+    let logs = on_terminal("-vv rm k", false);
+    assert!(logs.contains("wrote"), "{logs:?}");
+    assert!(
+        logs.contains("\x1b["),
+        "-v logs on a terminal are coloured: {logs:?}"
+    );
+    let logs = on_terminal("-vv rm k2", true);
+    assert!(logs.contains("wrote"), "{logs:?}");
+    assert!(!logs.contains("\x1b["), "{logs:?}");
+}

@@ -28,6 +28,16 @@ fn a_database_restored_from_a_backup_is_refused_then_forced_into_a_new_generatio
         .code(0)
         .json();
     assert_eq!(forced["generation"], 2);
+    // Said as a message of the command, not as a raw log line.
+    a.put("four", "4");
+    copy_db(backup.path(), a.path());
+    let again = a.sync("push", &folder, &["--force"]).code(0);
+    assert!(
+        again.stdout.starts_with("started generation 3: "),
+        "{}",
+        again.stdout
+    );
+    assert!(!again.stderr.contains("WARN"), "{}", again.stderr);
     assert_eq!(forced["entries"], 1, "only what the remote lacks");
     // The lost generation comes back to this peer, and everyone gets both histories.
     a.sync("pull", &folder, &[]).code(0);

@@ -4,6 +4,7 @@
 mod util;
 
 mod bad_data;
+mod build;
 mod cli_store;
 mod concurrency;
 mod conflicts;
