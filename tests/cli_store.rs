@@ -699,3 +699,43 @@ fn colour_on_a_terminal_unless_no_color() {
     assert!(logs.contains("wrote"), "{logs:?}");
     assert!(!logs.contains("\x1b["), "{logs:?}");
 }
+
+/// One limit for a body, enforced by every write; at the limit, an incompressible body goes
+/// through push and pull; one byte more is refused (exit 1, the limit said) and writes nothing.
+#[test]
+fn a_body_at_the_limit_syncs_and_one_byte_more_is_refused() {
+    let (a, b, folder) = (Home::new(), Home::new(), crate::util::Folder::new());
+    const LIMIT: usize = 64 << 20;
+    // Incompressible: a xorshift stream.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut body = Vec::with_capacity(LIMIT + 1);
+    while body.len() < LIMIT + 1 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        body.extend_from_slice(&x.to_le_bytes());
+    }
+    body.truncate(LIMIT + 1);
+    let file = a.path().join("big.bin");
+    std::fs::write(&file, &body).unwrap();
+    let run = a
+        .run(&["put", "big", "--file", file.to_str().unwrap()])
+        .code(1);
+    assert!(
+        run.stderr.contains("67108864 bytes, 64 MiB"),
+        "{}",
+        run.stderr
+    );
+    let run = a.run_with(&["put", "big"], &body, &[]).code(1);
+    assert!(run.stderr.contains("64 MiB"), "{}", run.stderr);
+    assert_eq!(a.rows_if_any(), 0, "nothing written");
+
+    body.truncate(LIMIT);
+    std::fs::write(&file, &body).unwrap();
+    a.ok(&["put", "big", "--file", file.to_str().unwrap()]);
+    a.sync("push", &folder, &[]).code(0);
+    b.sync("pull", &folder, &[]).code(0);
+    let got = b.run(&["get", "big"]).code(0);
+    assert_eq!(got.raw_stdout.len(), LIMIT);
+    assert!(got.raw_stdout == body, "the same bytes");
+}

@@ -70,7 +70,10 @@ pub enum EncodeError {
     Serialize(#[from] rmp_serde::encode::Error),
     #[error("cannot compress the changeset: {0}")]
     Compress(#[from] std::io::Error),
-    #[error("a changeset of {bytes} bytes exceeds the {MAX_PAYLOAD_BYTES}-byte limit")]
+    #[error(
+        "a changeset of {bytes} bytes exceeds what a reader accepts ({MAX_PAYLOAD_BYTES} bytes \
+         decompressed, {MAX_FILE_BYTES} in the file)"
+    )]
     TooLarge { bytes: usize },
 }
 
@@ -83,6 +86,12 @@ pub fn encode(cs: &Changeset) -> Result<(Vec<u8>, Checksum), EncodeError> {
         });
     }
     let compressed = compress(&payload)?;
+    // Never write what a reader refuses.
+    if compressed.len() as u64 > MAX_FILE_BYTES {
+        return Err(EncodeError::TooLarge {
+            bytes: compressed.len(),
+        });
+    }
     // The oldest minor version that holds everything in it, so older readers read it.
     Ok(frame_payload(
         cs.header.format_minor().min(FORMAT_MINOR),

@@ -48,14 +48,18 @@ impl Put {
     }
 }
 
+/// The body from `file` or stdin, read no further than one byte past the limit (a larger one
+/// is refused by the store without holding it all).
 fn read_body(file: Option<&PathBuf>) -> Result<Vec<u8>, CliError> {
     let mut body = Vec::new();
+    let limit = context::store::MAX_BODY_BYTES as u64 + 1;
     match file.filter(|p| p.as_os_str() != "-") {
         Some(path) => {
-            body = std::fs::read(path).map_err(|source| CliError::ReadInput {
+            let read = std::fs::File::open(path).and_then(|f| f.take(limit).read_to_end(&mut body));
+            read.map_err(|source| CliError::ReadInput {
                 what: path.display().to_string(),
                 source,
-            })?
+            })?;
         }
         None => {
             // On a terminal, say what is awaited rather than seem to hang.
@@ -66,6 +70,7 @@ fn read_body(file: Option<&PathBuf>) -> Result<Vec<u8>, CliError> {
             }
             std::io::stdin()
                 .lock()
+                .take(limit)
                 .read_to_end(&mut body)
                 .map_err(|source| CliError::ReadInput {
                     what: "stdin".to_string(),

@@ -167,6 +167,15 @@ pub(crate) fn write_on(
     body: Option<&[u8]>,
     ttl: Option<Duration>,
 ) -> Result<Version> {
+    if let Some(b) = body
+        && b.len() > super::MAX_BODY_BYTES
+    {
+        return Err(StoreError::TooLarge {
+            key: key.to_string(),
+            size: b.len() as u64,
+            limit: super::MAX_BODY_BYTES as u64,
+        });
+    }
     let current = current_on(conn, project, key)?;
     let hlc = Hlc::next(now_ms, current.as_ref().map(|c| c.hlc));
     let id = VersionId::generate(ids, hlc.wall_ms());

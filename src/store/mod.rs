@@ -32,6 +32,11 @@ pub(crate) use documents::{body_on, write_on};
 pub use peer::PeerIdentity;
 pub use sync_state::{Applied, Import, Pushed, Rebuild, RowRef, Run};
 
+/// The largest document body a write accepts: 64 MiB. Every changeset a push can then write
+/// (at most 4 MiB of rows beside one such body, compressed) is far below what every reader of
+/// this version accepts ([`crate::changeset::MAX_FILE_BYTES`]).
+pub const MAX_BODY_BYTES: usize = 64 << 20;
+
 /// How long a writer waits for another process's write transaction before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -105,6 +110,11 @@ pub enum StoreError {
     },
     #[error("version {id} of {key:?} is a tombstone (a delete): it has no body")]
     Tombstone { key: String, id: VersionId },
+    #[error(
+        "the body of {key:?} is larger than a document can be ({limit} bytes, 64 MiB), so \
+         that every peer can read every changeset: nothing was written"
+    )]
+    TooLarge { key: String, size: u64, limit: u64 },
     #[error("invalid {what} {value:?}: {reason}")]
     InvalidName {
         what: &'static str,

@@ -867,6 +867,8 @@ fn merge_conflict(
         return Ok(None);
     };
     match crate::resolve::merge_on(imp.conn(), &conflict) {
+        // A merge larger than a document may be is left to a person.
+        Ok(crate::merge::Merged::Clean(body)) if body.len() > store::MAX_BODY_BYTES => Ok(None),
         Ok(crate::merge::Merged::Clean(body)) => {
             let v = store::write_on(
                 imp.conn(),
@@ -888,6 +890,7 @@ fn merge_conflict(
             }))
         }
         Ok(crate::merge::Merged::Conflicted { .. }) => Ok(None),
+        Err(crate::resolve::ResolveError::Store(store::StoreError::TooLarge { .. })) => Ok(None),
         Err(crate::resolve::ResolveError::Store(e)) => Err(e.into()),
         Err(e) => {
             tracing::info!(project = %item.project, key = %item.key, "not merged: {e}");
