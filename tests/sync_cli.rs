@@ -485,3 +485,30 @@ fn status_states_this_peers_last_push_once() {
     let other = b.ok(&["sync", "status", "--remote", folder.arg()]);
     assert!(other.contains("last published 20"), "{other}");
 }
+
+/// A home that only pulls keeps a mark past what it pulled, so that `status` and its first
+/// push look only at what came after (not through its whole history); what it writes later
+/// is still ahead and pushed, and nothing it pulled goes back.
+#[test]
+fn a_pull_only_home_keeps_its_mark_past_what_it_pulled() {
+    let (a, b, folder) = (Home::new(), Home::new(), Folder::new());
+    for i in 0..20 {
+        a.put(&format!("k{i}"), "v");
+    }
+    a.sync("push", &folder, &[]).code(0);
+    b.sync("pull", &folder, &[]).code(0);
+    let mark: i64 = rusqlite::Connection::open(b.db())
+        .unwrap()
+        .query_row("SELECT high_water FROM pushed", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mark, 20, "the mark is past the 20 pulled rows");
+    let status = b.sync("status", &folder, &["--json"]).code(0).json();
+    assert_eq!(status["ahead"], 0);
+    b.put("mine", "m");
+    let status = b.sync("status", &folder, &["--json"]).code(0).json();
+    assert_eq!(status["ahead"], 1);
+    let pushed = b.sync("push", &folder, &["--json"]).code(0).json();
+    assert_eq!(pushed["entries"], 1, "only its own write");
+    a.sync("pull", &folder, &[]).code(0);
+    assert_eq!(a.get("mine"), "m");
+}

@@ -640,6 +640,59 @@ impl Import<'_> {
             .optional()?)
     }
 
+    /// The newest position in the change log, as of this transaction.
+    pub fn max_seq(&self) -> Result<i64> {
+        Ok(self.tx.query_row(
+            "SELECT coalesce(max(seq), 0) FROM document_versions",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// After rows at positions `(from, to]` were imported from `remote_id`: if this peer's
+    /// push to that remote had covered everything up to `from`, it now covers up to `to` (a
+    /// push never sends a row back where it came from), so that a home that only pulls never
+    /// has to look through its whole history to find what it has not pushed.
+    pub fn advance_high_water(
+        &self,
+        remote_id: i64,
+        generation: u64,
+        from: i64,
+        to: i64,
+    ) -> Result<()> {
+        let current: Option<i64> = self
+            .tx
+            .query_row(
+                "SELECT high_water FROM pushed WHERE remote_id = ?1 AND generation = ?2",
+                params![remote_id, generation as i64],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let high_water = match current {
+            Some(h) => h,
+            None => self
+                .tx
+                .query_row(
+                    "SELECT high_water FROM pushed WHERE remote_id = ?1
+                     ORDER BY generation DESC LIMIT 1",
+                    [remote_id],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .unwrap_or(0),
+        };
+        if high_water != from || to <= from {
+            return Ok(());
+        }
+        self.tx.execute(
+            "INSERT INTO pushed (remote_id, generation, last_seq, last_checksum, high_water)
+             VALUES (?1, ?2, 0, NULL, ?3)
+             ON CONFLICT (remote_id, generation) DO UPDATE SET high_water = excluded.high_water",
+            params![remote_id, generation as i64, to],
+        )?;
+        Ok(())
+    }
+
     /// Remembers the host `peer` wrote a changeset on.
     pub fn note_host(&self, peer: PeerId, host: &str) -> Result<()> {
         self.tx

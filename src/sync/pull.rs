@@ -478,6 +478,7 @@ fn apply(
     for f in &plan.incomplete {
         missing(f.file.clone(), f.reason.clone(), &mut report)?;
     }
+    let before_max = imp.max_seq()?;
     let mut touched = Touched {
         before: Before::new(),
         fresh: imp.is_empty()?,
@@ -661,6 +662,9 @@ fn apply(
     })?;
 
     drop(bar);
+
+    // Everything this pull inserted came from this remote: a push there need not look at it.
+    imp.advance_high_water(remote_id, me.generation as u64, before_max, imp.max_seq()?)?;
 
     // Which keys now have an unsettled conflict (what `context conflicts` lists).
     if touched.fresh {
