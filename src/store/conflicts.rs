@@ -230,46 +230,6 @@ pub(crate) fn refresh(conn: &Connection, project: &str, key: &str) -> Result<boo
     Ok(conflicted)
 }
 
-/// [`refresh`] for every key whose rows do not form one line: after a new peer's first pull,
-/// which does not track the keys it touches. One pass over the history index (which holds
-/// each row's parent), in key order, remembering only the key at hand.
-pub(crate) fn refresh_all(conn: &Connection) -> Result<()> {
-    let mut forked: Vec<(String, String)> = Vec::new();
-    {
-        let mut stmt = conn.prepare(
-            "SELECT project, key, version_id, parent_id FROM document_versions
-             INDEXED BY document_versions_by_key ORDER BY project, key, hlc, peer_id, version_id",
-        )?;
-        let mut rows = stmt.query([])?;
-        let mut at: Option<(String, String)> = None;
-        let mut previous: Option<Vec<u8>> = None;
-        let mut fork = false;
-        while let Some(r) = rows.next()? {
-            let (project, key): (String, String) = (r.get(0)?, r.get(1)?);
-            let id: Vec<u8> = r.get(2)?;
-            let parent: Option<Vec<u8>> = r.get(3)?;
-            if at.as_ref().is_none_or(|(p, k)| *p != project || *k != key) {
-                if fork && let Some(done) = at.take() {
-                    forked.push(done);
-                }
-                at = Some((project, key));
-                previous = None;
-                fork = false;
-            }
-            // In last-writer-wins order, each row of a line has the row before it as parent.
-            fork |= parent != previous;
-            previous = Some(id);
-        }
-        if fork && let Some(done) = at {
-            forked.push(done);
-        }
-    }
-    for (project, key) in forked {
-        refresh(conn, &project, &key)?;
-    }
-    Ok(())
-}
-
 impl Store {
     /// Every unsettled conflict, by project and key.
     pub fn conflicts(&self) -> Result<Vec<Conflict>> {

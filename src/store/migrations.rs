@@ -38,6 +38,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0006_published.sql",
         include_str!("../../migrations/0006_published.sql"),
     ),
+    (
+        "0007_current.sql",
+        include_str!("../../migrations/0007_current.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

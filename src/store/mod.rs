@@ -24,9 +24,7 @@ use crate::ids::VersionId;
 use crate::runtime::Runtime;
 
 pub use conflicts::Conflict;
-pub(crate) use conflicts::{
-    KeyGraph, refresh as refresh_conflicts, refresh_all as refresh_all_conflicts,
-};
+pub(crate) use conflicts::{KeyGraph, refresh as refresh_conflicts};
 pub use documents::{Document, Listed, State, Version};
 pub(crate) use documents::{body_on, write_on};
 pub use peer::PeerIdentity;

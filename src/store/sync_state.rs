@@ -559,7 +559,15 @@ impl Import<'_> {
 
     /// Inserts `e`, whose body hashes to `digest`, unless a row with its id is already here;
     /// returns whether it was new.
-    pub fn insert(&self, e: &Record, digest: Option<&[u8; 32]>, remote_id: i64) -> Result<bool> {
+    /// With `track_current`, the key's current row moves to `e` when `e` wins last-writer-wins
+    /// (a new peer's first pull builds them all at the end instead: [`Import::finish_bootstrap`]).
+    pub fn insert(
+        &self,
+        e: &Record,
+        digest: Option<&[u8; 32]>,
+        remote_id: i64,
+        track_current: bool,
+    ) -> Result<bool> {
         let mut stmt = self.tx.prepare_cached(
             "INSERT INTO document_versions
                  (version_id, project, key, kind, body, body_sha256, hlc, peer_id, parent_id,
@@ -580,6 +588,25 @@ impl Import<'_> {
             e.expires_at_ms,
             remote_id,
         ])?;
+        if inserted == 1 && track_current {
+            let seq = self.tx.last_insert_rowid();
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO current_versions (project, key, seq) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (project, key) DO UPDATE SET seq = excluded.seq
+                     WHERE (?4, ?5, ?6) > (
+                         SELECT hlc, peer_id, version_id FROM document_versions d
+                         WHERE d.seq = current_versions.seq)",
+                )?
+                .execute(params![
+                    e.project,
+                    e.key,
+                    seq,
+                    e.hlc.to_i64(),
+                    e.peer.as_bytes(),
+                    e.id.as_bytes()
+                ])?;
+        }
         if inserted == 1 && !e.settles.is_empty() {
             let mut stmt = self.tx.prepare_cached(
                 "INSERT OR IGNORE INTO settles (version_id, settled_id) VALUES (?1, ?2)",
@@ -638,6 +665,64 @@ impl Import<'_> {
                 |r| r.get(0),
             )
             .optional()?)
+    }
+
+    /// After a new peer's first pull (which tracked no key as it went): one pass over the
+    /// history index, in key order, remembering only the key at hand, records each key's
+    /// current row (its last in last-writer-wins order) and finds the keys whose rows do not
+    /// form one line, whose conflicts are then checked.
+    pub fn finish_bootstrap(&self) -> Result<()> {
+        let mut forked: Vec<(String, String)> = Vec::new();
+        {
+            let mut stmt = self.tx.prepare(
+                "SELECT project, key, version_id, parent_id, seq FROM document_versions
+                 INDEXED BY document_versions_by_key
+                 ORDER BY project, key, hlc, peer_id, version_id",
+            )?;
+            let mut current = self.tx.prepare(
+                "INSERT INTO current_versions (project, key, seq) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (project, key) DO UPDATE SET seq = excluded.seq",
+            )?;
+            let mut rows = stmt.query([])?;
+            // The key at hand, its last row so far, and whether it forked.
+            let mut at: Option<(String, String, i64, bool)> = None;
+            let mut previous: Option<Vec<u8>> = None;
+            let mut done = |k: Option<(String, String, i64, bool)>| -> Result<()> {
+                if let Some((project, key, seq, fork)) = k {
+                    current.execute(params![project, key, seq])?;
+                    if fork {
+                        forked.push((project, key));
+                    }
+                }
+                Ok(())
+            };
+            while let Some(r) = rows.next()? {
+                let (project, key): (String, String) = (r.get(0)?, r.get(1)?);
+                let id: Vec<u8> = r.get(2)?;
+                let parent: Option<Vec<u8>> = r.get(3)?;
+                let seq: i64 = r.get(4)?;
+                let same = at
+                    .as_ref()
+                    .is_some_and(|(p, k, _, _)| *p == project && *k == key);
+                if !same {
+                    done(at.take())?;
+                    at = Some((project, key, seq, false));
+                    previous = None;
+                }
+                if let Some(a) = at.as_mut() {
+                    // In last-writer-wins order, each row of a line has the one before as
+                    // parent.
+                    a.3 |= parent != previous;
+                    a.2 = seq;
+                }
+                previous = Some(id);
+            }
+            done(at.take())?;
+        }
+        for (project, key) in forked {
+            super::conflicts::refresh(&self.tx, &project, &key)?;
+        }
+        Ok(())
     }
 
     /// The newest position in the change log, as of this transaction.

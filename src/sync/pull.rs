@@ -668,7 +668,7 @@ fn apply(
 
     // Which keys now have an unsettled conflict (what `context conflicts` lists).
     if touched.fresh {
-        store::refresh_all_conflicts(imp.conn())?;
+        imp.finish_bootstrap()?;
     } else {
         for (project, keys) in &touched.before {
             for key in keys.keys() {
@@ -807,7 +807,7 @@ fn import_entry(
     } else {
         Some(imp.current(&entry.project, &entry.key)?)
     };
-    if !imp.insert(entry, digest, remote_id)? {
+    if !imp.insert(entry, digest, remote_id, !touched.fresh)? {
         report.already_present += 1;
         return Ok(());
     }

@@ -58,8 +58,24 @@ pub fn currents(store: &Store) -> R<BTreeMap<(String, String), Version>> {
     let mut out = BTreeMap::new();
     for project in store.projects().map_err(fail)? {
         for e in store.ls(&project, "", true).map_err(fail)? {
+            // What `ls` lists (the table writes and imports keep) is what history says.
+            let from_history = store.current(&project, &e.current.key).map_err(fail)?;
+            if from_history.as_ref() != Some(&e.current) {
+                return Err(fail(format!(
+                    "ls lists {} for {project}/{} but its history's newest is {:?}",
+                    e.current.id,
+                    e.current.key,
+                    from_history.map(|v| v.id)
+                )));
+            }
             out.insert((project.clone(), e.current.key.clone()), e.current);
         }
+    }
+    // And it lists every key that has a history.
+    let listed = out.len();
+    let keys: usize = store.count_keys().map_err(fail)?;
+    if listed != keys {
+        return Err(fail(format!("ls lists {listed} keys, history has {keys}")));
     }
     Ok(out)
 }
