@@ -1,7 +1,7 @@
 # The commands a newcomer looks for. `make ci` is exactly what CI runs (.ci/run).
 CARGO ?= cargo
 
-.PHONY: build test test-deps ci demo bench fmt lint soak fuzz man
+.PHONY: build test test-deps ci demo bench bench-scale fmt lint soak fuzz man
 
 build:
 	$(CARGO) build --release
@@ -45,6 +45,13 @@ bench: test-deps
 	$(CARGO) bench --features bench-session --bench sync
 	$(CARGO) bench --bench remotes
 	$(CARGO) bench --bench store
+
+# Sync at 20k, 200k and 2M versions, every figure a whole process, medians of 3 (not in CI:
+# about half an hour here, and 6 GB of disk at the largest size). `SCALE_SIZES=20000,200000`
+# picks sizes. Writes target/bench/scale.json.
+bench-scale:
+	@test -x /usr/bin/time || (apt-get update -qq && apt-get install -y -qq time)
+	$(CARGO) bench --bench scale
 
 # The model-based property tests at 10,000 cases each (CI runs 300 and 64): convergence, then
 # prune and bootstrap.

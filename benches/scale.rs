@@ -1,0 +1,435 @@
+//! `make bench-scale` (not in CI): sync at 20k, 200k and 2M versions (keys = versions / 10,
+//! ~500-byte bodies of word-like text), every figure a whole `context` process, medians of 3.
+//!
+//! Per size: the floor (the same rows inserted raw, one transaction, in this process); a full
+//! push into an empty folder and a full pull of it into an empty home (a new machine's
+//! bootstrap), with their peak RSS and, for the pull, the peak extra disk it needs beside the
+//! database (its WAL, sampled every 5 ms); an incremental push and pull of 100 versions; a
+//! no-op `context sync`; `context ls --project notes`; `context sync status` on the home that
+//! pulled and never pushed. Written to `target/bench/scale.json` and printed as a table.
+//!
+//! Without `--bench` (what `cargo test --all-targets` runs) it is a smoke run at 2,000
+//! versions, one repetition; `SCALE_SIZES=20000,200000` picks the sizes.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use context::clock::{Hlc, ManualClock};
+use context::ids::{PeerId, SeededIds, VersionId};
+use context::runtime::Runtime;
+use context::store::Store;
+use rusqlite::{Connection, params};
+use sha2::{Digest, Sha256};
+
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+const SEED: u64 = 0x5ca1_ab1e;
+/// 2026-11-01T00:00:00Z.
+const T0: i64 = 1_793_491_200_000;
+const PROJECTS: [&str; 3] = ["research", "plans", "notes"];
+/// Rows generated (untimed) and inserted (timed) at a time by the floor.
+const BATCH: usize = 20_000;
+
+fn splitmix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Row `i`: the `i / keys`-th version of key `i % keys`, whose parent is row `i - keys`.
+struct Gen {
+    vocab: Vec<String>,
+    keys: usize,
+    peer: PeerId,
+}
+
+struct Row {
+    id: VersionId,
+    project: &'static str,
+    key: String,
+    body: Vec<u8>,
+    sha: [u8; 32],
+    hlc: Hlc,
+    parent: Option<VersionId>,
+}
+
+impl Gen {
+    fn new(keys: usize) -> Gen {
+        const SYL: [&str; 16] = [
+            "sync", "ver", "sion", "peer", "re", "mote", "chan", "ge", "set", "log", "da", "ta",
+            "base", "note", "plan", "in",
+        ];
+        let vocab = (0..2_000u64)
+            .map(|i| {
+                let r = splitmix(i ^ SEED);
+                (0..1 + (r % 3) as usize)
+                    .map(|k| SYL[((r >> (8 * k + 8)) % SYL.len() as u64) as usize])
+                    .collect()
+            })
+            .collect();
+        Gen {
+            vocab,
+            keys,
+            peer: PeerId::generate(&SeededIds::new(SEED)),
+        }
+    }
+
+    fn id(&self, i: usize) -> VersionId {
+        let ms = T0 + i as i64;
+        let r = splitmix(i as u64 ^ SEED).to_le_bytes();
+        let mut tail = [0u8; 10];
+        tail[..8].copy_from_slice(&r);
+        VersionId::from_bytes(
+            *uuid::Builder::from_unix_timestamp_millis(ms as u64, &tail)
+                .into_uuid()
+                .as_bytes(),
+        )
+    }
+
+    fn row(&self, i: usize) -> Row {
+        let k = i % self.keys;
+        let mut body = String::with_capacity(560);
+        let mut x = splitmix(i as u64 ^ 0xb0d1);
+        while body.len() < 500 {
+            x = splitmix(x);
+            let u = (x % 1_000) as f64 / 1_000.0;
+            body.push_str(&self.vocab[(u * u * self.vocab.len() as f64) as usize]);
+            body.push(if x.is_multiple_of(11) { '\n' } else { ' ' });
+        }
+        let body = body.into_bytes();
+        Row {
+            id: self.id(i),
+            project: PROJECTS[k % PROJECTS.len()],
+            key: format!("topic-{}/note-{k}", k % 97),
+            sha: Sha256::digest(&body).into(),
+            body,
+            hlc: Hlc::from_parts(T0 + i as i64, 0),
+            parent: (i >= self.keys).then(|| self.id(i - self.keys)),
+        }
+    }
+}
+
+/// The runtime of the home at `home`: each home its own seed, so each is its own peer.
+fn runtime(home: &Path) -> Runtime {
+    let seed = home
+        .to_string_lossy()
+        .bytes()
+        .fold(SEED, |h, b| splitmix(h ^ u64::from(b)));
+    Runtime::new(
+        Arc::new(ManualClock::new(T0 + 10_000_000_000)),
+        Arc::new(SeededIds::new(seed)),
+        "bench",
+    )
+}
+
+/// A new home with the schema and nothing else.
+fn empty_home(root: &Path, name: &str) -> Res<PathBuf> {
+    let home = root.join(name);
+    let _ = std::fs::remove_dir_all(&home);
+    drop(Store::open(&home.join("context.db"), runtime(&home))?);
+    Ok(home)
+}
+
+/// Inserts rows `0..n` raw, one transaction, timing only the inserts; with `current`, also
+/// records each key's current row as the store keeps it (untimed; the floor has none).
+fn insert_raw(db: &Path, g: &Gen, n: usize, current: bool) -> Res<Duration> {
+    let conn = Connection::open(db)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -24576;",
+    )?;
+    let tx = conn.unchecked_transaction()?;
+    let mut timed = Duration::ZERO;
+    {
+        let mut stmt = tx.prepare(
+            "INSERT INTO document_versions
+                 (version_id, project, key, kind, body, body_sha256, hlc, peer_id, parent_id, expires_at)
+             VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6, ?7, ?8, NULL)",
+        )?;
+        for start in (0..n).step_by(BATCH) {
+            let rows: Vec<Row> = (start..(start + BATCH).min(n)).map(|i| g.row(i)).collect();
+            let t = Instant::now();
+            for r in &rows {
+                stmt.execute(params![
+                    r.id.as_bytes(),
+                    r.project,
+                    r.key,
+                    r.body,
+                    r.sha.as_slice(),
+                    r.hlc.to_i64(),
+                    g.peer.as_bytes(),
+                    r.parent.map(|p| p.as_bytes().to_vec()),
+                ])?;
+            }
+            timed += t.elapsed();
+        }
+    }
+    let t = Instant::now();
+    tx.commit()?;
+    timed += t.elapsed();
+    if current {
+        conn.execute_batch(
+            "INSERT OR REPLACE INTO current_versions (project, key, seq)
+                 SELECT project, key, max(seq) FROM document_versions GROUP BY project, key;
+             PRAGMA wal_checkpoint(TRUNCATE);",
+        )?;
+    }
+    Ok(timed)
+}
+
+/// What a whole `context` process took: wall time, peak RSS, and the largest the home's WAL
+/// grew to while it ran.
+struct Ran {
+    time: Duration,
+    rss: u64,
+    wal: u64,
+}
+
+/// Runs `context ARGS` in `home` (through GNU time for the peak RSS: a child forked from this
+/// large process would carry its high-water mark across exec).
+fn run(home: &Path, args: &[&str]) -> Res<Ran> {
+    let gnu_time = Path::new("/usr/bin/time").exists();
+    let mut cmd = if gnu_time {
+        let mut c = Command::new("/usr/bin/time");
+        c.args(["-f", "%M"]).arg(env!("CARGO_BIN_EXE_context"));
+        c
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_context"))
+    };
+    cmd.args(args)
+        .env("CONTEXT_HOME", home)
+        .env("CONTEXT_NOW", (T0 + 20_000_000_000).to_string())
+        .env_remove("CONTEXT_PROJECT")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let wal = home.join("context.db-wal");
+    let peak = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let (peak, done) = (peak.clone(), done.clone());
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                if let Ok(m) = std::fs::metadata(&wal) {
+                    peak.fetch_max(m.len(), Ordering::Relaxed);
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+    let start = Instant::now();
+    let out = cmd.output()?;
+    let time = start.elapsed();
+    done.store(true, Ordering::Relaxed);
+    let _ = sampler.join();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        return Err(format!("context {args:?} failed: {stderr}").into());
+    }
+    let rss = if gnu_time {
+        stderr
+            .lines()
+            .last()
+            .and_then(|l| l.trim().parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    } else {
+        0
+    };
+    Ok(Ran {
+        time,
+        rss,
+        wal: peak.load(Ordering::Relaxed),
+    })
+}
+
+fn median<T: Clone + PartialOrd>(mut v: Vec<T>) -> T {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    v[v.len() / 2].clone()
+}
+
+#[derive(serde::Serialize, Clone)]
+struct SizeReport {
+    versions: usize,
+    keys: usize,
+    floor_s: f64,
+    push_full_s: f64,
+    pull_full_s: f64,
+    push_incr_s: f64,
+    pull_incr_s: f64,
+    noop_sync_s: f64,
+    ls_s: f64,
+    status_pull_only_s: f64,
+    push_peak_rss_bytes: u64,
+    pull_peak_rss_bytes: u64,
+    db_bytes: u64,
+    pull_peak_extra_disk_bytes: u64,
+}
+
+fn measure(root: &Path, versions: usize, reps: usize) -> Res<SizeReport> {
+    let keys = versions / 10;
+    let g = Gen::new(keys);
+    let secs = |d: Duration| d.as_secs_f64();
+    eprintln!("{versions} versions over {keys} keys:");
+
+    let mut floor = Vec::new();
+    for rep in 0..reps {
+        let home = empty_home(root, &format!("floor-{rep}"))?;
+        floor.push(secs(insert_raw(
+            &home.join("context.db"),
+            &g,
+            versions,
+            false,
+        )?));
+        std::fs::remove_dir_all(&home)?;
+    }
+    let floor_s = median(floor);
+    eprintln!("  floor {floor_s:.3}s");
+
+    let source = empty_home(root, "source")?;
+    insert_raw(&source.join("context.db"), &g, versions, true)?;
+    let folder = root.join("folder");
+    let (mut push, mut push_rss) = (Vec::new(), Vec::new());
+    for rep in 0..reps {
+        // Each push from scratch: a fresh folder and a home that never pushed.
+        let _ = std::fs::remove_dir_all(&folder);
+        std::fs::create_dir_all(&folder)?;
+        let conn = Connection::open(source.join("context.db"))?;
+        conn.execute_batch("DELETE FROM pushed; DELETE FROM published;")?;
+        drop(conn);
+        let r = run(
+            &source,
+            &["sync", "push", "--remote", folder.to_str().ok_or("path")?],
+        )?;
+        eprintln!("  push {:.3}s (rep {rep})", secs(r.time));
+        push.push(secs(r.time));
+        push_rss.push(r.rss);
+    }
+    let remote = folder.to_str().ok_or("path")?.to_string();
+
+    let (mut pull, mut pull_rss, mut pull_wal) = (Vec::new(), Vec::new(), Vec::new());
+    let mut peer = PathBuf::new();
+    for rep in 0..reps {
+        let home = empty_home(root, &format!("peer-{rep}"))?;
+        let r = run(&home, &["sync", "pull", "--remote", &remote])?;
+        eprintln!("  pull {:.3}s (rep {rep})", secs(r.time));
+        pull.push(secs(r.time));
+        pull_rss.push(r.rss);
+        pull_wal.push(r.wal);
+        if rep > 0 {
+            std::fs::remove_dir_all(&peer)?;
+        }
+        peer = home;
+    }
+    let db_bytes = std::fs::metadata(peer.join("context.db"))?.len();
+
+    let (mut push_incr, mut pull_incr, mut noop, mut ls, mut status) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut store = Store::open(&source.join("context.db"), runtime(&source))?;
+    for rep in 0..reps {
+        for j in 0..100 {
+            let r = g.row((rep * 100 + j) % versions);
+            store.put(r.project, &r.key, &r.body, None)?;
+        }
+        push_incr.push(secs(
+            run(&source, &["sync", "push", "--remote", &remote])?.time,
+        ));
+        pull_incr.push(secs(
+            run(&peer, &["sync", "pull", "--remote", &remote])?.time,
+        ));
+        noop.push(secs(run(&peer, &["sync", "--remote", &remote])?.time));
+        ls.push(secs(run(&peer, &["ls", "--project", "notes"])?.time));
+        status.push(secs(
+            run(&peer, &["sync", "status", "--remote", &remote])?.time,
+        ));
+    }
+    drop(store);
+    let report = SizeReport {
+        versions,
+        keys,
+        floor_s,
+        push_full_s: median(push),
+        pull_full_s: median(pull),
+        push_incr_s: median(push_incr),
+        pull_incr_s: median(pull_incr),
+        noop_sync_s: median(noop),
+        ls_s: median(ls),
+        status_pull_only_s: median(status),
+        push_peak_rss_bytes: push_rss.into_iter().max().unwrap_or(0),
+        pull_peak_rss_bytes: pull_rss.into_iter().max().unwrap_or(0),
+        db_bytes,
+        pull_peak_extra_disk_bytes: pull_wal.into_iter().max().unwrap_or(0),
+    };
+    for dir in [source, peer, folder] {
+        std::fs::remove_dir_all(dir)?;
+    }
+    Ok(report)
+}
+
+fn main() -> Res<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let full = args.iter().any(|a| a == "--bench") && !args.iter().any(|a| a == "--quick");
+    let sizes: Vec<usize> = match std::env::var("SCALE_SIZES") {
+        Ok(s) => s.split(',').filter_map(|n| n.trim().parse().ok()).collect(),
+        Err(_) if full => vec![20_000, 200_000, 2_000_000],
+        Err(_) => vec![2_000],
+    };
+    let reps = if full { 3 } else { 1 };
+    let work = tempfile::tempdir()?;
+    let mut reports = Vec::new();
+    for &n in &sizes {
+        reports.push(measure(work.path(), n, reps)?);
+    }
+
+    println!(
+        "{:>9} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9} {:>8} {:>8} {:>9} {:>9}",
+        "versions",
+        "floor s",
+        "push s",
+        "pull s",
+        "pull/flr",
+        "push+100",
+        "pull+100",
+        "no-op s",
+        "ls s",
+        "status s",
+        "push MB",
+        "pull MB",
+        "db MB",
+        "wal/db"
+    );
+    let mb = |b: u64| b as f64 / 1e6;
+    for r in &reports {
+        println!(
+            "{:>9} {:>8.3} {:>8.3} {:>8.3} {:>8.2}× {:>9.3} {:>9.3} {:>8.3} {:>8.3} {:>9.3} {:>8.1} {:>8.1} {:>9.1} {:>8.2}×",
+            r.versions,
+            r.floor_s,
+            r.push_full_s,
+            r.pull_full_s,
+            r.pull_full_s / r.floor_s,
+            r.push_incr_s,
+            r.pull_incr_s,
+            r.noop_sync_s,
+            r.ls_s,
+            r.status_pull_only_s,
+            mb(r.push_peak_rss_bytes),
+            mb(r.pull_peak_rss_bytes),
+            mb(r.db_bytes),
+            r.pull_peak_extra_disk_bytes as f64 / r.db_bytes.max(1) as f64,
+        );
+    }
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");
+    std::fs::create_dir_all(&out)?;
+    let file = out.join(if full {
+        "scale.json"
+    } else {
+        "scale-quick.json"
+    });
+    std::fs::write(
+        &file,
+        serde_json::to_string_pretty(&serde_json::json!({ "sizes": reports }))?,
+    )?;
+    println!("written to {}", file.display());
+    Ok(())
+}
