@@ -4,7 +4,8 @@
 //! Per size: the floor (the same rows inserted raw, one transaction, in this process); a full
 //! push into an empty folder and a full pull of it into an empty home (a new machine's
 //! bootstrap), with their peak RSS and, for the pull, the peak extra disk it needs beside the
-//! database (its WAL, sampled every 5 ms); an incremental push and pull of 100 versions; a
+//! database (its WAL or rollback journal, sampled every 5 ms; not SQLite's temporary sort
+//! files, which building the history index writes outside the home); an incremental push and pull of 100 versions; a
 //! no-op `context sync`; `context ls --project notes`; `context sync status` on the home that
 //! pulled and never pushed. Written to `target/bench/scale.json` and printed as a table.
 //!
@@ -181,7 +182,7 @@ fn insert_raw(db: &Path, g: &Gen, n: usize, current: bool) -> Res<Duration> {
 }
 
 /// What a whole `context` process took: wall time, peak RSS, and the largest the home's WAL
-/// grew to while it ran.
+/// or rollback journal grew to while it ran.
 struct Ran {
     time: Duration,
     rss: u64,
@@ -205,16 +206,21 @@ fn run(home: &Path, args: &[&str]) -> Res<Ran> {
         .env_remove("CONTEXT_PROJECT")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped());
-    let wal = home.join("context.db-wal");
+    // The extra disk beside the database: its WAL, or the rollback journal a new peer's
+    // first pull writes with.
+    let extra = [home.join("context.db-wal"), home.join("context.db-journal")];
     let peak = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicBool::new(false));
     let sampler = {
         let (peak, done) = (peak.clone(), done.clone());
         std::thread::spawn(move || {
             while !done.load(Ordering::Relaxed) {
-                if let Ok(m) = std::fs::metadata(&wal) {
-                    peak.fetch_max(m.len(), Ordering::Relaxed);
-                }
+                let now: u64 = extra
+                    .iter()
+                    .filter_map(|f| std::fs::metadata(f).ok())
+                    .map(|m| m.len())
+                    .sum();
+                peak.fetch_max(now, Ordering::Relaxed);
                 std::thread::sleep(Duration::from_millis(5));
             }
         })

@@ -168,6 +168,75 @@ fn pull_killed_at_random_instants_never_leaves_a_partial_import() {
     assert_eq!(b.get("local/before"), "mine");
 }
 
+/// A new machine's first pull (into an empty database: rows loaded with a rollback journal,
+/// the history index built at the end) killed at random instants: never a partial import,
+/// never a database without its index, and the next pull does the whole job.
+#[test]
+fn a_bootstrap_killed_at_random_instants_never_leaves_a_partial_import() {
+    let (a, folder) = (Home::new(), Folder::new());
+    a.bulk_put("big", 4_000, 3_000);
+    a.sync("push", &folder, &[]).code(0);
+    let total = a.rows();
+    let scratch = Home::new();
+    let start = Instant::now();
+    scratch.sync("pull", &folder, &[]).code(0);
+    let mut killer = Killer::new(0x5eed_0004, start.elapsed());
+    let mut completed = 0;
+    let b = Home::new();
+    for _ in 0..200 {
+        if killer.kills >= 25 {
+            break;
+        }
+        killer.run(&b, &["sync", "pull", "--remote", folder.arg()]);
+        b.assert_intact();
+        let rows = b.rows_if_any();
+        assert!(
+            rows == 0 || rows == total,
+            "a partial import is visible: {rows} rows"
+        );
+        if rows > 0 {
+            completed += 1;
+            // Complete: the index is there, in WAL mode again, and reads work.
+            let conn = rusqlite::Connection::open(b.db()).unwrap();
+            let index: i64 = conn
+                .query_row(
+                    "SELECT count(*) FROM sqlite_master WHERE name = 'document_versions_by_key'",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(index, 1, "the history index is there");
+            drop(conn);
+            assert_eq!(b.history_ids("big/0").len(), 1);
+            // Start over in a fresh home so later kills land in a bootstrap again.
+            for f in [
+                "context.db",
+                "context.db-wal",
+                "context.db-shm",
+                "context.db-journal",
+            ] {
+                let _ = std::fs::remove_file(b.path().join(f));
+            }
+        }
+    }
+    eprintln!(
+        "bootstrap: {} kills, {completed} completed, last span {}ms",
+        killer.kills, killer.span_ms
+    );
+    assert!(
+        killer.kills >= 20,
+        "only {} pulls were killed mid-way",
+        killer.kills
+    );
+    b.sync("pull", &folder, &[]).code(0);
+    assert_eq!(b.rows(), total);
+    let mode: String = rusqlite::Connection::open(b.db())
+        .unwrap()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal", "back to WAL after the bootstrap");
+}
+
 #[test]
 fn prune_killed_at_random_instants_leaves_a_remote_any_peer_can_start_from() {
     let (a, b, folder) = (Home::new(), Home::new(), Folder::new());

@@ -35,6 +35,14 @@ pub use sync_state::{Applied, Import, Pushed, Rebuild, RowRef, Run};
 /// this version accepts ([`crate::changeset::MAX_FILE_BYTES`]).
 pub const MAX_BODY_BYTES: usize = 64 << 20;
 
+/// The history index as schema 5 defines it (`migrations/0005_conflicts.sql`): a pull into an
+/// empty database builds it after loading the rows.
+pub(crate) const HISTORY_INDEX: &str = "CREATE INDEX IF NOT EXISTS document_versions_by_key
+    ON document_versions (project, key, hlc, peer_id, version_id, parent_id)";
+
+/// The page cache: `PRAGMA cache_size` (negative: KiB), 24 MiB (see `configure`).
+pub(crate) const CACHE_SIZE: i64 = -24576;
+
 /// How long a writer waits for another process's write transaction before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -218,6 +226,46 @@ impl Store {
         self.conn
             .execute("DELETE FROM settings WHERE name = ?1", [name])?;
         Ok(old)
+    }
+
+    /// Whether the database holds no version or tombstone at all.
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(!self
+            .conn
+            .query_row("SELECT EXISTS (SELECT 1 FROM document_versions)", [], |r| {
+                r.get::<_, bool>(0)
+            })?)
+    }
+
+    /// Switches the database to a rollback journal for one large transaction into an empty
+    /// database: its pages go straight to the file, and the journal holds only the few pages
+    /// that existed before (a WAL would grow as large as the database). Returns whether it
+    /// switched: not while another connection has the database open (it stays in WAL mode,
+    /// which is just as safe).
+    pub fn enter_bulk_load(&mut self) -> Result<bool> {
+        if self.path == Path::new(":memory:") {
+            return Ok(false);
+        }
+        let mode: String = match self
+            .conn
+            .query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))
+        {
+            Ok(mode) => mode,
+            Err(_) => return Ok(false),
+        };
+        // Building the history index at the end sorts every row: in temporary files, not in
+        // memory (this build of SQLite keeps temporary data in memory by default).
+        self.conn.execute_batch("PRAGMA temp_store = FILE")?;
+        Ok(mode.eq_ignore_ascii_case("delete"))
+    }
+
+    /// Back to WAL after [`Store::enter_bulk_load`].
+    pub fn leave_bulk_load(&mut self) -> Result<()> {
+        self.conn.execute_batch("PRAGMA temp_store = DEFAULT")?;
+        let _: String = self
+            .conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        Ok(())
     }
 
     pub fn set_setting(&self, name: &str, value: &str) -> Result<()> {

@@ -725,6 +725,26 @@ impl Import<'_> {
         Ok(())
     }
 
+    /// Drops the history index for a bulk load into an empty database (see
+    /// [`Import::create_history_index`], which must follow in the same transaction).
+    pub fn drop_history_index(&self) -> Result<()> {
+        self.tx
+            .execute_batch("DROP INDEX IF EXISTS document_versions_by_key")?;
+        Ok(())
+    }
+
+    /// Builds the history index again, as the schema defines it.
+    pub fn create_history_index(&self) -> Result<()> {
+        // The sort that builds it takes as much memory as the page cache, on top of the
+        // cache: a smaller cache for it keeps a bootstrap's peak like any other pull's.
+        self.tx.execute_batch("PRAGMA cache_size = -2048")?;
+        let built = self.tx.execute_batch(super::HISTORY_INDEX);
+        self.tx
+            .execute_batch(&format!("PRAGMA cache_size = {}", super::CACHE_SIZE))?;
+        built?;
+        Ok(())
+    }
+
     /// The newest position in the change log, as of this transaction.
     pub fn max_seq(&self) -> Result<i64> {
         Ok(self.tx.query_row(

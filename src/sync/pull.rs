@@ -418,7 +418,15 @@ pub fn pull(
     let plan = plan_reads(&listing, &applied, (me.id, me.generation as u64), || {
         snapshot::sealed_snapshots(remote, &listing)
     });
-    apply(store, remote, remote_id, plan, opts)
+    // A new peer's first pull writes its rows straight into the database file, with a
+    // rollback journal (tiny for an empty database) in place of a WAL as large as the
+    // database; back to WAL after it, whatever happened.
+    let bulk = !opts.dry_run && store.is_empty()? && store.enter_bulk_load()?;
+    let result = apply(store, remote, remote_id, plan, opts);
+    if bulk {
+        store.leave_bulk_load()?;
+    }
+    result
 }
 
 /// Reads what `plan` says, in one transaction: imports every changeset that checks out,
@@ -484,6 +492,11 @@ fn apply(
         fresh: imp.is_empty()?,
         remember_new: opts.dry_run,
     };
+    // Into an empty database, the history index is built once at the end (a sort) rather
+    // than row by row; the same transaction, so a crash leaves it as it was.
+    if touched.fresh && !opts.dry_run {
+        imp.drop_history_index()?;
+    }
 
     let chosen = &plan.snapshots;
     let order = plan.files();
@@ -668,6 +681,9 @@ fn apply(
 
     // Which keys now have an unsettled conflict (what `context conflicts` lists).
     if touched.fresh {
+        if !opts.dry_run {
+            imp.create_history_index()?;
+        }
         imp.finish_bootstrap()?;
     } else {
         for (project, keys) in &touched.before {
