@@ -16,6 +16,7 @@ mod faults;
 mod golden;
 mod housekeeping;
 mod json_docs;
+mod memory;
 mod prune;
 mod remote_suite;
 mod repair;

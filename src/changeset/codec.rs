@@ -14,6 +14,8 @@ use std::io::Read;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+#[cfg(test)]
+use super::MAX_ENTRIES;
 use super::{
     Changeset, Checksum, FORMAT_MAJOR, FORMAT_MINOR, MAGIC, MAX_FILE_BYTES, MAX_PAYLOAD_BYTES,
 };
@@ -244,23 +246,11 @@ pub fn inspect(bytes: &[u8]) -> Result<Inspection, DecodeError> {
     })
 }
 
+/// Decodes the payload as it inflates: MessagePack is read straight from the zstd stream, so
+/// memory holds what is decoded (bounded by the largest body and the entry count the header
+/// declares), never the whole inflated payload, and a bomb is refused at its first byte that
+/// does not belong to a changeset, or at the ceiling.
 fn decode_payload(payload: &[u8]) -> Result<Changeset, DecodeError> {
-    let raw = decompress(payload)?;
-    let mut de = rmp_serde::Deserializer::new(std::io::Cursor::new(&raw[..]));
-    let mut cs =
-        Changeset::deserialize(&mut de).map_err(|e| DecodeError::Malformed(e.to_string()))?;
-    let extra = raw.len().saturating_sub(de.get_ref().position() as usize);
-    if extra > 0 {
-        return Err(DecodeError::TrailingPayload { extra });
-    }
-    check_consistency(&cs)?;
-    cs.distribute_settles().map_err(DecodeError::Inconsistent)?;
-    Ok(cs)
-}
-
-/// zstd with a hard ceiling on the output, whatever the frame claims.
-fn decompress(payload: &[u8]) -> Result<Vec<u8>, DecodeError> {
-    let err = |e: std::io::Error| DecodeError::Decompress(e.to_string());
     let hint = zstd::zstd_safe::get_frame_content_size(payload)
         .ok()
         .flatten()
@@ -277,18 +267,82 @@ fn decompress(payload: &[u8]) -> Result<Vec<u8>, DecodeError> {
             extra: payload.len() - frame_len,
         });
     }
-    let mut decoder = zstd::stream::read::Decoder::with_buffer(payload)
-        .map_err(err)?
+    let decoder = zstd::stream::read::Decoder::with_buffer(payload)
+        .map_err(|e| DecodeError::Decompress(e.to_string()))?
         .single_frame();
-    let mut out = Vec::with_capacity(hint as usize);
-    (&mut decoder)
-        .take(MAX_PAYLOAD_BYTES as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(err)?;
-    if out.len() > MAX_PAYLOAD_BYTES {
-        return Err(DecodeError::DecompressionBomb);
+    let mut inflated = Inflated {
+        inner: std::io::BufReader::with_capacity(64 << 10, decoder),
+        read: 0,
+        failed: None,
+    };
+    let decoded = {
+        let mut de = rmp_serde::Deserializer::new(&mut inflated);
+        Changeset::deserialize(&mut de)
+    };
+    let mut cs = match decoded {
+        Ok(cs) => cs,
+        Err(e) => {
+            return Err(match inflated.failed.take() {
+                Some(why) => DecodeError::Decompress(why),
+                None if inflated.read > MAX_PAYLOAD_BYTES as u64 => DecodeError::DecompressionBomb,
+                None => DecodeError::Malformed(e.to_string()),
+            });
+        }
+    };
+    // Nothing after the one value.
+    let mut extra = 0usize;
+    let mut rest = [0u8; 4096];
+    loop {
+        match inflated.read(&mut rest) {
+            Ok(0) => break,
+            Ok(n) => extra += n,
+            Err(_) => {
+                return Err(match inflated.failed.take() {
+                    Some(why) => DecodeError::Decompress(why),
+                    None => DecodeError::DecompressionBomb,
+                });
+            }
+        }
     }
-    Ok(out)
+    if extra > 0 {
+        return Err(DecodeError::TrailingPayload { extra });
+    }
+    check_consistency(&cs)?;
+    cs.distribute_settles().map_err(DecodeError::Inconsistent)?;
+    Ok(cs)
+}
+
+/// The inflating payload, counted, and cut off past [`MAX_PAYLOAD_BYTES`]; remembers why the
+/// decompressor failed, if it did (to tell bad zstd from bad MessagePack).
+struct Inflated<R> {
+    inner: R,
+    read: u64,
+    failed: Option<String>,
+}
+
+impl<R: Read> Read for Inflated<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.read > MAX_PAYLOAD_BYTES as u64 {
+            return Err(std::io::Error::other(
+                "the payload inflates past the ceiling",
+            ));
+        }
+        match self.inner.read(buf) {
+            Ok(n) => {
+                self.read += n as u64;
+                if self.read > MAX_PAYLOAD_BYTES as u64 {
+                    return Err(std::io::Error::other(
+                        "the payload inflates past the ceiling",
+                    ));
+                }
+                Ok(n)
+            }
+            Err(e) => {
+                self.failed = Some(e.to_string());
+                Err(e)
+            }
+        }
+    }
 }
 
 fn check_consistency(cs: &Changeset) -> Result<(), DecodeError> {
@@ -530,9 +584,21 @@ mod tests {
 
     #[test]
     fn a_decompression_bomb_is_refused_without_inflating_it() {
-        // 1 GiB of zeros compresses to about 40 KB.
+        // 1 GiB of zeros compresses to about 40 KB: refused at its first byte, which begins
+        // no changeset.
         let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 19).unwrap();
         let zeros = vec![0u8; 1 << 20];
+        for _ in 0..(MAX_PAYLOAD_BYTES >> 20) + 1 {
+            std::io::Write::write_all(&mut enc, &zeros).unwrap();
+        }
+        let bomb = enc.finish().unwrap();
+        assert!(matches!(
+            decode(&framed(&bomb)).unwrap_err(),
+            DecodeError::Malformed(_)
+        ));
+        // A real changeset with the zeros after it: read up to the ceiling, then refused.
+        let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 19).unwrap();
+        std::io::Write::write_all(&mut enc, &rmp_serde::to_vec(&sample(1)).unwrap()).unwrap();
         for _ in 0..(MAX_PAYLOAD_BYTES >> 20) + 1 {
             std::io::Write::write_all(&mut enc, &zeros).unwrap();
         }
@@ -540,6 +606,32 @@ mod tests {
         assert_eq!(
             decode(&framed(&bomb)).unwrap_err(),
             DecodeError::DecompressionBomb
+        );
+        // A frame that says it inflates past the ceiling is refused before inflating at all.
+        let claims = zstd::bulk::compress(&vec![0u8; MAX_PAYLOAD_BYTES + 1], 1).unwrap();
+        assert_eq!(
+            decode(&framed(&claims)).unwrap_err(),
+            DecodeError::DecompressionBomb
+        );
+    }
+
+    #[test]
+    fn entries_beyond_what_the_header_declares_are_refused_as_they_come() {
+        let mut cs = sample(3);
+        cs.header.versions = 1;
+        cs.header.tombstones = 0;
+        let payload = compress(&rmp_serde::to_vec(&cs).unwrap()).unwrap();
+        let err = decode_payload(&payload).unwrap_err();
+        assert!(
+            matches!(&err, DecodeError::Malformed(m) if m.contains("more entries than the 1")),
+            "{err:?}"
+        );
+        cs.header.versions = MAX_ENTRIES + 1;
+        let payload = compress(&rmp_serde::to_vec(&cs).unwrap()).unwrap();
+        let err = decode_payload(&payload).unwrap_err();
+        assert!(
+            matches!(&err, DecodeError::Malformed(m) if m.contains("more than a changeset holds")),
+            "{err:?}"
         );
     }
 

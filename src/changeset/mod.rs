@@ -181,10 +181,91 @@ impl<'de> Deserialize<'de> for Header {
 /// A header and its entries.
 ///
 /// DO NOT CHANGE without bumping the format version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Changeset {
     pub header: Header,
     pub entries: Vec<Record>,
+}
+
+/// The most entries a reader takes from one changeset (a writer puts at most 50,000 in one):
+/// with the header's own count, what bounds the memory of decoding a file, whatever it
+/// inflates to.
+pub const MAX_ENTRIES: u64 = 1_000_000;
+
+impl<'de> Deserialize<'de> for Changeset {
+    /// `[header, entries]`, where the entries may not outnumber what the header declares (nor
+    /// [`MAX_ENTRIES`]): decoding stops there, before holding more.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Changeset;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a changeset: [header, entries]")
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Changeset, A::Error> {
+                use serde::de::Error;
+                let header: Header = seq
+                    .next_element()?
+                    .ok_or_else(|| A::Error::invalid_length(0, &"[header, entries]"))?;
+                let declared = header.versions.saturating_add(header.tombstones);
+                if declared > MAX_ENTRIES {
+                    return Err(A::Error::custom(format!(
+                        "the header declares {declared} entries, more than a changeset holds \
+                         ({MAX_ENTRIES})"
+                    )));
+                }
+                let entries = seq
+                    .next_element_seed(Entries { max: declared })?
+                    .ok_or_else(|| A::Error::invalid_length(1, &"[header, entries]"))?;
+                Ok(Changeset { header, entries })
+            }
+        }
+        d.deserialize_seq(Visitor)
+    }
+}
+
+/// The entries of a changeset, at most `max` of them.
+struct Entries {
+    max: u64,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Entries {
+    type Value = Vec<Record>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Vec<Record>, D::Error> {
+        struct Visitor(u64);
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Vec<Record>;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a list of entries")
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Vec<Record>, A::Error> {
+                let room = seq.size_hint().unwrap_or(0).min(self.0 as usize).min(4096);
+                let mut out = Vec::with_capacity(room);
+                while let Some(e) = seq.next_element::<Record>()? {
+                    if out.len() as u64 >= self.0 {
+                        return Err(serde::de::Error::custom(format!(
+                            "more entries than the {} the header declares",
+                            self.0
+                        )));
+                    }
+                    out.push(e);
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_seq(Visitor(self.max))
+    }
 }
 
 impl Changeset {
