@@ -250,6 +250,11 @@ fn run(home: &Path, args: &[&str]) -> Res<Ran> {
     })
 }
 
+/// Waits for the file system to write out what earlier commands left dirty (`sync(1)`).
+fn settle() {
+    let _ = Command::new("sync").status();
+}
+
 fn median<T: Clone + PartialOrd>(mut v: Vec<T>) -> T {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
     v[v.len() / 2].clone()
@@ -341,9 +346,13 @@ fn measure(root: &Path, versions: usize, reps: usize) -> Res<SizeReport> {
         push_incr.push(secs(
             run(&source, &["sync", "push", "--remote", &remote])?.time,
         ));
+        // The disk settles between the push and the pull: each figure is of its own command,
+        // not of the other's writes still being flushed (which make an fsync cost a multiple).
+        settle();
         pull_incr.push(secs(
             run(&peer, &["sync", "pull", "--remote", &remote])?.time,
         ));
+        settle();
         noop.push(secs(run(&peer, &["sync", "--remote", &remote])?.time));
         ls.push(secs(run(&peer, &["ls", "--project", "notes"])?.time));
         status.push(secs(
