@@ -98,6 +98,8 @@ pub fn repair(store: &Store, remote: &Remote, dry_run: bool) -> Result<RepairRep
                 _ => "damaged",
             },
             Err(RemoteError::NotFound { .. }) => "missing",
+            // A sealed file that does not open, or one too large to be ours: damaged.
+            Err(RemoteError::Sealed { .. } | RemoteError::TooLarge { .. }) => "damaged",
             Err(e) => return Err(e.into()),
         };
         let mut item = Repair {
