@@ -373,7 +373,12 @@ impl History {
             let parent = v.parent.map_or_else(|| "-".to_string(), |p| p.short(len));
             let expiry = v
                 .expires_at_ms
-                .map(|at| format!("  expires {}", &local(at)[..16]))
+                .map(|at| {
+                    format!(
+                        "  expires {}",
+                        local(at).chars().take(16).collect::<String>()
+                    )
+                })
                 .unwrap_or_default();
             let host: String = hosts[&v.peer].chars().take(12).collect();
             writeln!(
