@@ -171,6 +171,7 @@ fn entry(
         parent,
         expires_at_ms,
         settles: vec![],
+        delta: None,
     }
 }
 
@@ -323,9 +324,10 @@ fn changesets_v1(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
     let mid = flipped.len() / 2;
     flipped[mid] ^= 0x01;
     std::fs::write(broken.join("flipped-byte.cset"), flipped)?;
-    // Major 3: no binary reads it yet (2 is the sealed format of encrypted remotes).
+    // Major 4: no binary reads it yet (2 is the sealed format of encrypted remotes, 3 the
+    // format with deltas).
     let mut future = first_bytes.clone();
-    future[8..10].copy_from_slice(&3u16.to_be_bytes());
+    future[8..10].copy_from_slice(&4u16.to_be_bytes());
     std::fs::write(broken.join("future-version.cset"), future)?;
     let mut magic = first_bytes.clone();
     magic[..8].copy_from_slice(b"PK\x03\x04zip!");

@@ -12,5 +12,8 @@ CREATE TABLE published (
     created_at       INTEGER NOT NULL,
     host             TEXT    NOT NULL,
     checksum         BLOB    NOT NULL,
+    -- The smallest body it tried as a delta against the rows of this stream it names (NULL:
+    -- no deltas, e.g. in an encrypted remote).
+    delta_min        INTEGER,
     PRIMARY KEY (remote_id, generation, seq)
 ) WITHOUT ROWID;

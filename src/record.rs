@@ -91,18 +91,28 @@ impl<'de> Deserialize<'de> for Checksum {
     }
 }
 
+/// What a version that travels as a delta is a delta against: the version `base` (its
+/// parent), whose body the reader already holds, and the SHA-256 of the body the delta
+/// rebuilds (a wrong base is bad data, never a wrong document).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delta {
+    pub base: VersionId,
+    pub sha256: Checksum,
+}
+
 /// One version or tombstone: every replicated field.
 ///
 /// DO NOT CHANGE (fields, their order or their types) without bumping the format version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// On the wire an array of 9 (format 1.x, and a whole version in 3.x) or 10 (format 3.x: a
+/// version whose `body` is a delta, see [`Delta`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
     pub id: VersionId,
     pub project: String,
     pub key: String,
     pub kind: Kind,
     /// The body; `None` for a tombstone. Its SHA-256 is not carried: a reader derives it (the
-    /// file's checksum already covers every byte).
-    #[serde(with = "serde_bytes")]
+    /// file's checksum already covers every byte). A delta's bytes when `delta` is set.
     pub body: Option<Vec<u8>>,
     pub hlc: Hlc,
     /// The peer that wrote this version (not necessarily the stream's peer: versions hop).
@@ -112,6 +122,89 @@ pub struct Record {
     /// Concurrent rows of the same key that had lost and that this row's writer settled (see
     /// `migrations/0005_conflicts.sql`). Not in the entry on the wire: a changeset carries
     /// these in its header (format 1.2), so that 1.0 and 1.1 readers read the entry as before.
-    #[serde(skip)]
     pub settles: Vec<VersionId>,
+    /// (format 3) Set when `body` is a zstd frame made with the base's body as its dictionary,
+    /// not the body itself.
+    pub delta: Option<Delta>,
+}
+
+impl Serialize for Record {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let mut t = s.serialize_tuple(9 + usize::from(self.delta.is_some()))?;
+        t.serialize_element(&self.id)?;
+        t.serialize_element(&self.project)?;
+        t.serialize_element(&self.key)?;
+        t.serialize_element(&self.kind)?;
+        t.serialize_element(&self.body.as_deref().map(serde_bytes::Bytes::new))?;
+        t.serialize_element(&self.hlc)?;
+        t.serialize_element(&self.peer)?;
+        t.serialize_element(&self.parent)?;
+        t.serialize_element(&self.expires_at_ms)?;
+        if let Some(d) = &self.delta {
+            t.serialize_element(d)?;
+        }
+        t.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Record {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Record;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an entry (an array of 9, or 10 for a delta)")
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Record, A::Error> {
+                let mut n = 0usize;
+                macro_rules! field {
+                    () => {{
+                        n += 1;
+                        match seq.next_element()? {
+                            Some(v) => v,
+                            None => {
+                                return Err(serde::de::Error::invalid_length(
+                                    n - 1,
+                                    &"an entry of 9 fields",
+                                ));
+                            }
+                        }
+                    }};
+                }
+                let id = field!();
+                let project = field!();
+                let key = field!();
+                let kind = field!();
+                let body: Option<serde_bytes::ByteBuf> = field!();
+                let hlc = field!();
+                let peer = field!();
+                let parent = field!();
+                let expires_at_ms = field!();
+                let delta = seq.next_element::<Delta>()?;
+                if seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    return Err(serde::de::Error::invalid_length(11, &"at most 10 fields"));
+                }
+                Ok(Record {
+                    id,
+                    project,
+                    key,
+                    kind,
+                    body: body.map(serde_bytes::ByteBuf::into_vec),
+                    hlc,
+                    peer,
+                    parent,
+                    expires_at_ms,
+                    settles: Vec::new(),
+                    delta,
+                })
+            }
+        }
+        d.deserialize_seq(Visitor)
+    }
 }

@@ -163,6 +163,24 @@ fn lww(v: &Version) -> (context::clock::Hlc, context::ids::PeerId, VersionId) {
     (v.hlc, v.peer, v.id)
 }
 
+/// A line's worth of word-like text, the same for the same arguments: long enough that a
+/// one-line edit of a document travels as a delta.
+fn filler(line: usize, body: u8, peer: usize) -> String {
+    let mut x =
+        (((line as u64 + 1) * 0x9e37_79b9) ^ (u64::from(body) << 20) ^ ((peer as u64) << 40)) | 1;
+    (0..16)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (0..2 + x % 6)
+                .map(|k| char::from(b'a' + ((x >> (k * 5)) % 26) as u8))
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Whether `from` reaches `ancestor` through parents and the rows each settled.
 fn descends(
     store: &Store,
@@ -334,7 +352,13 @@ impl World {
         match *op {
             Op::Put { peer, doc, body } => {
                 let peer = peer % n;
-                let body = format!("{body} from peer {peer}\nline 1\nline 2\nline 3\n");
+                let body = format!(
+                    "{body} from peer {peer}: {}\n{}\n{}\n{}\n",
+                    filler(0, body, peer),
+                    filler(1, 0, 0),
+                    filler(2, 0, 0),
+                    filler(3, 0, 0)
+                );
                 let r = self.peers[peer].store().put(
                     PROJECTS[doc.0],
                     KEYS[doc.1],
@@ -407,7 +431,10 @@ impl World {
                     .unwrap_or_default();
                 let mut lines: Vec<String> = current.lines().map(str::to_string).collect();
                 lines.resize(4, String::new());
-                lines[line] = format!("line {line}: {body} by {peer}");
+                lines[line] = format!(
+                    "line {line}: {body} by {peer}: {}",
+                    filler(line, body, peer)
+                );
                 let r = store.put(
                     PROJECTS[doc.0],
                     KEYS[doc.1],
@@ -525,7 +552,12 @@ impl World {
     /// A push: it succeeds, or (not forced) refuses a restored or copied database.
     fn checked_push(&mut self, peer: usize, r: usize, force: bool) -> R<()> {
         let remote = self.remotes[r].clone();
-        match sync::push(self.peers[peer].store(), &remote, PushOptions { force }) {
+        // Deltas tried on every body, however small: the model's documents are short.
+        let opts = PushOptions {
+            force,
+            delta_min_body: Some(0),
+        };
+        match sync::push(self.peers[peer].store(), &remote, opts) {
             Ok(_) => Ok(()),
             // A restored or copied database is refused until forced: expected.
             Err(SyncError::Diverged(_)) if !force => Ok(()),

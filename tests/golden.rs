@@ -119,7 +119,7 @@ fn a_future_format_is_refused_in_a_pull_and_named() {
     )
     .unwrap();
     let run = home.sync("pull", &folder, &[]).code(5);
-    assert!(run.stderr.contains("format 3.0"), "{}", run.stderr);
+    assert!(run.stderr.contains("format 4.0"), "{}", run.stderr);
     assert!(run.stderr.contains("upgrade"), "{}", run.stderr);
     assert!(
         run.stderr.contains("00000001-0000000000000001.cset"),

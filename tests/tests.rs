@@ -10,6 +10,7 @@ mod concurrency;
 mod conflicts;
 mod convergence;
 mod crash;
+mod deltas;
 mod divergence;
 mod encryption;
 mod faults;

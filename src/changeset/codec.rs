@@ -17,7 +17,8 @@ use sha2::{Digest, Sha256};
 #[cfg(test)]
 use super::MAX_ENTRIES;
 use super::{
-    Changeset, Checksum, FORMAT_MAJOR, FORMAT_MINOR, MAGIC, MAX_FILE_BYTES, MAX_PAYLOAD_BYTES,
+    Changeset, Checksum, DELTA_MAJOR, FORMAT_MAJOR, FORMAT_MINOR, MAGIC, MAX_FILE_BYTES,
+    MAX_PAYLOAD_BYTES,
 };
 use crate::record::Kind;
 
@@ -37,7 +38,8 @@ pub enum DecodeError {
     WrongMagic,
     #[error(
         "written in changeset format {major}.{minor}, newer than this binary reads \
-         ({FORMAT_MAJOR}.x, and 2.x sealed for encrypted remotes): upgrade context to a release \
+         ({FORMAT_MAJOR}.x and {DELTA_MAJOR}.x, and 2.x sealed for encrypted remotes): upgrade \
+         context to a release \
          that reads format {major}"
     )]
     NewerFormat { major: u16, minor: u16 },
@@ -94,8 +96,15 @@ pub fn encode(cs: &Changeset) -> Result<(Vec<u8>, Checksum), EncodeError> {
             bytes: compressed.len(),
         });
     }
-    // The oldest minor version that holds everything in it, so older readers read it.
-    Ok(frame_payload(
+    // The oldest version that holds everything in it, so older readers read it: 3 only when
+    // a version travels as a delta.
+    let major = if cs.entries.iter().any(|e| e.delta.is_some()) {
+        DELTA_MAJOR
+    } else {
+        FORMAT_MAJOR
+    };
+    Ok(frame_as(
+        major,
         cs.header.format_minor().min(FORMAT_MINOR),
         &compressed,
     ))
@@ -143,8 +152,17 @@ pub(super) struct Framed<'a> {
     pub(super) computed: Checksum,
 }
 
+/// The framing of a plain file: format 1.x or 3.x (2 is the sealed format, which only a
+/// remote's key opens).
 fn frame(bytes: &[u8]) -> Result<Framed<'_>, DecodeError> {
-    frame_upto(bytes, FORMAT_MAJOR)
+    let f = frame_upto(bytes, DELTA_MAJOR)?;
+    if f.major != FORMAT_MAJOR && f.major != DELTA_MAJOR {
+        return Err(DecodeError::NewerFormat {
+            major: f.major,
+            minor: f.minor,
+        });
+    }
+    Ok(f)
 }
 
 /// The framing of a file of a major version up to `newest` (the sealed format reads its own).
@@ -211,7 +229,7 @@ pub fn verify(bytes: &[u8]) -> Result<Checksum, DecodeError> {
 pub fn decode(bytes: &[u8]) -> Result<(Changeset, Checksum), DecodeError> {
     let checksum = verify(bytes)?;
     let f = frame(bytes)?;
-    Ok((decode_payload(f.payload)?, checksum))
+    Ok((decode_payload(f.payload, f.major)?, checksum))
 }
 
 /// What `context sync inspect` shows: as much as can be read, with a verdict on each part.
@@ -242,7 +260,7 @@ pub fn inspect(bytes: &[u8]) -> Result<Inspection, DecodeError> {
         minor: f.minor,
         size: bytes.len(),
         checksum,
-        changeset: decode_payload(f.payload),
+        changeset: decode_payload(f.payload, f.major),
     })
 }
 
@@ -250,7 +268,7 @@ pub fn inspect(bytes: &[u8]) -> Result<Inspection, DecodeError> {
 /// memory holds what is decoded (bounded by the largest body and the entry count the header
 /// declares), never the whole inflated payload, and a bomb is refused at its first byte that
 /// does not belong to a changeset, or at the ceiling.
-fn decode_payload(payload: &[u8]) -> Result<Changeset, DecodeError> {
+fn decode_payload(payload: &[u8], major: u16) -> Result<Changeset, DecodeError> {
     let hint = zstd::zstd_safe::get_frame_content_size(payload)
         .ok()
         .flatten()
@@ -308,6 +326,11 @@ fn decode_payload(payload: &[u8]) -> Result<Changeset, DecodeError> {
         return Err(DecodeError::TrailingPayload { extra });
     }
     check_consistency(&cs)?;
+    if major != DELTA_MAJOR && cs.entries.iter().any(|e| e.delta.is_some()) {
+        return Err(DecodeError::Inconsistent(format!(
+            "a delta entry in a file of format {major}.x (only 3.x carries deltas)"
+        )));
+    }
     cs.distribute_settles().map_err(DecodeError::Inconsistent)?;
     Ok(cs)
 }
@@ -379,6 +402,9 @@ fn check_consistency(cs: &Changeset) -> Result<(), DecodeError> {
             Kind::Tombstone if e.body.is_some() || e.expires_at_ms.is_some() => {
                 return bad(format!("tombstone {} carries a body or an expiry", e.id));
             }
+            Kind::Tombstone if e.delta.is_some() => {
+                return bad(format!("tombstone {} is a delta", e.id));
+            }
             _ => {}
         }
         if e.hlc.to_i64() < 0 {
@@ -420,6 +446,7 @@ mod tests {
                     parent: None,
                     expires_at_ms: None,
                     settles: vec![],
+                    delta: None,
                 }
             })
             .collect();
@@ -482,13 +509,13 @@ mod tests {
             cs.entries.clone(),
         );
         let payload = compress(&rmp_serde::to_vec(&later).unwrap()).unwrap();
-        assert_eq!(decode_payload(&payload).unwrap(), cs);
+        assert_eq!(decode_payload(&payload, 1).unwrap(), cs);
         // Fewer than ten fields is malformed.
         let short =
             compress(&rmp_serde::to_vec(&((h.peer, h.generation), cs.entries.clone())).unwrap())
                 .unwrap();
         assert!(matches!(
-            decode_payload(&short),
+            decode_payload(&short, 1),
             Err(DecodeError::Malformed(_))
         ));
     }
@@ -517,7 +544,7 @@ mod tests {
         ];
         let payload = compress(&rmp_serde::to_vec(&stray).unwrap()).unwrap();
         assert!(matches!(
-            decode_payload(&payload),
+            decode_payload(&payload, 1),
             Err(DecodeError::Inconsistent(_))
         ));
     }
@@ -621,14 +648,14 @@ mod tests {
         cs.header.versions = 1;
         cs.header.tombstones = 0;
         let payload = compress(&rmp_serde::to_vec(&cs).unwrap()).unwrap();
-        let err = decode_payload(&payload).unwrap_err();
+        let err = decode_payload(&payload, 1).unwrap_err();
         assert!(
             matches!(&err, DecodeError::Malformed(m) if m.contains("more entries than the 1")),
             "{err:?}"
         );
         cs.header.versions = MAX_ENTRIES + 1;
         let payload = compress(&rmp_serde::to_vec(&cs).unwrap()).unwrap();
-        let err = decode_payload(&payload).unwrap_err();
+        let err = decode_payload(&payload, 1).unwrap_err();
         assert!(
             matches!(&err, DecodeError::Malformed(m) if m.contains("more than a changeset holds")),
             "{err:?}"

@@ -11,6 +11,7 @@
 //! replacement from a continuation.
 
 pub mod codec;
+pub mod delta;
 pub mod sealed;
 
 use std::fmt;
@@ -30,6 +31,10 @@ pub const MAGIC: [u8; 8] = *b"CTXCSET\0";
 /// own major only adds what an older reader may ignore.
 pub const FORMAT_MAJOR: u16 = 1;
 pub const FORMAT_MINOR: u16 = 2;
+/// The format of a file in which some versions travel as deltas (2 is the sealed format):
+/// the layout of 1.2, entries of 9 or 10 fields. A reader of 1.x refuses it as newer, as it
+/// must: it could not rebuild those bodies.
+pub const DELTA_MAJOR: u16 = 3;
 /// Largest changeset file a reader accepts.
 pub const MAX_FILE_BYTES: u64 = 256 << 20;
 /// Largest decompressed payload a reader accepts (a bigger one is a decompression bomb).

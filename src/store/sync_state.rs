@@ -131,8 +131,8 @@ impl Store {
         tx.execute(
             "INSERT OR REPLACE INTO published
                  (remote_id, generation, seq, after_seq, last_seq, excluded_remote, created_at,
-                  host, checksum)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                  host, checksum, delta_min)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
                 remote_id,
                 p.generation as i64,
@@ -142,7 +142,8 @@ impl Store {
                 how.excluded_remote,
                 how.created_at_ms,
                 how.host,
-                how.checksum.0.to_vec()
+                how.checksum.0.to_vec(),
+                how.delta_min.map(|m| m as i64)
             ],
         )?;
         tx.execute(
@@ -168,7 +169,7 @@ impl Store {
     pub fn published(&self, remote_id: i64) -> Result<Vec<(u64, u64, Rebuild)>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT generation, seq, after_seq, last_seq, excluded_remote, created_at, host,
-                    checksum
+                    checksum, delta_min
              FROM published WHERE remote_id = ?1 ORDER BY generation, seq",
         )?;
         let rows = stmt.query_map([remote_id], |r| {
@@ -183,6 +184,7 @@ impl Store {
                     created_at_ms: r.get(5)?,
                     host: r.get(6)?,
                     checksum: Checksum::from_slice(&checksum).ok_or_else(|| bad(7, "checksum"))?,
+                    delta_min: r.get::<_, Option<i64>>(8)?.map(|m| m as usize),
                 },
             ))
         })?;
@@ -461,6 +463,7 @@ fn read_entry(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Record> {
         },
         expires_at_ms: r.get(at + 8)?,
         settles: Vec::new(),
+        delta: None,
     })
 }
 
@@ -486,6 +489,9 @@ fn fill_settles<'r>(
     Ok(())
 }
 
+/// A row's change-log position, the remote it was pulled from, and its body.
+pub type RowBody = (i64, Option<i64>, Option<Vec<u8>>);
+
 /// What rebuilds a published changeset byte for byte: its rows are those at change-log
 /// positions in `(after_seq, last_seq]` but the ones pulled from `excluded_remote`; its header
 /// was written at `created_at_ms` on `host`; it must come out with `checksum`.
@@ -497,6 +503,22 @@ pub struct Rebuild {
     pub created_at_ms: i64,
     pub host: String,
     pub checksum: Checksum,
+    /// The smallest body tried as a delta (`None`: no deltas).
+    pub delta_min: Option<usize>,
+}
+
+impl Store {
+    /// A version's change-log position, the remote it was pulled from, and its body (`None`
+    /// for a tombstone), by id.
+    pub fn row_body(&self, id: VersionId) -> Result<Option<RowBody>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT seq, received_from, body FROM document_versions WHERE version_id = ?1",
+            )?
+            .query_row([id.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?)
+    }
 }
 
 /// A row as the import compares it: identity, order and content, no body.
@@ -653,6 +675,15 @@ impl Import<'_> {
                 })
             })
             .collect()
+    }
+
+    /// The body of version `id` (`Some(None)`: a tombstone), if this database has it.
+    pub fn body_by_id(&self, id: VersionId) -> Result<Option<Option<Vec<u8>>>> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT body FROM document_versions WHERE version_id = ?1")?
+            .query_row([id.as_bytes()], |r| r.get(0))
+            .optional()?)
     }
 
     /// The host `peer` last wrote a changeset on, as read so far.

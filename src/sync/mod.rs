@@ -12,6 +12,7 @@
 //! Every run is logged in the database (`sync_runs`) and publishes this peer's manifest in the
 //! remote, with how far it has applied each stream (its acknowledgements).
 
+pub(crate) mod deltas;
 pub mod encryption;
 mod lock;
 mod prefetch;

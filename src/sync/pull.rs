@@ -539,7 +539,7 @@ fn apply(
                     });
                     failed[k] = true;
                 };
-                let (cs, checksum, digests) = match item {
+                let (mut cs, checksum, mut digests) = match item {
                     Ok(d) => d,
                     Err(reason) => {
                         fail(reason);
@@ -547,6 +547,10 @@ fn apply(
                     }
                 };
                 if let Some(why) = super::misplaced_part(&cs.header, part, prev) {
+                    fail(why);
+                    continue;
+                }
+                if let Err(why) = super::deltas::decode(&imp, &mut cs, &mut digests)? {
                     fail(why);
                     continue;
                 }
@@ -633,7 +637,7 @@ fn apply(
                     stopped = true;
                     continue;
                 }
-                let (cs, checksum, digests) = match item {
+                let (mut cs, checksum, mut digests) = match item {
                     Ok(d) => d,
                     Err(reason) => {
                         let hint = super::repair_hint(peer, me.id, imp.host_of(peer)?.as_deref());
@@ -654,6 +658,11 @@ fn apply(
                          previous one was replaced, or this one was)"
                             .to_string(),
                     ));
+                    stopped = true;
+                    continue;
+                }
+                if let Err(why) = super::deltas::decode(&imp, &mut cs, &mut digests)? {
+                    report.bad.push(bad(why));
                     stopped = true;
                     continue;
                 }

@@ -40,6 +40,9 @@ const CHUNK_ENTRIES: usize = 50_000;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PushOptions {
     pub force: bool,
+    /// The smallest body tried as a delta against what the stream already published (None:
+    /// [`super::deltas::DEFAULT_MIN_BODY`]; `Some(usize::MAX)`: every version whole).
+    pub delta_min_body: Option<usize>,
 }
 
 /// One changeset file a push wrote.
@@ -127,10 +130,17 @@ pub fn push(
         };
     }
 
+    // No deltas in an encrypted remote: its sealed files carry format 1 inside.
+    let delta_min = (!remote.is_encrypted())
+        .then(|| {
+            opts.delta_min_body
+                .unwrap_or(super::deltas::DEFAULT_MIN_BODY)
+        })
+        .filter(|m| *m != usize::MAX);
     export(
         store,
         remote,
-        remote_id,
+        (remote_id, delta_min),
         &mut state,
         echo_filter,
         &mut report,
@@ -299,6 +309,8 @@ fn check_stream(
             created_at_ms: cs.header.created_at_ms,
             host: cs.header.host.clone(),
             checksum,
+            // As a push of this database writes them by default.
+            delta_min: (!remote.is_encrypted()).then_some(super::deltas::DEFAULT_MIN_BODY),
         };
         *state = Pushed {
             generation,
@@ -315,7 +327,7 @@ fn check_stream(
 fn export(
     store: &Store,
     remote: &Remote,
-    remote_id: i64,
+    (remote_id, delta_min): (i64, Option<usize>),
     state: &mut Pushed,
     echo_filter: bool,
     report: &mut PushReport,
@@ -344,7 +356,7 @@ fn export(
         publish_chunk(
             store,
             remote,
-            (remote_id, exclude),
+            (remote_id, exclude, delta_min),
             state,
             chunk,
             last,
@@ -399,9 +411,9 @@ pub(crate) fn export_chunks(
 fn publish_chunk(
     store: &Store,
     remote: &Remote,
-    (remote_id, exclude): (i64, Option<i64>),
+    (remote_id, exclude, delta_min): (i64, Option<i64>, Option<usize>),
     state: &mut Pushed,
-    entries: Vec<Record>,
+    mut entries: Vec<Record>,
     covers: i64,
     report: &mut PushReport,
 ) -> Result<(), SyncError> {
@@ -413,6 +425,11 @@ fn publish_chunk(
     };
     for e in &entries {
         super::count(&mut report.per_project, &e.project, e.kind);
+    }
+    if let Some(min) = delta_min {
+        let bases =
+            super::deltas::StreamBases::of(&store.published(remote_id)?, name.generation, name.seq);
+        super::deltas::encode(store, &bases, &mut entries, min)?;
     }
     let header = Header {
         peer: me.id,
@@ -459,6 +476,7 @@ fn publish_chunk(
         created_at_ms,
         host,
         checksum,
+        delta_min,
     };
     *state = Pushed {
         generation: state.generation,

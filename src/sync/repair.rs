@@ -108,7 +108,7 @@ pub fn repair(store: &Store, remote: &Remote, dry_run: bool) -> Result<RepairRep
             repaired: false,
             reason: None,
         };
-        match rebuild(store, &name, &recorded)? {
+        match rebuild(store, &name, &recorded, &records)? {
             Err(why) => {
                 item.reason = Some(format!(
                     "{why}; `context sync push --force` here publishes everything again as a new \
@@ -137,6 +137,7 @@ fn rebuild(
     store: &Store,
     name: &CsetName,
     recorded: &std::collections::BTreeMap<(u64, u64), &crate::store::Rebuild>,
+    records: &[(u64, u64, crate::store::Rebuild)],
 ) -> Result<Result<Vec<u8>, String>, SyncError> {
     let Some(r) = recorded.get(&(name.generation, name.seq)) else {
         return Ok(Err(
@@ -156,11 +157,16 @@ fn rebuild(
             }
         },
     };
-    let rows: Vec<_> = store
+    let mut rows: Vec<_> = store
         .export_page(r.after_seq, r.last_seq, r.excluded_remote, usize::MAX >> 1)?
         .into_iter()
         .map(|(_, e)| e)
         .collect();
+    // The same choice of deltas as the push made: against what the stream held before it.
+    if let Some(min) = r.delta_min {
+        let bases = super::deltas::StreamBases::of(records, name.generation, name.seq);
+        super::deltas::encode(store, &bases, &mut rows, min)?;
+    }
     let header = Header {
         peer: name.peer,
         generation: name.generation,

@@ -91,6 +91,15 @@ struct EntryJson {
     expires_at: Option<String>,
     /// The concurrent versions this one settled (a resolution); empty for most.
     settles: Vec<String>,
+    /// (format 3) Set when the body travels as a delta: its base and the SHA-256 of the body
+    /// it rebuilds; `size` is then the delta's.
+    delta: Option<DeltaJson>,
+}
+
+#[derive(Serialize)]
+struct DeltaJson {
+    base: String,
+    sha256: String,
 }
 
 impl HeaderJson {
@@ -139,6 +148,10 @@ impl EntryJson {
             hlc: e.hlc.to_i64().to_string(),
             expires_at: e.expires_at_ms.map(rfc3339),
             settles: e.settles.iter().map(|s| s.to_string()).collect(),
+            delta: e.delta.map(|d| DeltaJson {
+                base: d.base.to_string(),
+                sha256: d.sha256.hex(),
+            }),
         }
     }
 }

@@ -39,7 +39,10 @@ impl Push {
     /// Pushes and logs the run, printing nothing.
     pub fn report(&self, env: &Env) -> Result<PushReport, CliError> {
         let mut session = Session::open(env, "push", &self.wait)?;
-        let opts = PushOptions { force: self.force };
+        let opts = PushOptions {
+            force: self.force,
+            ..PushOptions::default()
+        };
         let (report, location) = session.with_remote(&self.remote, |store, remote| {
             sync::push(store, remote, opts)
         })?;

@@ -1,0 +1,144 @@
+//! Versions that travel as deltas (format 3): which bases a reader of a stream is certain to
+//! hold, the writer's choice per version, and the reader's rebuild.
+//!
+//! A reader of this peer's stream applies every changeset of it in order (or a snapshot that
+//! holds what a prune removed of it, whole bodies included). So a version may travel as a
+//! delta against its parent when the parent is an earlier entry of the same changeset, or was
+//! published in an earlier changeset of the same stream (generation) in the same remote: this
+//! database's record of what each changeset held (`published`) says which rows those are.
+//! Anything else travels whole: a parent pulled from another stream (its stream may be applied
+//! after this one), one published before the record existed, a snapshot's rows, everything in
+//! an encrypted remote. The smaller of delta and whole body is kept.
+
+use std::collections::HashMap;
+
+use sha2::{Digest, Sha256};
+
+use crate::changeset::{Changeset, delta};
+use crate::ids::VersionId;
+use crate::record::{Checksum, Delta, Kind, Record};
+use crate::store::{Import, Rebuild, Store};
+
+use super::SyncError;
+
+/// Bodies smaller than this travel whole: a delta's own overhead (the base id and the body's
+/// digest, 48 bytes, and zstd's frame) leaves little to win, and trying costs a compression.
+pub const DEFAULT_MIN_BODY: usize = 1024;
+
+/// What a delta entry costs beyond its delta: the base id and the SHA-256.
+const OVERHEAD: usize = 16 + 32 + 4;
+
+/// The change-log ranges of this stream's earlier changesets in one remote.
+pub(crate) struct StreamBases {
+    /// (after, last, excluded remote), sorted by `after`.
+    ranges: Vec<(i64, i64, Option<i64>)>,
+}
+
+impl StreamBases {
+    /// The ranges of changesets of `generation` numbered below `before_seq`.
+    pub(crate) fn of(records: &[(u64, u64, Rebuild)], generation: u64, before_seq: u64) -> Self {
+        let mut ranges: Vec<_> = records
+            .iter()
+            .filter(|(g, s, _)| *g == generation && *s < before_seq)
+            .map(|(_, _, r)| (r.after_seq, r.last_seq, r.excluded_remote))
+            .collect();
+        ranges.sort();
+        StreamBases { ranges }
+    }
+
+    /// The body of `id` if an earlier changeset of this stream held it.
+    fn body(&self, store: &Store, id: VersionId) -> Result<Option<Vec<u8>>, SyncError> {
+        let Some((seq, received_from, body)) = store.row_body(id)? else {
+            return Ok(None);
+        };
+        let at = self.ranges.partition_point(|(after, _, _)| *after < seq);
+        let held = at > 0 && {
+            let (_, last, excluded) = self.ranges[at - 1];
+            seq <= last && (excluded.is_none() || received_from != excluded)
+        };
+        Ok(if held { body } else { None })
+    }
+}
+
+/// Turns the entries of a changeset about to be published into deltas where the reader holds
+/// the base and the delta is smaller than the whole body would be.
+pub(crate) fn encode(
+    store: &Store,
+    bases: &StreamBases,
+    entries: &mut [Record],
+    min_body: usize,
+) -> Result<(), SyncError> {
+    let index: HashMap<VersionId, usize> =
+        entries.iter().enumerate().map(|(i, e)| (e.id, i)).collect();
+    // From the last: an earlier entry is still whole when a later one uses it as its base.
+    for i in (0..entries.len()).rev() {
+        let e = &entries[i];
+        let (Kind::Version, Some(body), Some(parent)) = (e.kind, &e.body, e.parent) else {
+            continue;
+        };
+        if body.len() < min_body {
+            continue;
+        }
+        let base = match index.get(&parent) {
+            Some(&j) if j < i => entries[j].body.clone(),
+            Some(_) => None,
+            None => bases.body(store, parent)?,
+        };
+        let Some(base) = base else { continue };
+        let Some(d) = delta::encode(&base, body) else {
+            continue;
+        };
+        if d.len() + OVERHEAD < delta::whole_size(body) {
+            let sha256 = Checksum(Sha256::digest(body).into());
+            let e = &mut entries[i];
+            e.delta = Some(Delta {
+                base: parent,
+                sha256,
+            });
+            e.body = Some(d);
+        }
+    }
+    Ok(())
+}
+
+/// Rebuilds the delta entries of `cs` in place (their bases: earlier entries of it, or rows
+/// this database holds), with the digests the import stores; an entry already here is left as
+/// it is (the import passes it over). `Err` says why a body cannot be rebuilt: bad data.
+pub(crate) fn decode(
+    imp: &Import<'_>,
+    cs: &mut Changeset,
+    digests: &mut [Option<[u8; 32]>],
+) -> Result<Result<(), String>, SyncError> {
+    if cs.entries.iter().all(|e| e.delta.is_none()) {
+        return Ok(Ok(()));
+    }
+    let mut index: HashMap<VersionId, usize> = HashMap::new();
+    for (i, digest) in digests.iter_mut().enumerate().take(cs.entries.len()) {
+        if let Some(d) = cs.entries[i].delta {
+            if imp.row(cs.entries[i].id)?.is_some() {
+                continue;
+            }
+            let base = match index.get(&d.base) {
+                Some(&j) => cs.entries[j].body.clone(),
+                None => imp.body_by_id(d.base)?.flatten(),
+            };
+            let Some(base) = base else {
+                return Ok(Err(format!(
+                    "version {} is a delta against {}, a version this home does not hold",
+                    cs.entries[i].id, d.base
+                )));
+            };
+            let delta_bytes = cs.entries[i].body.take().unwrap_or_default();
+            match delta::decode(&base, &delta_bytes, &d.sha256) {
+                Ok(body) => {
+                    cs.entries[i].body = Some(body);
+                    cs.entries[i].delta = None;
+                    *digest = Some(d.sha256.0);
+                }
+                Err(why) => return Ok(Err(format!("version {}: {why}", cs.entries[i].id))),
+            }
+        }
+        index.insert(cs.entries[i].id, i);
+    }
+    Ok(Ok(()))
+}

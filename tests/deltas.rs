@@ -1,0 +1,178 @@
+//! Versions that travel as deltas against what the reader already holds (format 3).
+
+use crate::util::{Folder, Home, inspect};
+
+/// Word-like text of about `bytes`, the same every run.
+fn prose(bytes: usize, seed: u64) -> String {
+    let mut x = seed | 1;
+    let mut out = String::new();
+    while out.len() < bytes {
+        for _ in 0..10 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let word: String = (0..2 + x % 7)
+                .map(|k| char::from(b'a' + ((x >> (k * 5)) % 26) as u8))
+                .collect();
+            out.push_str(&word);
+            out.push(' ');
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn a_one_line_append_to_a_long_document_costs_a_few_hundred_bytes() {
+    let (a, b, folder) = (Home::new(), Home::new(), Folder::new());
+    let mut doc = prose(35_000, 7);
+    a.put("research/background-sync", &doc);
+    a.sync("push", &folder, &[]).code(0);
+    for i in 0..5 {
+        doc.push_str(&format!("finding {i}: a one-line append by an agent\n"));
+        a.put("research/background-sync", &doc);
+        a.sync("push", &folder, &[]).code(0);
+    }
+    let files = folder.changesets();
+    assert_eq!(files.len(), 6);
+    let first = std::fs::metadata(&files[0]).unwrap().len();
+    assert!(first > 10_000, "the first travels whole: {first} bytes");
+    for f in &files[1..] {
+        let size = std::fs::metadata(f).unwrap().len();
+        assert!(size <= 400, "{}: {size} bytes", f.display());
+        let cs = inspect(f);
+        assert_eq!(cs["format"], "3.0");
+        assert!(cs["entries"][0]["delta"]["base"].is_string(), "{cs}");
+    }
+    // The reader rebuilds every version exactly, history included.
+    b.sync("pull", &folder, &[]).code(0);
+    assert_eq!(b.get("research/background-sync"), doc);
+    let ids = a.history_ids("research/background-sync");
+    for id in &ids {
+        assert_eq!(
+            b.ok(&["get", "research/background-sync", "--version", id]),
+            a.ok(&["get", "research/background-sync", "--version", id])
+        );
+    }
+    b.sync("verify", &folder, &[]).code(0);
+}
+
+#[test]
+fn versions_travel_whole_where_a_delta_would_not_pay_or_the_reader_may_lack_the_base() {
+    let (a, b, folder) = (Home::new(), Home::new(), Folder::new());
+    // Short bodies, and a rewrite that shares nothing with its parent: whole.
+    a.put("short", "one");
+    a.put("long", &prose(20_000, 1));
+    a.sync("push", &folder, &[]).code(0);
+    a.put("short", "two");
+    a.put("long", &prose(20_000, 2));
+    a.sync("push", &folder, &[]).code(0);
+    let files = folder.changesets();
+    assert_eq!(inspect(&files[1])["format"], "1.0");
+    // A parent pulled from another peer's stream is not a base (its stream may come later).
+    b.sync("pull", &folder, &[]).code(0);
+    let edited = format!("{}one more line\n", b.get("long"));
+    b.put("long", &edited);
+    b.sync("push", &folder, &[]).code(0);
+    let mine = b.peer_id(&folder);
+    let newest = folder
+        .changesets()
+        .into_iter()
+        .rfind(|f| f.to_string_lossy().contains(&mine))
+        .unwrap();
+    assert_eq!(
+        inspect(&newest)["entries"][0]["delta"],
+        serde_json::Value::Null
+    );
+    // In a stream of its own, the next edit of it is a delta.
+    let edited = format!("{edited}and another\n");
+    b.put("long", &edited);
+    b.sync("push", &folder, &[]).code(0);
+    let newest = folder
+        .changesets()
+        .into_iter()
+        .rfind(|f| f.to_string_lossy().contains(&mine))
+        .unwrap();
+    assert!(inspect(&newest)["entries"][0]["delta"]["base"].is_string());
+    a.sync("pull", &folder, &[]).code(0);
+    assert_eq!(a.get("long"), edited);
+}
+
+#[test]
+fn a_delta_against_a_missing_base_or_the_wrong_one_is_bad_data() {
+    use context::changeset::{self, Changeset, Header};
+    use context::clock::Hlc;
+    use context::ids::{PeerId, SeededIds, VersionId};
+    use context::record::{Checksum, Delta, Kind, Record};
+    use sha2::{Digest, Sha256};
+
+    let ids = SeededIds::new(3);
+    let peer = PeerId::generate(&ids);
+    let base = prose(5_000, 3).into_bytes();
+    let mut body = base.clone();
+    body.extend_from_slice(b"appended\n");
+    let delta = context::changeset::delta::encode(&base, &body).unwrap();
+    let base_id = VersionId::generate(&ids, 1_793_491_200_000);
+    let entry = |sha: [u8; 32]| Record {
+        id: VersionId::generate(&ids, 1_793_491_260_000),
+        project: "default".into(),
+        key: "doc".into(),
+        kind: Kind::Version,
+        body: Some(delta.clone()),
+        hlc: Hlc::from_parts(1_793_491_260_000, 0),
+        peer,
+        parent: Some(base_id),
+        expires_at_ms: None,
+        settles: vec![],
+        delta: Some(Delta {
+            base: base_id,
+            sha256: Checksum(sha),
+        }),
+    };
+    let header = Header {
+        peer,
+        generation: 1,
+        seq: 1,
+        prev: None,
+        created_at_ms: 1_793_491_300_000,
+        host: "crafted".into(),
+        snapshot: false,
+        versions: 0,
+        tombstones: 0,
+        projects: vec![],
+        covers: vec![],
+        settles: vec![],
+    };
+    // A base this home does not hold.
+    let (bytes, _) = changeset::encode(&Changeset::new(
+        header.clone(),
+        vec![entry(Sha256::digest(&body).into())],
+    ))
+    .unwrap();
+    let folder = Folder::new();
+    let dir = folder.path().join(peer.to_string());
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("00000001-0000000000000001.cset"), &bytes).unwrap();
+    let b = Home::new();
+    let run = b.sync("pull", &folder, &[]).code(5);
+    assert!(run.stderr.contains("does not hold"), "{}", run.stderr);
+    assert_eq!(b.rows_if_any(), 0);
+
+    // The base in the same changeset, but the digest of another body: a wrong document is
+    // never written.
+    let whole = Record {
+        id: base_id,
+        body: Some(base.clone()),
+        hlc: Hlc::from_parts(1_793_491_200_000, 0),
+        parent: None,
+        delta: None,
+        ..entry([0; 32])
+    };
+    let (bytes, _) =
+        changeset::encode(&Changeset::new(header, vec![whole, entry([7; 32])])).unwrap();
+    std::fs::write(dir.join("00000001-0000000000000001.cset"), &bytes).unwrap();
+    let c = Home::new();
+    let run = c.sync("pull", &folder, &[]).code(5);
+    assert!(run.stderr.contains("does not match"), "{}", run.stderr);
+    assert_eq!(c.rows_if_any(), 0);
+}
