@@ -477,7 +477,14 @@ fn main() -> Res<()> {
         secs(bootstrap)
     );
 
+    let edits = edit_workload(root, if quick { 2 } else { 20 })?;
+    eprintln!(
+        "edits: {:.0} B per version with deltas, {:.0} B whole",
+        edits.delta.bytes_per_version, edits.whole.bytes_per_version
+    );
+
     report(Report {
+        edits,
         housekeeping: Housekeeping {
             snapshot_write,
             snapshot_parts: written.parts,
@@ -512,6 +519,108 @@ fn main() -> Res<()> {
 struct Session {
     apply: Duration,
     bytes: u64,
+}
+
+/// The edit workload, pushed and pulled once with deltas and once with every body whole.
+struct Edits {
+    delta: EditRun,
+    whole: EditRun,
+}
+
+struct EditRun {
+    bytes_per_version: f64,
+    push: Duration,
+    pull: Duration,
+}
+
+/// 200 text documents of 5–50 KB (prose-like, deterministic), then `rounds` rounds of small
+/// edits (a line appended, changed or removed) to a random tenth of them, a push after each
+/// round and a pull of it by a second peer: the bytes the rounds put in the folder per version,
+/// and the time of their pushes and pulls; with deltas, then with every body whole.
+fn edit_workload(root: &Path, rounds: usize) -> Res<Edits> {
+    let g = Gen::new(1);
+    let mut run = |name: &str, delta_min_body: Option<usize>| -> Res<EditRun> {
+        let (writer, reader) = (
+            empty_home(root, &format!("edit-{name}-w"))?,
+            empty_home(root, &format!("edit-{name}-r"))?,
+        );
+        let dir = root.join(format!("edit-{name}-folder"));
+        std::fs::create_dir_all(&dir)?;
+        let remote = Remote::new(Folder::open(&dir)?);
+        let (mut w, mut r) = (open(&writer)?, open(&reader)?);
+        let opts = PushOptions {
+            force: false,
+            delta_min_body,
+        };
+        let mut docs: Vec<Vec<String>> = (0..200)
+            .map(|d| {
+                let size = 5_000 + (splitmix(d ^ SEED) % 45_000) as usize;
+                let mut lines = Vec::new();
+                let mut len = 0;
+                let mut i = d as usize * 1_000;
+                while len < size {
+                    let line = String::from_utf8_lossy(&g.row(i).body[..80]).replace('\n', " ");
+                    len += line.len() + 1;
+                    lines.push(line);
+                    i += 1;
+                }
+                lines
+            })
+            .collect();
+        for (d, lines) in docs.iter().enumerate() {
+            w.put(
+                "notes",
+                &format!("doc-{d}"),
+                lines.join("\n").as_bytes(),
+                None,
+            )?;
+        }
+        sync::push(&mut w, &remote, opts)?;
+        sync::pull(&mut r, &remote, PullOptions::default())?;
+        let before = dir_bytes(&dir, ".cset");
+        let (mut push, mut pull, mut versions) = (Duration::ZERO, Duration::ZERO, 0u64);
+        for round in 0..rounds {
+            for k in 0..20u64 {
+                let x = splitmix(((round as u64) << 32) ^ k ^ SEED);
+                let d = (x % 200) as usize;
+                let lines = &mut docs[d];
+                let at = (x >> 8) as usize % lines.len();
+                let text = String::from_utf8_lossy(&g.row((x >> 16) as usize % 100_000).body[..60])
+                    .replace('\n', " ");
+                match (x >> 40) % 3 {
+                    0 => lines.push(text),
+                    1 => lines[at] = text,
+                    _ if lines.len() > 1 => {
+                        lines.remove(at);
+                    }
+                    _ => lines.push(text),
+                }
+                w.put(
+                    "notes",
+                    &format!("doc-{d}"),
+                    lines.join("\n").as_bytes(),
+                    None,
+                )?;
+                versions += 1;
+            }
+            let t = Instant::now();
+            sync::push(&mut w, &remote, opts)?;
+            push += t.elapsed();
+            let t = Instant::now();
+            sync::pull(&mut r, &remote, PullOptions::default())?;
+            pull += t.elapsed();
+        }
+        let written = dir_bytes(&dir, ".cset") - before;
+        Ok(EditRun {
+            bytes_per_version: written as f64 / versions.max(1) as f64,
+            push,
+            pull,
+        })
+    };
+    Ok(Edits {
+        delta: run("delta", None)?,
+        whole: run("whole", Some(usize::MAX))?,
+    })
 }
 
 #[cfg(feature = "bench-session")]
@@ -558,6 +667,7 @@ fn session_extension(_: &Path, _: &Gen, _: usize, _: usize) -> Res<Option<Sessio
 }
 
 struct Report {
+    edits: Edits,
     versions: usize,
     db_bytes: u64,
     floor: Duration,
@@ -715,7 +825,42 @@ fn report(r: Report) -> Res<()> {
         rss(h.bootstrap_rss),
     );
 
+    let e = &r.edits;
+    row(
+        "edits: bytes per pushed version, deltas",
+        format!("{:.0} B", e.delta.bytes_per_version),
+        format!(
+            "{:.3}× whole bodies",
+            e.delta.bytes_per_version / e.whole.bytes_per_version
+        ),
+    );
+    row(
+        "edits: bytes per pushed version, whole bodies",
+        format!("{:.0} B", e.whole.bytes_per_version),
+        String::new(),
+    );
+    row(
+        "edits: push / pull of the rounds, deltas",
+        format!("{:.3} / {:.3} s", secs(e.delta.push), secs(e.delta.pull)),
+        format!(
+            "{:.2}× / {:.2}× whole bodies",
+            secs(e.delta.push) / secs(e.whole.push),
+            secs(e.delta.pull) / secs(e.whole.pull)
+        ),
+    );
+    row(
+        "edits: push / pull of the rounds, whole bodies",
+        format!("{:.3} / {:.3} s", secs(e.whole.push), secs(e.whole.pull)),
+        String::new(),
+    );
+
     let json = serde_json::json!({
+        "edit_bytes_per_version": e.delta.bytes_per_version,
+        "edit_whole_bytes_per_version": e.whole.bytes_per_version,
+        "edit_push_s": secs(e.delta.push),
+        "edit_pull_s": secs(e.delta.pull),
+        "edit_whole_push_s": secs(e.whole.push),
+        "edit_whole_pull_s": secs(e.whole.pull),
         "sync_snapshot_s": secs(h.snapshot_write),
         "prune_removed": h.removed,
         "folder_bytes_before_prune": h.folder_before,

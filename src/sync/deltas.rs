@@ -88,7 +88,10 @@ pub(crate) fn encode(
         let Some(d) = delta::encode(&base, body) else {
             continue;
         };
-        if d.len() + OVERHEAD < delta::whole_size(body) {
+        // Far smaller than the body itself: smaller than it compressed too (zstd does not
+        // shrink text eightfold), without compressing it to see.
+        let clearly = (d.len() + OVERHEAD) * 8 < body.len();
+        if clearly || d.len() + OVERHEAD < delta::whole_size(body) {
             let sha256 = Checksum(Sha256::digest(body).into());
             let e = &mut entries[i];
             e.delta = Some(Delta {
