@@ -539,7 +539,7 @@ struct EditRun {
 /// and the time of their pushes and pulls; with deltas, then with every body whole.
 fn edit_workload(root: &Path, rounds: usize) -> Res<Edits> {
     let g = Gen::new(1);
-    let mut run = |name: &str, delta_min_body: Option<usize>| -> Res<EditRun> {
+    let run = |name: &str, delta_min_body: Option<usize>| -> Res<EditRun> {
         let (writer, reader) = (
             empty_home(root, &format!("edit-{name}-w"))?,
             empty_home(root, &format!("edit-{name}-r"))?,
