@@ -33,6 +33,99 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &root.join("changesets").join("v2"),
     )?;
     changesets_v1_2(&root.join("changesets").join("v1.2"))?;
+    changesets_v3(&root.join("changesets").join("v3"))?;
+    Ok(())
+}
+
+/// The body of the format-3 golden document: `lines` numbered lines of a plan.
+pub fn v3_body(lines: usize) -> Vec<u8> {
+    (0..lines)
+        .map(|i| format!("step {i}: measure, then write down what the figure means\n"))
+        .collect::<String>()
+        .into_bytes()
+}
+
+/// `fixtures/changesets/v3/`: format 3.0, versions as deltas. Changeset 1 holds `plan` whole
+/// (120 lines) and, as a delta against it, the same with a line appended; changeset 2 holds a
+/// third version, a delta against the second (an entry of the changeset before).
+fn changesets_v3(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    use context::record::{Checksum, Delta};
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)?;
+    }
+    let ids = SeededIds::new(33);
+    let p = PeerId::generate(&ids);
+    let doc = ("default", "plan");
+    let bodies = [v3_body(120), v3_body(121), v3_body(122)];
+    let first = entry(&ids, p, doc, Some(&bodies[0]), T, None, None);
+    let as_delta = |mut e: Record, base: &[u8]| -> Result<Record, Box<dyn std::error::Error>> {
+        let body = e.body.take().ok_or("no body")?;
+        let d = changeset::delta::encode(base, &body).ok_or("zstd refused")?;
+        e.delta = Some(Delta {
+            base: e.parent.ok_or("no parent")?,
+            sha256: Checksum(Sha256::digest(&body).into()),
+        });
+        e.body = Some(d);
+        Ok(e)
+    };
+    let second = as_delta(
+        entry(
+            &ids,
+            p,
+            doc,
+            Some(&bodies[1]),
+            T + 60_000,
+            Some(first.id),
+            None,
+        ),
+        &bodies[0],
+    )?;
+    let third = as_delta(
+        entry(
+            &ids,
+            p,
+            doc,
+            Some(&bodies[2]),
+            T + 120_000,
+            Some(second.id),
+            None,
+        ),
+        &bodies[1],
+    )?;
+    let header = Header {
+        peer: p,
+        generation: 1,
+        seq: 1,
+        prev: None,
+        created_at_ms: T + 180_000,
+        host: "fixture-host".into(),
+        snapshot: false,
+        versions: 0,
+        tombstones: 0,
+        projects: vec![],
+        covers: vec![],
+        settles: vec![],
+    };
+    let (one, sum) = changeset::encode(&Changeset::new(header.clone(), vec![first, second]))?;
+    let (two, _) = changeset::encode(&Changeset::new(
+        Header {
+            seq: 2,
+            prev: Some(sum),
+            created_at_ms: T + 240_000,
+            ..header
+        },
+        vec![third],
+    ))?;
+    let stream = dir.join(p.to_string());
+    std::fs::create_dir_all(&stream)?;
+    for (seq, bytes) in [(1, one), (2, two)] {
+        let name = CsetName {
+            peer: p,
+            generation: 1,
+            seq,
+        };
+        std::fs::write(stream.join(name.file_name()), bytes)?;
+    }
     Ok(())
 }
 

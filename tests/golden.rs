@@ -326,3 +326,52 @@ fn the_format_1_2_golden_file_says_which_version_settled_a_conflict() {
     assert_eq!(home.rows(), 4);
     assert_eq!(home.ok(&["conflicts"]), "no conflicts\n");
 }
+
+const V3: &str = "fixtures/changesets/v3";
+
+/// The body of the format-3 golden document (as `examples/make-fixtures.rs` writes it).
+fn v3_body(lines: usize) -> String {
+    (0..lines)
+        .map(|i| format!("step {i}: measure, then write down what the figure means\n"))
+        .collect()
+}
+
+#[test]
+fn the_format_3_golden_stream_carries_deltas_that_rebuild_exactly() {
+    let peer = std::fs::read_dir(V3)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .into_owned();
+    let stream = Path::new(V3).join(&peer);
+    let one = inspect(&stream.join("00000001-0000000000000001.cset"));
+    assert_eq!(one["format"], "3.0");
+    let e = one["entries"].as_array().unwrap();
+    assert!(e[0]["delta"].is_null(), "the first travels whole");
+    assert_eq!(e[1]["delta"]["base"], e[0]["id"]);
+    assert!(e[1]["size"].as_u64().unwrap() < 100, "{}", e[1]);
+    let two = inspect(&stream.join("00000001-0000000000000002.cset"));
+    assert_eq!(two["entries"][0]["delta"]["base"], e[1]["id"]);
+
+    let (folder, home) = (Folder::new(), Home::new());
+    let dest = folder.path().join(&peer);
+    std::fs::create_dir(&dest).unwrap();
+    for f in std::fs::read_dir(&stream).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), dest.join(f.file_name())).unwrap();
+    }
+    home.ok(&["sync", "pull", "--remote", folder.arg()]);
+    assert_eq!(home.get("plan"), v3_body(122));
+    let ids = home.history_ids("plan");
+    assert_eq!(
+        home.ok(&["get", "plan", "--version", &ids[1]]),
+        v3_body(121)
+    );
+    assert_eq!(
+        home.ok(&["get", "plan", "--version", &ids[2]]),
+        v3_body(120)
+    );
+}
