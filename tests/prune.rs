@@ -27,6 +27,20 @@ use context::remote::{CsetName, Remote};
 use context::store::Store;
 use context::sync::{self, PruneOptions, PullOptions, PushOptions};
 
+/// 2,000 bytes of word-like text, the same every time.
+fn long_text() -> Vec<u8> {
+    let mut x: u64 = 0x0dd_ba11;
+    let mut out = Vec::with_capacity(2_100);
+    while out.len() < 2_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend((0..2 + x % 6).map(|k| b'a' + ((x >> (k * 5)) % 26) as u8));
+        out.push(b' ');
+    }
+    out
+}
+
 use crate::util::model::{R, T0, cases_or, current_ids, fail, open, rows};
 
 const KEYS: [&str; 4] = ["a", "b", "c", "notes/d"];
@@ -134,6 +148,7 @@ impl World {
     }
 
     fn push(&mut self, i: usize) -> R<()> {
+        // (Deltas at the default threshold: the bodies are longer than it.)
         sync::push(
             &mut self.peers[i].store,
             &self.remote,
@@ -213,7 +228,11 @@ impl World {
         match *op {
             Op::Put { peer, key, body } => {
                 let s = &mut self.peers[peer % n].store;
-                s.put("default", KEYS[key], &[body], None).map_err(fail)?;
+                // Long bodies that differ in their last byte: every edit after the first of a
+                // key travels as a delta against what the stream published before.
+                let mut text = long_text();
+                text.push(body);
+                s.put("default", KEYS[key], &text, None).map_err(fail)?;
             }
             Op::Rm { peer, key } => {
                 let s = &mut self.peers[peer % n].store;
