@@ -148,6 +148,19 @@ impl Serialize for Record {
     }
 }
 
+/// The next element of a positional struct, the `n`-th: one that is missing is an error
+/// saying what was `expected`. What the hand-written visitors of the wire format share.
+pub(crate) fn next_field<'de, T: Deserialize<'de>, A: serde::de::SeqAccess<'de>>(
+    seq: &mut A,
+    n: &mut usize,
+    expected: &'static str,
+) -> Result<T, A::Error> {
+    let at = *n;
+    *n += 1;
+    seq.next_element()?
+        .ok_or_else(|| serde::de::Error::invalid_length(at, &expected))
+}
+
 impl<'de> Deserialize<'de> for Record {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct Visitor;
@@ -164,18 +177,9 @@ impl<'de> Deserialize<'de> for Record {
             ) -> Result<Record, A::Error> {
                 let mut n = 0usize;
                 macro_rules! field {
-                    () => {{
-                        n += 1;
-                        match seq.next_element()? {
-                            Some(v) => v,
-                            None => {
-                                return Err(serde::de::Error::invalid_length(
-                                    n - 1,
-                                    &"an entry of 9 fields",
-                                ));
-                            }
-                        }
-                    }};
+                    () => {
+                        next_field(&mut seq, &mut n, "an entry of 9 fields")?
+                    };
                 }
                 let id = field!();
                 let project = field!();

@@ -141,18 +141,13 @@ impl<'de> Deserialize<'de> for Header {
             ) -> Result<Header, A::Error> {
                 let mut n = 0usize;
                 macro_rules! field {
-                    () => {{
-                        n += 1;
-                        match seq.next_element()? {
-                            Some(v) => v,
-                            None => {
-                                return Err(serde::de::Error::invalid_length(
-                                    n - 1,
-                                    &"a header of at least 10 fields",
-                                ));
-                            }
-                        }
-                    }};
+                    () => {
+                        crate::record::next_field(
+                            &mut seq,
+                            &mut n,
+                            "a header of at least 10 fields",
+                        )?
+                    };
                 }
                 let mut h = Header {
                     peer: field!(),

@@ -478,22 +478,30 @@ impl Remote {
             .and_then(|t| Checksum::from_slice(&t)))
     }
 
+    /// The bytes a changeset or snapshot file is stored as: sealed under the remote's key, or
+    /// as they are.
+    fn sealed<'b>(
+        &self,
+        name: &dyn FileName,
+        bytes: &'b [u8],
+    ) -> Result<std::borrow::Cow<'b, [u8]>> {
+        match &self.key {
+            None => Ok(std::borrow::Cow::Borrowed(bytes)),
+            Some(k) => sealed::seal(k, name.role(), bytes)
+                .map(std::borrow::Cow::Owned)
+                .map_err(|e| RemoteError::Sealed {
+                    location: self.named(&name.rel_path()),
+                    reason: format!("cannot seal it: {e}"),
+                }),
+        }
+    }
+
     /// Publishes a changeset atomically. Publishing the same bytes again is a no-op (a retried
     /// write that meets its own earlier attempt); different bytes under an existing name are
     /// refused with [`RemoteError::Exists`].
     pub fn publish(&self, name: &dyn FileName, bytes: &[u8]) -> Result<()> {
         let key = name.rel_path();
-        let written = match &self.key {
-            None => std::borrow::Cow::Borrowed(bytes),
-            Some(k) => {
-                std::borrow::Cow::Owned(sealed::seal(k, name.role(), bytes).map_err(|e| {
-                    RemoteError::Sealed {
-                        location: self.named(&key),
-                        reason: format!("cannot seal it: {e}"),
-                    }
-                })?)
-            }
-        };
+        let written = self.sealed(name, bytes)?;
         match self.objects.put_if_absent(&key, &written)? {
             Created::New => Ok(()),
             // Sealed twice, the same file differs (a fresh nonce): compare what is inside.
@@ -510,17 +518,7 @@ impl Remote {
     /// has checked that `bytes` are the ones the file must hold, by their checksum).
     pub fn replace(&self, name: &dyn FileName, bytes: &[u8]) -> Result<()> {
         let key = name.rel_path();
-        let written = match &self.key {
-            None => std::borrow::Cow::Borrowed(bytes),
-            Some(k) => {
-                std::borrow::Cow::Owned(sealed::seal(k, name.role(), bytes).map_err(|e| {
-                    RemoteError::Sealed {
-                        location: self.named(&key),
-                        reason: format!("cannot seal it: {e}"),
-                    }
-                })?)
-            }
-        };
+        let written = self.sealed(name, bytes)?;
         self.objects.put(&key, &written)
     }
 

@@ -266,20 +266,7 @@ impl Store {
 
     /// The rows version `id` settled (the losing sides its writer held).
     pub fn settled_by(&self, id: VersionId) -> Result<Vec<VersionId>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT settled_id FROM settles WHERE version_id = ?1")?;
-        let ids = stmt
-            .query_map([id.as_bytes()], |r| r.get::<_, Vec<u8>>(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        ids.iter()
-            .map(|b| {
-                VersionId::from_slice(b).ok_or(StoreError::Corrupt {
-                    what: "settled version id",
-                    seq: 0,
-                })
-            })
-            .collect()
+        super::sync_state::settled_by(&self.conn, id)
     }
 
     /// The host `peer` writes from, where known (this home's own, or the last changeset read
@@ -288,14 +275,6 @@ impl Store {
         if peer == self.peer.id {
             return Ok(Some(self.rt.host.clone()));
         }
-        use rusqlite::OptionalExtension;
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT host FROM peer_hosts WHERE peer_id = ?1",
-                [peer.as_bytes()],
-                |r| r.get(0),
-            )
-            .optional()?)
+        super::sync_state::host_of(&self.conn, peer)
     }
 }

@@ -230,11 +230,7 @@ impl Store {
 
     /// Whether the database holds no version or tombstone at all.
     pub fn is_empty(&self) -> Result<bool> {
-        Ok(!self
-            .conn
-            .query_row("SELECT EXISTS (SELECT 1 FROM document_versions)", [], |r| {
-                r.get::<_, bool>(0)
-            })?)
+        sync_state::is_empty(&self.conn)
     }
 
     /// Switches the database to a rollback journal for one large transaction into an empty

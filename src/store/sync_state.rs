@@ -146,20 +146,7 @@ impl Store {
                 how.delta_min.map(|m| m as i64)
             ],
         )?;
-        tx.execute(
-            "INSERT INTO pushed (remote_id, generation, last_seq, last_checksum, high_water)
-             VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (remote_id, generation) DO UPDATE SET
-                 last_seq = excluded.last_seq, last_checksum = excluded.last_checksum,
-                 high_water = excluded.high_water",
-            params![
-                remote_id,
-                p.generation as i64,
-                p.last_seq as i64,
-                p.last_checksum.map(|c| c.0.to_vec()),
-                p.high_water
-            ],
-        )?;
+        set_pushed(&tx, remote_id, p)?;
         tx.commit()?;
         Ok(())
     }
@@ -193,30 +180,18 @@ impl Store {
 
     /// Records that the stream (`remote_id`, `p.generation`) now stands at `p`.
     pub fn set_pushed(&self, remote_id: i64, p: &Pushed) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO pushed (remote_id, generation, last_seq, last_checksum, high_water)
-             VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (remote_id, generation) DO UPDATE SET
-                 last_seq = excluded.last_seq, last_checksum = excluded.last_checksum,
-                 high_water = excluded.high_water",
-            params![
-                remote_id,
-                p.generation as i64,
-                p.last_seq as i64,
-                p.last_checksum.map(|c| c.0.to_vec()),
-                p.high_water
-            ],
-        )?;
-        Ok(())
+        set_pushed(&self.conn, remote_id, p)
     }
 
     /// The newest position in the change log.
     pub fn max_seq(&self) -> Result<i64> {
-        Ok(self.conn.query_row(
-            "SELECT coalesce(max(seq), 0) FROM document_versions",
-            [],
-            |r| r.get(0),
-        )?)
+        max_seq(&self.conn)
+    }
+
+    /// How far this peer's push to `remote_id` covers the change log, in `generation` (or, before
+    /// its first changeset there, its latest generation's; 0 before any).
+    pub fn high_water(&self, remote_id: i64, generation: u64) -> Result<i64> {
+        high_water(&self.conn, remote_id, generation)
     }
 
     /// Rows with `after < seq <= upto`, oldest first, at most `limit`, leaving out those pulled
@@ -476,17 +451,97 @@ fn fill_settles<'r>(
     if !any {
         return Ok(());
     }
-    let mut stmt = conn.prepare_cached("SELECT settled_id FROM settles WHERE version_id = ?1")?;
     for e in records {
-        let ids = stmt
-            .query_map([e.id.as_bytes()], |r| r.get::<_, Vec<u8>>(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        e.settles = ids
-            .iter()
-            .map(|b| VersionId::from_slice(b).ok_or_else(|| bad(0, "settled version id")))
-            .collect::<rusqlite::Result<_>>()?;
+        e.settles = settled_by(conn, e.id)?;
     }
     Ok(())
+}
+
+/// See [`Store::set_pushed`].
+fn set_pushed(conn: &rusqlite::Connection, remote_id: i64, p: &Pushed) -> Result<()> {
+    conn.execute(
+        "INSERT INTO pushed (remote_id, generation, last_seq, last_checksum, high_water)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (remote_id, generation) DO UPDATE SET
+             last_seq = excluded.last_seq, last_checksum = excluded.last_checksum,
+             high_water = excluded.high_water",
+        params![
+            remote_id,
+            p.generation as i64,
+            p.last_seq as i64,
+            p.last_checksum.map(|c| c.0.to_vec()),
+            p.high_water
+        ],
+    )?;
+    Ok(())
+}
+
+/// The newest position in the change log.
+fn max_seq(conn: &rusqlite::Connection) -> Result<i64> {
+    Ok(conn.query_row(
+        "SELECT coalesce(max(seq), 0) FROM document_versions",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+/// Whether the database holds no version or tombstone at all.
+pub(super) fn is_empty(conn: &rusqlite::Connection) -> Result<bool> {
+    Ok(
+        !conn.query_row("SELECT EXISTS (SELECT 1 FROM document_versions)", [], |r| {
+            r.get::<_, bool>(0)
+        })?,
+    )
+}
+
+/// See [`Store::high_water`].
+fn high_water(conn: &rusqlite::Connection, remote_id: i64, generation: u64) -> Result<i64> {
+    let exact: Option<i64> = conn
+        .query_row(
+            "SELECT high_water FROM pushed WHERE remote_id = ?1 AND generation = ?2",
+            params![remote_id, generation as i64],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(match exact {
+        Some(h) => h,
+        None => conn
+            .query_row(
+                "SELECT high_water FROM pushed WHERE remote_id = ?1
+                 ORDER BY generation DESC LIMIT 1",
+                [remote_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(0),
+    })
+}
+
+/// The rows version `id` settled (the losing sides its writer held), on any connection.
+pub(super) fn settled_by(conn: &rusqlite::Connection, id: VersionId) -> Result<Vec<VersionId>> {
+    let ids = conn
+        .prepare_cached("SELECT settled_id FROM settles WHERE version_id = ?1")?
+        .query_map([id.as_bytes()], |r| r.get::<_, Vec<u8>>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    ids.iter()
+        .map(|b| {
+            VersionId::from_slice(b).ok_or(StoreError::Corrupt {
+                what: "settled version id",
+                seq: 0,
+            })
+        })
+        .collect()
+}
+
+/// The host `peer` last wrote a changeset on, as the changesets read from it said.
+pub(super) fn host_of(conn: &rusqlite::Connection, peer: PeerId) -> Result<Option<String>> {
+    Ok(conn
+        .query_row(
+            "SELECT host FROM peer_hosts WHERE peer_id = ?1",
+            [peer.as_bytes()],
+            |r| r.get(0),
+        )
+        .optional()?)
 }
 
 /// A row's change-log position, the remote it was pulled from, and its body.
@@ -554,11 +609,7 @@ impl Import<'_> {
 
     /// Whether the database holds no row at all (a new peer's first pull).
     pub fn is_empty(&self) -> Result<bool> {
-        Ok(!self
-            .tx
-            .query_row("SELECT EXISTS (SELECT 1 FROM document_versions)", [], |r| {
-                r.get::<_, bool>(0)
-            })?)
+        is_empty(&self.tx)
     }
 
     pub fn row(&self, id: VersionId) -> Result<Option<RowRef>> {
@@ -640,41 +691,9 @@ impl Import<'_> {
         Ok(inserted == 1)
     }
 
-    /// Notes `key` as one that may have an unsettled conflict (an import gave it a row that
-    /// was not a fast-forward of its current one).
-    pub fn mark_candidate(&self, project: &str, key: &str) -> Result<()> {
-        self.tx
-            .prepare_cached(
-                "INSERT OR IGNORE INTO conflict_candidates (project, key) VALUES (?1, ?2)",
-            )?
-            .execute(params![project, key])?;
-        Ok(())
-    }
-
-    /// Forgets `key` as a candidate (it was checked and has no unsettled conflict).
-    pub fn unmark_candidate(&self, project: &str, key: &str) -> Result<()> {
-        self.tx
-            .prepare_cached("DELETE FROM conflict_candidates WHERE project = ?1 AND key = ?2")?
-            .execute(params![project, key])?;
-        Ok(())
-    }
-
     /// The rows `id` settled.
     pub fn settled_by(&self, id: VersionId) -> Result<Vec<VersionId>> {
-        let mut stmt = self
-            .tx
-            .prepare_cached("SELECT settled_id FROM settles WHERE version_id = ?1")?;
-        let ids = stmt
-            .query_map([id.as_bytes()], |r| r.get::<_, Vec<u8>>(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        ids.iter()
-            .map(|b| {
-                VersionId::from_slice(b).ok_or(StoreError::Corrupt {
-                    what: "settled version id",
-                    seq: 0,
-                })
-            })
-            .collect()
+        settled_by(&self.tx, id)
     }
 
     /// The body of version `id` (`Some(None)`: a tombstone), if this database has it.
@@ -688,14 +707,7 @@ impl Import<'_> {
 
     /// The host `peer` last wrote a changeset on, as read so far.
     pub fn host_of(&self, peer: PeerId) -> Result<Option<String>> {
-        Ok(self
-            .tx
-            .query_row(
-                "SELECT host FROM peer_hosts WHERE peer_id = ?1",
-                [peer.as_bytes()],
-                |r| r.get(0),
-            )
-            .optional()?)
+        host_of(&self.tx, peer)
     }
 
     /// After a new peer's first pull (which tracked no key as it went): one pass over the
@@ -778,11 +790,7 @@ impl Import<'_> {
 
     /// The newest position in the change log, as of this transaction.
     pub fn max_seq(&self) -> Result<i64> {
-        Ok(self.tx.query_row(
-            "SELECT coalesce(max(seq), 0) FROM document_versions",
-            [],
-            |r| r.get(0),
-        )?)
+        max_seq(&self.tx)
     }
 
     /// After rows at positions `(from, to]` were imported from `remote_id`: if this peer's
@@ -796,28 +804,7 @@ impl Import<'_> {
         from: i64,
         to: i64,
     ) -> Result<()> {
-        let current: Option<i64> = self
-            .tx
-            .query_row(
-                "SELECT high_water FROM pushed WHERE remote_id = ?1 AND generation = ?2",
-                params![remote_id, generation as i64],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let high_water = match current {
-            Some(h) => h,
-            None => self
-                .tx
-                .query_row(
-                    "SELECT high_water FROM pushed WHERE remote_id = ?1
-                     ORDER BY generation DESC LIMIT 1",
-                    [remote_id],
-                    |r| r.get(0),
-                )
-                .optional()?
-                .unwrap_or(0),
-        };
-        if high_water != from || to <= from {
+        if high_water(&self.tx, remote_id, generation)? != from || to <= from {
             return Ok(());
         }
         self.tx.execute(

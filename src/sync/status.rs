@@ -60,11 +60,7 @@ pub fn status(store: &Store, remote: &Remote) -> Result<Status, SyncError> {
     let generation = me.generation as u64;
     let listing = remote.list()?;
 
-    let high_water = match store.pushed(remote_id, generation)? {
-        Some(p) => p.high_water,
-        None => store.latest_pushed(remote_id)?.map_or(0, |p| p.high_water),
-    };
-    let ahead = store.count_unpushed(high_water, remote_id)?;
+    let ahead = store.count_unpushed(store.high_water(remote_id, generation)?, remote_id)?;
 
     let applied = store.applied(remote_id)?;
     let mut behind = 0;
