@@ -18,152 +18,29 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use context::clock::{Hlc, ManualClock};
-use context::ids::{PeerId, SeededIds, VersionId};
-use context::runtime::Runtime;
 use context::store::Store;
-use rusqlite::{Connection, params};
-use sha2::{Digest, Sha256};
+use rusqlite::Connection;
 
-type Res<T> = Result<T, Box<dyn std::error::Error>>;
+#[path = "common/dataset.rs"]
+mod dataset;
+use dataset::*;
 
-const SEED: u64 = 0x5ca1_ab1e;
-/// 2026-11-01T00:00:00Z.
-const T0: i64 = 1_793_491_200_000;
-const PROJECTS: [&str; 3] = ["research", "plans", "notes"];
 /// Rows generated (untimed) and inserted (timed) at a time by the floor.
 const BATCH: usize = 20_000;
-
-fn splitmix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-/// Row `i`: the `i / keys`-th version of key `i % keys`, whose parent is row `i - keys`.
-struct Gen {
-    vocab: Vec<String>,
-    keys: usize,
-    peer: PeerId,
-}
-
-struct Row {
-    id: VersionId,
-    project: &'static str,
-    key: String,
-    body: Vec<u8>,
-    sha: [u8; 32],
-    hlc: Hlc,
-    parent: Option<VersionId>,
-}
-
-impl Gen {
-    fn new(keys: usize) -> Gen {
-        const SYL: [&str; 16] = [
-            "sync", "ver", "sion", "peer", "re", "mote", "chan", "ge", "set", "log", "da", "ta",
-            "base", "note", "plan", "in",
-        ];
-        let vocab = (0..2_000u64)
-            .map(|i| {
-                let r = splitmix(i ^ SEED);
-                (0..1 + (r % 3) as usize)
-                    .map(|k| SYL[((r >> (8 * k + 8)) % SYL.len() as u64) as usize])
-                    .collect()
-            })
-            .collect();
-        Gen {
-            vocab,
-            keys,
-            peer: PeerId::generate(&SeededIds::new(SEED)),
-        }
-    }
-
-    fn id(&self, i: usize) -> VersionId {
-        let ms = T0 + i as i64;
-        let r = splitmix(i as u64 ^ SEED).to_le_bytes();
-        let mut tail = [0u8; 10];
-        tail[..8].copy_from_slice(&r);
-        VersionId::from_bytes(
-            *uuid::Builder::from_unix_timestamp_millis(ms as u64, &tail)
-                .into_uuid()
-                .as_bytes(),
-        )
-    }
-
-    fn row(&self, i: usize) -> Row {
-        let k = i % self.keys;
-        let mut body = String::with_capacity(560);
-        let mut x = splitmix(i as u64 ^ 0xb0d1);
-        while body.len() < 500 {
-            x = splitmix(x);
-            let u = (x % 1_000) as f64 / 1_000.0;
-            body.push_str(&self.vocab[(u * u * self.vocab.len() as f64) as usize]);
-            body.push(if x.is_multiple_of(11) { '\n' } else { ' ' });
-        }
-        let body = body.into_bytes();
-        Row {
-            id: self.id(i),
-            project: PROJECTS[k % PROJECTS.len()],
-            key: format!("topic-{}/note-{k}", k % 97),
-            sha: Sha256::digest(&body).into(),
-            body,
-            hlc: Hlc::from_parts(T0 + i as i64, 0),
-            parent: (i >= self.keys).then(|| self.id(i - self.keys)),
-        }
-    }
-}
-
-/// The runtime of the home at `home`: each home its own seed, so each is its own peer.
-fn runtime(home: &Path) -> Runtime {
-    let seed = home
-        .to_string_lossy()
-        .bytes()
-        .fold(SEED, |h, b| splitmix(h ^ u64::from(b)));
-    Runtime::new(
-        Arc::new(ManualClock::new(T0 + 10_000_000_000)),
-        Arc::new(SeededIds::new(seed)),
-        "bench",
-    )
-}
-
-/// A new home with the schema and nothing else.
-fn empty_home(root: &Path, name: &str) -> Res<PathBuf> {
-    let home = root.join(name);
-    let _ = std::fs::remove_dir_all(&home);
-    drop(Store::open(&home.join("context.db"), runtime(&home))?);
-    Ok(home)
-}
 
 /// Inserts rows `0..n` raw, one transaction, timing only the inserts; with `current`, also
 /// records each key's current row as the store keeps it (untimed; the floor has none).
 fn insert_raw(db: &Path, g: &Gen, n: usize, current: bool) -> Res<Duration> {
-    let conn = Connection::open(db)?;
-    conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -24576;",
-    )?;
+    let conn = raw_connection(db)?;
     let tx = conn.unchecked_transaction()?;
     let mut timed = Duration::ZERO;
     {
-        let mut stmt = tx.prepare(
-            "INSERT INTO document_versions
-                 (version_id, project, key, kind, body, body_sha256, hlc, peer_id, parent_id, expires_at)
-             VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6, ?7, ?8, NULL)",
-        )?;
+        let mut stmt = tx.prepare(INSERT_RAW)?;
         for start in (0..n).step_by(BATCH) {
             let rows: Vec<Row> = (start..(start + BATCH).min(n)).map(|i| g.row(i)).collect();
             let t = Instant::now();
             for r in &rows {
-                stmt.execute(params![
-                    r.id.as_bytes(),
-                    r.project,
-                    r.key,
-                    r.body,
-                    r.sha.as_slice(),
-                    r.hlc.to_i64(),
-                    g.peer.as_bytes(),
-                    r.parent.map(|p| p.as_bytes().to_vec()),
-                ])?;
+                insert_row(&mut stmt, g, r)?;
             }
             timed += t.elapsed();
         }

@@ -208,11 +208,7 @@ pub(crate) fn write_on(
         ],
     )?;
     let seq = conn.last_insert_rowid();
-    conn.prepare_cached(
-        "INSERT INTO current_versions (project, key, seq) VALUES (?1, ?2, ?3)
-         ON CONFLICT (project, key) DO UPDATE SET seq = excluded.seq",
-    )?
-    .execute(params![project, key, seq])?;
+    set_current(conn, project, key, seq)?;
     let candidate: bool = conn
         .prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM conflict_candidates WHERE project = ?1 AND key = ?2)",
@@ -220,12 +216,7 @@ pub(crate) fn write_on(
         .query_row(params![project, key], |r| r.get(0))?;
     if candidate {
         if let Some(graph) = super::conflicts::KeyGraph::load(conn, project, key)? {
-            let mut stmt = conn.prepare_cached(
-                "INSERT OR IGNORE INTO settles (version_id, settled_id) VALUES (?1, ?2)",
-            )?;
-            for head in graph.other_heads() {
-                stmt.execute(params![id.as_bytes(), head.as_bytes()])?;
-            }
+            insert_settles(conn, id, &graph.other_heads())?;
         }
         conn.prepare_cached("DELETE FROM conflict_candidates WHERE project = ?1 AND key = ?2")?
             .execute(params![project, key])?;
@@ -243,6 +234,35 @@ pub(crate) fn write_on(
         parent,
         expires_at_ms,
     })
+}
+
+/// Records the row at change-log position `seq` as the current row of `key`.
+pub(super) fn set_current(
+    conn: &rusqlite::Connection,
+    project: &str,
+    key: &str,
+    seq: i64,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO current_versions (project, key, seq) VALUES (?1, ?2, ?3)
+         ON CONFLICT (project, key) DO UPDATE SET seq = excluded.seq",
+    )?
+    .execute(params![project, key, seq])?;
+    Ok(())
+}
+
+/// Records that version `id` settled the rows `settled`.
+pub(super) fn insert_settles(
+    conn: &rusqlite::Connection,
+    id: VersionId,
+    settled: &[VersionId],
+) -> Result<()> {
+    let mut stmt = conn
+        .prepare_cached("INSERT OR IGNORE INTO settles (version_id, settled_id) VALUES (?1, ?2)")?;
+    for s in settled {
+        stmt.execute(params![id.as_bytes(), s.as_bytes()])?;
+    }
+    Ok(())
 }
 
 /// The body of the row at change-log position `seq` (empty for a tombstone).

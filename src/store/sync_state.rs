@@ -681,12 +681,7 @@ impl Import<'_> {
                 ])?;
         }
         if inserted == 1 && !e.settles.is_empty() {
-            let mut stmt = self.tx.prepare_cached(
-                "INSERT OR IGNORE INTO settles (version_id, settled_id) VALUES (?1, ?2)",
-            )?;
-            for s in &e.settles {
-                stmt.execute(params![e.id.as_bytes(), s.as_bytes()])?;
-            }
+            super::documents::insert_settles(&self.tx, e.id, &e.settles)?;
         }
         Ok(inserted == 1)
     }
@@ -722,17 +717,13 @@ impl Import<'_> {
                  INDEXED BY document_versions_by_key
                  ORDER BY project, key, hlc, peer_id, version_id",
             )?;
-            let mut current = self.tx.prepare(
-                "INSERT INTO current_versions (project, key, seq) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (project, key) DO UPDATE SET seq = excluded.seq",
-            )?;
             let mut rows = stmt.query([])?;
             // The key at hand, its last row so far, and whether it forked.
             let mut at: Option<(String, String, i64, bool)> = None;
             let mut previous: Option<Vec<u8>> = None;
             let mut done = |k: Option<(String, String, i64, bool)>| -> Result<()> {
                 if let Some((project, key, seq, fork)) = k {
-                    current.execute(params![project, key, seq])?;
+                    super::documents::set_current(&self.tx, &project, &key, seq)?;
                     if fork {
                         forked.push((project, key));
                     }
