@@ -706,16 +706,7 @@ fn colour_on_a_terminal_unless_no_color() {
 fn a_body_at_the_limit_syncs_and_one_byte_more_is_refused() {
     let (a, b, folder) = (Home::new(), Home::new(), crate::util::Folder::new());
     const LIMIT: usize = 64 << 20;
-    // Incompressible: a xorshift stream.
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut body = Vec::with_capacity(LIMIT + 1);
-    while body.len() < LIMIT + 1 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        body.extend_from_slice(&x.to_le_bytes());
-    }
-    body.truncate(LIMIT + 1);
+    let mut body = crate::util::random_bytes(LIMIT + 1, 0x9e37_79b9_7f4a_7c15);
     let file = a.path().join("big.bin");
     std::fs::write(&file, &body).unwrap();
     let run = a

@@ -1,26 +1,6 @@
 //! Versions that travel as deltas against what the reader already holds (format 3).
 
-use crate::util::{Folder, Home, inspect};
-
-/// Word-like text of about `bytes`, the same every run.
-fn prose(bytes: usize, seed: u64) -> String {
-    let mut x = seed | 1;
-    let mut out = String::new();
-    while out.len() < bytes {
-        for _ in 0..10 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let word: String = (0..2 + x % 7)
-                .map(|k| char::from(b'a' + ((x >> (k * 5)) % 26) as u8))
-                .collect();
-            out.push_str(&word);
-            out.push(' ');
-        }
-        out.push('\n');
-    }
-    out
-}
+use crate::util::{Folder, Home, inspect, prose};
 
 #[test]
 fn a_one_line_append_to_a_long_document_costs_a_few_hundred_bytes() {

@@ -56,14 +56,7 @@ fn a_decompression_bomb_is_refused_in_bounded_memory() {
 fn a_large_document_pulls_in_memory_proportional_to_it() {
     let (folder, a, b) = (Folder::new(), Home::new(), Home::new());
     const SIZE: usize = 40 << 20;
-    let mut x: u64 = 0x1234_5678_9abc_def1;
-    let mut body = Vec::with_capacity(SIZE);
-    while body.len() < SIZE {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        body.extend_from_slice(&x.to_le_bytes());
-    }
+    let body = crate::util::random_bytes(SIZE, 0x1234_5678_9abc_def1);
     let file = a.path().join("doc.bin");
     std::fs::write(&file, &body).unwrap();
     a.ok(&["put", "doc", "--file", file.to_str().unwrap()]);

@@ -27,20 +27,6 @@ use context::remote::{CsetName, Remote};
 use context::store::Store;
 use context::sync::{self, PruneOptions, PullOptions, PushOptions};
 
-/// 2,000 bytes of word-like text, the same every time.
-fn long_text() -> Vec<u8> {
-    let mut x: u64 = 0x0dd_ba11;
-    let mut out = Vec::with_capacity(2_100);
-    while out.len() < 2_000 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend((0..2 + x % 6).map(|k| b'a' + ((x >> (k * 5)) % 26) as u8));
-        out.push(b' ');
-    }
-    out
-}
-
 use crate::util::model::{R, T0, cases_or, current_ids, fail, open, rows};
 
 const KEYS: [&str; 4] = ["a", "b", "c", "notes/d"];
@@ -230,7 +216,7 @@ impl World {
                 let s = &mut self.peers[peer % n].store;
                 // Long bodies that differ in their last byte: every edit after the first of a
                 // key travels as a delta against what the stream published before.
-                let mut text = long_text();
+                let mut text = crate::util::prose(2_000, 0x0dd_ba11).into_bytes();
                 text.push(body);
                 s.put("default", KEYS[key], &text, None).map_err(fail)?;
             }

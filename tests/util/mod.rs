@@ -357,3 +357,38 @@ pub fn published_ids(folder: &Folder) -> Vec<String> {
         })
         .collect()
 }
+
+/// `len` bytes that do not compress (a xorshift stream from `seed`), the same every run.
+pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Word-like text of at least `bytes` (ten words a line), the same for the same `seed`: it
+/// compresses like prose, not like a repeated line.
+pub fn prose(bytes: usize, seed: u64) -> String {
+    let mut x = seed | 1;
+    let mut out = String::new();
+    while out.len() < bytes {
+        for _ in 0..10 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let word: String = (0..2 + x % 7)
+                .map(|k| char::from(b'a' + ((x >> (k * 5)) % 26) as u8))
+                .collect();
+            out.push_str(&word);
+            out.push(' ');
+        }
+        out.push('\n');
+    }
+    out
+}
