@@ -118,8 +118,18 @@ fn push_killed_at_random_instants_publishes_everything_exactly_once() {
     assert_eq!(a.version_ids(), b.version_ids());
 }
 
-#[test]
-fn pull_killed_at_random_instants_never_leaves_a_partial_import() {
+/// A folder with 4,000 versions, and a home pulling from it under a killer until 25 pulls
+/// were killed mid-way: after every run its database is intact and holds none or all of the
+/// folder's rows (beside the one row of its own it has with `local`). After a pull that
+/// completed, `completed` checks the home, and it starts over (a fresh database, with its own
+/// row again) so that later kills land in a large pull again. Returns the home, the folder and
+/// how many rows the folder holds.
+fn pull_under_kills(
+    what: &str,
+    seed: u64,
+    local: bool,
+    completed: impl Fn(&Home, &Folder),
+) -> (Home, Folder, i64) {
     let (a, folder) = (Home::new(), Folder::new());
     a.bulk_put("big", 4_000, 3_000);
     a.sync("push", &folder, &[]).code(0);
@@ -128,34 +138,42 @@ fn pull_killed_at_random_instants_never_leaves_a_partial_import() {
     let scratch = Home::new();
     let start = Instant::now();
     scratch.sync("pull", &folder, &[]).code(0);
-    let mut killer = Killer::new(0x5eed_0002, start.elapsed());
-    let mut completed = 0;
+    let mut killer = Killer::new(seed, start.elapsed());
+    let mut done = 0;
     let b = Home::new();
-    b.put("local/before", "mine");
+    let own = i64::from(local);
+    if local {
+        b.put("local/before", "mine");
+    }
     for _ in 0..200 {
         if killer.kills >= 25 {
             break;
         }
         killer.run(&b, &["sync", "pull", "--remote", folder.arg()]);
         b.assert_intact();
-        let rows = b.rows();
+        let rows = b.rows_if_any();
         assert!(
-            rows == 1 || rows == total + 1,
+            rows == own || rows == total + own,
             "a partial import is visible: {rows} rows"
         );
-        if rows > 1 {
-            completed += 1;
-            // Done: start over in a fresh home so later kills land in a large pull again.
-            b.sync("pull", &folder, &[]).code(0);
-            std::fs::remove_file(b.db()).unwrap();
-            for f in ["context.db-wal", "context.db-shm"] {
+        if rows > own {
+            done += 1;
+            completed(&b, &folder);
+            for f in [
+                "context.db",
+                "context.db-wal",
+                "context.db-shm",
+                "context.db-journal",
+            ] {
                 let _ = std::fs::remove_file(b.path().join(f));
             }
-            b.put("local/before", "mine");
+            if local {
+                b.put("local/before", "mine");
+            }
         }
     }
     eprintln!(
-        "pull: {} kills, {completed} completed, last span {}ms",
+        "{what}: {} kills, {done} completed, last span {}ms",
         killer.kills, killer.span_ms
     );
     assert!(
@@ -163,6 +181,14 @@ fn pull_killed_at_random_instants_never_leaves_a_partial_import() {
         "only {} pulls were killed mid-way",
         killer.kills
     );
+    (b, folder, total)
+}
+
+#[test]
+fn pull_killed_at_random_instants_never_leaves_a_partial_import() {
+    let (b, folder, total) = pull_under_kills("pull", 0x5eed_0002, true, |b, folder| {
+        b.sync("pull", folder, &[]).code(0);
+    });
     b.sync("pull", &folder, &[]).code(0);
     assert_eq!(b.rows(), total + 1);
     assert_eq!(b.get("local/before"), "mine");
@@ -173,61 +199,20 @@ fn pull_killed_at_random_instants_never_leaves_a_partial_import() {
 /// never a database without its index, and the next pull does the whole job.
 #[test]
 fn a_bootstrap_killed_at_random_instants_never_leaves_a_partial_import() {
-    let (a, folder) = (Home::new(), Folder::new());
-    a.bulk_put("big", 4_000, 3_000);
-    a.sync("push", &folder, &[]).code(0);
-    let total = a.rows();
-    let scratch = Home::new();
-    let start = Instant::now();
-    scratch.sync("pull", &folder, &[]).code(0);
-    let mut killer = Killer::new(0x5eed_0004, start.elapsed());
-    let mut completed = 0;
-    let b = Home::new();
-    for _ in 0..200 {
-        if killer.kills >= 25 {
-            break;
-        }
-        killer.run(&b, &["sync", "pull", "--remote", folder.arg()]);
-        b.assert_intact();
-        let rows = b.rows_if_any();
-        assert!(
-            rows == 0 || rows == total,
-            "a partial import is visible: {rows} rows"
-        );
-        if rows > 0 {
-            completed += 1;
-            // Complete: the index is there, in WAL mode again, and reads work.
-            let conn = rusqlite::Connection::open(b.db()).unwrap();
-            let index: i64 = conn
-                .query_row(
-                    "SELECT count(*) FROM sqlite_master WHERE name = 'document_versions_by_key'",
-                    [],
-                    |r| r.get(0),
-                )
-                .unwrap();
-            assert_eq!(index, 1, "the history index is there");
-            drop(conn);
-            assert_eq!(b.history_ids("big/0").len(), 1);
-            // Start over in a fresh home so later kills land in a bootstrap again.
-            for f in [
-                "context.db",
-                "context.db-wal",
-                "context.db-shm",
-                "context.db-journal",
-            ] {
-                let _ = std::fs::remove_file(b.path().join(f));
-            }
-        }
-    }
-    eprintln!(
-        "bootstrap: {} kills, {completed} completed, last span {}ms",
-        killer.kills, killer.span_ms
-    );
-    assert!(
-        killer.kills >= 20,
-        "only {} pulls were killed mid-way",
-        killer.kills
-    );
+    let (b, folder, total) = pull_under_kills("bootstrap", 0x5eed_0004, false, |b, _| {
+        // Complete: the index is there, and reads work.
+        let conn = rusqlite::Connection::open(b.db()).unwrap();
+        let index: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'document_versions_by_key'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(index, 1, "the history index is there");
+        drop(conn);
+        assert_eq!(b.history_ids("big/0").len(), 1);
+    });
     b.sync("pull", &folder, &[]).code(0);
     assert_eq!(b.rows(), total);
     let mode: String = rusqlite::Connection::open(b.db())
