@@ -92,20 +92,7 @@ fn changesets_v3(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
         ),
         &bodies[1],
     )?;
-    let header = Header {
-        peer: p,
-        generation: 1,
-        seq: 1,
-        prev: None,
-        created_at_ms: T + 180_000,
-        host: "fixture-host".into(),
-        snapshot: false,
-        versions: 0,
-        tombstones: 0,
-        projects: vec![],
-        covers: vec![],
-        settles: vec![],
-    };
+    let header = first_header(p, T + 180_000);
     let (one, sum) = changeset::encode(&Changeset::new(header.clone(), vec![first, second]))?;
     let (two, _) = changeset::encode(&Changeset::new(
         Header {
@@ -116,16 +103,7 @@ fn changesets_v3(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
         },
         vec![third],
     ))?;
-    let stream = dir.join(p.to_string());
-    std::fs::create_dir_all(&stream)?;
-    for (seq, bytes) in [(1, one), (2, two)] {
-        let name = CsetName {
-            peer: p,
-            generation: 1,
-            seq,
-        };
-        std::fs::write(stream.join(name.file_name()), bytes)?;
-    }
+    write_stream(dir, p, &[&one, &two])?;
     Ok(())
 }
 
@@ -169,12 +147,22 @@ fn changesets_v1_2(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
         None,
     );
     resolution.settles = vec![theirs.id];
-    let header = Header {
-        peer: p,
+    let header = first_header(p, T + 180_000);
+    let cs = Changeset::new(header, vec![base, theirs, mine, resolution]);
+    let (bytes, _) = changeset::encode(&cs)?;
+    write_stream(dir, p, &[&bytes])?;
+    Ok(())
+}
+
+/// The header of the first changeset of `peer`'s stream (generation 1), written at
+/// `created_at_ms` on the fixtures' host; the counts are filled in by `Changeset::new`.
+fn first_header(peer: PeerId, created_at_ms: i64) -> Header {
+    Header {
+        peer,
         generation: 1,
         seq: 1,
         prev: None,
-        created_at_ms: T + 180_000,
+        created_at_ms,
         host: "fixture-host".into(),
         snapshot: false,
         versions: 0,
@@ -182,18 +170,27 @@ fn changesets_v1_2(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
         projects: vec![],
         covers: vec![],
         settles: vec![],
-    };
-    let cs = Changeset::new(header, vec![base, theirs, mine, resolution]);
-    let (bytes, _) = changeset::encode(&cs)?;
-    let stream = dir.join(p.to_string());
+    }
+}
+
+/// Writes `files` as changesets 1, 2, ... of `peer`'s generation 1 under `dir`, laid out as
+/// in a remote; returns the stream's folder.
+fn write_stream(
+    dir: &Path,
+    peer: PeerId,
+    files: &[&[u8]],
+) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
+    let stream = dir.join(peer.to_string());
     std::fs::create_dir_all(&stream)?;
-    let name = CsetName {
-        peer: p,
-        generation: 1,
-        seq: 1,
-    };
-    std::fs::write(stream.join(name.file_name()), bytes)?;
-    Ok(())
+    for (seq, bytes) in (1..).zip(files) {
+        let name = CsetName {
+            peer,
+            generation: 1,
+            seq,
+        };
+        std::fs::write(stream.join(name.file_name()), bytes)?;
+    }
+    Ok(stream)
 }
 
 /// The key of the sealed golden files: bytes 0, 1, ..., 31. A test key, public on purpose.
@@ -321,20 +318,7 @@ fn changesets_v1(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
         None,
         None,
     );
-    let first_header = Header {
-        peer,
-        generation: 1,
-        seq: 1,
-        prev: None,
-        created_at_ms: T + 300_000,
-        host: "fixture-host".into(),
-        snapshot: false,
-        versions: 0,
-        tombstones: 0,
-        projects: vec![],
-        covers: vec![],
-        settles: vec![],
-    };
+    let first_header = first_header(peer, T + 300_000);
     let first = Changeset::new(
         first_header.clone(),
         vec![draft, second.clone(), short, relayed, binary],
@@ -360,16 +344,7 @@ fn changesets_v1(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
     );
     let (second_bytes, second_sum) = changeset::encode(&second_cs)?;
 
-    let stream = dir.join(peer.to_string());
-    std::fs::create_dir_all(&stream)?;
-    for (seq, bytes) in [(1, &first_bytes), (2, &second_bytes)] {
-        let name = CsetName {
-            peer,
-            generation: 1,
-            seq,
-        };
-        std::fs::write(stream.join(name.file_name()), bytes)?;
-    }
+    let stream = write_stream(dir, peer, &[&first_bytes, &second_bytes])?;
     // Format 1.1: a snapshot of that stream by its own peer (one part, then the seal), as
     // `context sync snapshot` writes it, covering both changesets.
     let snapshot_id = ((T + 480_000) as u64) << 16;
