@@ -132,17 +132,14 @@ impl KeyGraph {
     }
 
     /// The heads that lost and are not settled, newest first.
-    fn losers(&self) -> Vec<usize> {
-        let current = self.rows.len() - 1;
-        let won = self.ancestors(current);
-        let mut out: Vec<usize> = self
-            .heads()
-            .into_iter()
-            .filter(|&h| h != current)
-            .filter(|&h| {
-                let theirs = self.ancestors(h);
+    /// `won` is the current row's ancestry; each loser comes with its own.
+    fn losers(&self, won: &HashSet<usize>) -> Vec<(usize, HashSet<usize>)> {
+        let mut out: Vec<(usize, HashSet<usize>)> = self
+            .losing_heads()
+            .map(|h| (h, self.ancestors(h)))
+            .filter(|(h, theirs)| {
                 !won.iter()
-                    .any(|&v| !theirs.contains(&v) && self.content(v) == self.content(h))
+                    .any(|&v| !theirs.contains(&v) && self.content(v) == self.content(*h))
             })
             .collect();
         out.reverse();
@@ -151,27 +148,27 @@ impl KeyGraph {
 
     /// Whether the key has an unsettled conflict.
     pub(crate) fn is_conflicted(&self) -> bool {
-        !self.losers().is_empty()
+        !self.losers(&self.ancestors(self.rows.len() - 1)).is_empty()
+    }
+
+    /// Every head but the current row, oldest first.
+    fn losing_heads(&self) -> impl Iterator<Item = usize> + '_ {
+        let current = self.rows.len() - 1;
+        self.heads().into_iter().filter(move |&h| h != current)
     }
 
     /// The heads a write on this key settles: every head but the current one.
     pub(crate) fn other_heads(&self) -> Vec<VersionId> {
-        let current = self.rows.len() - 1;
-        self.heads()
-            .into_iter()
-            .filter(|&h| h != current)
-            .map(|h| self.rows[h].id)
-            .collect()
+        self.losing_heads().map(|h| self.rows[h].id).collect()
     }
 
     /// The unsettled conflicts, one per losing head, sides named from `me`'s point of view.
     pub(crate) fn conflicts(&self, me: PeerId) -> Vec<Conflict> {
         let current = self.rows.len() - 1;
         let won = self.ancestors(current);
-        self.losers()
+        self.losers(&won)
             .into_iter()
-            .map(|l| {
-                let lost = self.ancestors(l);
+            .map(|(l, lost)| {
                 // Mine: the side whose own rows (since the sides parted) include one of mine.
                 let mine_lost = lost
                     .iter()
