@@ -101,6 +101,11 @@ fn history_reads_in_local_time_with_short_ids_and_machine_names_in_100_columns()
         .json();
     let peer = json[0]["peer"].as_str().unwrap();
     assert!(!utc.contains(peer), "no peer id without -v");
+    let verbose = home
+        .run_with(&["-v", "history", "k"], b"", &[("TZ", "UTC")])
+        .code(0)
+        .stdout;
+    assert!(verbose.contains(&format!("peer {peer}")), "{verbose}");
     for line in utc.lines() {
         assert!(
             line.chars().count() <= 100,

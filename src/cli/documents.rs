@@ -381,9 +381,15 @@ impl History {
                 })
                 .unwrap_or_default();
             let host: String = hosts[&v.peer].chars().take(12).collect();
+            // With -v, the peer's id too (past the 100 columns of the plain table).
+            let peer = if super::verbose() {
+                format!("  peer {}", v.peer)
+            } else {
+                String::new()
+            };
             writeln!(
                 out,
-                "{:<len$}  {:<19}  {:<9}  {host:<12}  {:>6}  {parent}{expiry}",
+                "{:<len$}  {:<19}  {:<9}  {host:<12}  {:>6}  {parent}{expiry}{peer}",
                 v.id.short(len),
                 local(v.hlc.wall_ms()),
                 v.kind.as_str(),
