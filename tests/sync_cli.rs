@@ -512,3 +512,63 @@ fn a_pull_only_home_keeps_its_mark_past_what_it_pulled() {
     a.sync("pull", &folder, &[]).code(0);
     assert_eq!(a.get("mine"), "m");
 }
+
+/// Pages of the history index, and how many of them are full (under 100 bytes free).
+fn history_index_pages(home: &Home) -> (i64, i64) {
+    let conn = rusqlite::Connection::open(home.db()).unwrap();
+    conn.query_row(
+        "SELECT count(*), count(*) FILTER (WHERE unused < 100) FROM dbstat
+         WHERE name = 'document_versions_by_key' AND pagetype = 'leaf'",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_new_peer_leaves_room_in_its_history_index_and_nothing_else() {
+    // A new peer's first pull builds the history index by a sort, which fills every leaf:
+    // then the next version of nearly any key would split a leaf, and a new machine's next
+    // pulls would each write several times the pages of later ones. It leaves room instead.
+    let (a, b, folder) = (Home::new(), Home::new(), Folder::new());
+    a.bulk_put("notes", 3_000, 40);
+    a.bulk_put("notes", 3_000, 40);
+    a.sync("push", &folder, &[]).code(0);
+    b.sync("pull", &folder, &[]).code(0);
+    b.assert_intact();
+    let (leaves, full) = history_index_pages(&b);
+    assert!(
+        full * 10 < leaves,
+        "{full} of {leaves} leaves are full after the bootstrap"
+    );
+    // Nothing but what was pulled: the same rows, and the change log without a gap.
+    assert_eq!(b.version_ids(), a.version_ids());
+    let conn = rusqlite::Connection::open(b.db()).unwrap();
+    let (count, max): (i64, i64) = conn
+        .query_row(
+            "SELECT count(*), max(seq) FROM document_versions",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((count, max), (6_000, 6_000));
+
+    // A third version of every tenth key, spread over every leaf, fits where it goes.
+    let rt = context::runtime::Runtime::system();
+    let mut store = context::store::Store::open(&a.db(), rt).unwrap();
+    for i in (0..3_000).step_by(10) {
+        store
+            .put("default", &format!("notes/{i}"), b"a third version", None)
+            .unwrap();
+    }
+    drop(store);
+    a.sync("push", &folder, &[]).code(0);
+    b.sync("pull", &folder, &[]).code(0);
+    let (after, _) = history_index_pages(&b);
+    assert!(
+        after - leaves < leaves / 10,
+        "300 new versions split {} of {leaves} leaves",
+        after - leaves
+    );
+    assert_eq!(b.get("notes/990").trim_end(), "a third version");
+}

@@ -583,9 +583,6 @@ pub struct RowRef {
     pub hlc: Hlc,
     pub peer: PeerId,
     pub parent: Option<VersionId>,
-    /// The body's SHA-256 (`None` for a tombstone) and its expiry: two rows with the same
-    /// content never conflict.
-    pub content: (Option<[u8; 32]>, Option<i64>),
 }
 
 impl RowRef {
@@ -594,6 +591,13 @@ impl RowRef {
         (self.hlc, self.peer, self.id)
     }
 }
+
+/// After a bootstrap, a placeholder goes in after every this many history index entries (a
+/// leaf of 4 KiB holds about 40 of a ~90-byte key) ...
+const ROOM_EVERY: u32 = 40;
+/// ... with an entry this wide (under the ~1,000 bytes an index cell keeps on its page): what
+/// it frees when it is deleted.
+const ROOM_BYTES: u32 = 700;
 
 /// The open transaction of a pull: the queries and inserts it is made of.
 pub struct Import<'a> {
@@ -614,20 +618,38 @@ impl Import<'_> {
 
     pub fn row(&self, id: VersionId) -> Result<Option<RowRef>> {
         let mut stmt = self.tx.prepare_cached(
-            "SELECT version_id, hlc, peer_id, parent_id, body_sha256, expires_at
+            "SELECT version_id, hlc, peer_id, parent_id
              FROM document_versions WHERE version_id = ?1",
         )?;
         Ok(stmt.query_row([id.as_bytes()], read_ref).optional()?)
     }
 
-    /// The current (last-writer-wins) row of a key, as of everything imported so far.
+    /// The current (last-writer-wins) row of a key, as of everything imported so far: the
+    /// key's last entry in the history index, which holds every column asked (the row itself
+    /// is not read).
     pub fn current(&self, project: &str, key: &str) -> Result<Option<RowRef>> {
         let mut stmt = self.tx.prepare_cached(
-            "SELECT version_id, hlc, peer_id, parent_id, body_sha256, expires_at
+            "SELECT version_id, hlc, peer_id, parent_id
              FROM document_versions WHERE project = ?1 AND key = ?2
              ORDER BY hlc DESC, peer_id DESC, version_id DESC LIMIT 1",
         )?;
         Ok(stmt.query_row(params![project, key], read_ref).optional()?)
+    }
+
+    /// Whether two rows hold the same content (the body's digest, and the expiry): two rows
+    /// with the same content never conflict.
+    pub fn same_content(&self, a: VersionId, b: VersionId) -> Result<bool> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT body_sha256, expires_at FROM document_versions WHERE version_id = ?1",
+        )?;
+        type Content = (Option<Vec<u8>>, Option<i64>);
+        let mut content = |id: VersionId| -> Result<Option<Content>> {
+            Ok(stmt
+                .query_row([id.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?)
+        };
+        let a = content(a)?;
+        Ok(a.is_some() && a == content(b)?)
     }
 
     /// Inserts `e`, whose body hashes to `digest`, unless a row with its id is already here;
@@ -663,22 +685,19 @@ impl Import<'_> {
         ])?;
         if inserted == 1 && track_current {
             let seq = self.tx.last_insert_rowid();
-            self.tx
-                .prepare_cached(
-                    "INSERT INTO current_versions (project, key, seq) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (project, key) DO UPDATE SET seq = excluded.seq
-                     WHERE (?4, ?5, ?6) > (
-                         SELECT hlc, peer_id, version_id FROM document_versions d
-                         WHERE d.seq = current_versions.seq)",
-                )?
-                .execute(params![
-                    e.project,
-                    e.key,
-                    seq,
-                    e.hlc.to_i64(),
-                    e.peer.as_bytes(),
-                    e.id.as_bytes()
-                ])?;
+            // Whether `e` is now the key's current row: its history index entry (just
+            // written, so in the cache) is the key's last; the current row itself is not read.
+            if self
+                .current(&e.project, &e.key)?
+                .is_some_and(|c| c.id == e.id)
+            {
+                self.tx
+                    .prepare_cached(
+                        "INSERT OR REPLACE INTO current_versions (project, key, seq)
+                         VALUES (?1, ?2, ?3)",
+                    )?
+                    .execute(params![e.project, e.key, seq])?;
+            }
         }
         if inserted == 1 && !e.settles.is_empty() {
             super::documents::insert_settles(&self.tx, e.id, &e.settles)?;
@@ -767,15 +786,48 @@ impl Import<'_> {
         Ok(())
     }
 
-    /// Builds the history index again, as the schema defines it.
+    /// Builds the history index again, as the schema defines it, with room in its leaves.
     pub fn create_history_index(&self) -> Result<()> {
         // The sort that builds it takes as much memory as the page cache, on top of the
         // cache: a smaller cache for it keeps a bootstrap's peak like any other pull's.
         self.tx.execute_batch("PRAGMA cache_size = -2048")?;
-        let built = self.tx.execute_batch(super::HISTORY_INDEX);
+        let built = self
+            .tx
+            .execute_batch(super::HISTORY_INDEX)
+            .map_err(StoreError::from)
+            .and_then(|()| self.leave_room_in_history_index());
         self.tx
             .execute_batch(&format!("PRAGMA cache_size = {}", super::CACHE_SIZE))?;
-        built?;
+        built
+    }
+
+    /// An index built by a sort has every leaf full, where one grown by use keeps about a
+    /// third free: the next version of nearly any key would split its leaf (and SQLite
+    /// rebalances it with two neighbours), so that each of a new peer's next pulls would write
+    /// two to three times the pages of later ones, for as many pulls as it takes to touch
+    /// every leaf (hundreds at millions of versions). This leaves room as use would: after
+    /// every [`ROOM_EVERY`]th entry in index order (about one per leaf) a placeholder row whose
+    /// entry is [`ROOM_BYTES`] wide goes in, splitting the leaf it lands in, and then every
+    /// placeholder is deleted, which leaves the room it took. Within the bootstrap's
+    /// transaction: nothing else ever sees them, and the change log goes on where the pulled
+    /// rows end. The table pages they took are free pages the next writes reuse.
+    fn leave_room_in_history_index(&self) -> Result<()> {
+        let before = max_seq(&self.tx)?;
+        // Placeholder ids begin with 0xff (a version 7 id would have to be from the year
+        // 10889); `OR IGNORE`, so that even a foreign row with such an id only means one
+        // placeholder fewer.
+        self.tx.execute_batch(&format!(
+            "INSERT OR IGNORE INTO document_versions
+                 (version_id, project, key, kind, hlc, peer_id, parent_id)
+             SELECT unhex(printf('ff%030x', rank)), project, key, 1, hlc, peer_id,
+                    zeroblob({ROOM_BYTES})
+             FROM (SELECT project, key, hlc, peer_id, row_number() OVER (
+                       ORDER BY project, key, hlc, peer_id, version_id, parent_id) AS rank
+                   FROM document_versions)
+             WHERE rank % {ROOM_EVERY} = 0"
+        ))?;
+        self.tx
+            .execute("DELETE FROM document_versions WHERE seq > ?1", [before])?;
         Ok(())
     }
 
@@ -901,12 +953,5 @@ fn read_ref(r: &rusqlite::Row<'_>) -> rusqlite::Result<RowRef> {
             Some(p) => Some(VersionId::from_slice(&p).ok_or_else(|| bad(3, "parent id"))?),
             None => None,
         },
-        content: (
-            match r.get::<_, Option<Vec<u8>>>(4)? {
-                Some(d) => Some(<[u8; 32]>::try_from(d.as_slice()).map_err(|_| bad(4, "sha256"))?),
-                None => None,
-            },
-            r.get(5)?,
-        ),
     })
 }

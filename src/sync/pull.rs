@@ -393,16 +393,24 @@ pub fn listed_from(
 
 /// What happens to a key whose current row was `old` before the pull and is `new` after it.
 /// `descends` tells whether `new` has `old` in its parent chain (its writer had seen it); `me`
-/// is this peer, whose rows are local changes.
-pub fn classify(old: Option<&RowRef>, new: &RowRef, descends: bool, me: PeerId) -> Action {
-    match old {
+/// is this peer, whose rows are local changes; `same_content` tells whether the two rows hold
+/// the same content (asked only of a local change that did not lead to `new`: reading the
+/// rows' digests costs a lookup each, which a fast-forward does without).
+pub fn classify<E>(
+    old: Option<&RowRef>,
+    new: &RowRef,
+    descends: bool,
+    me: PeerId,
+    same_content: impl FnOnce() -> Result<bool, E>,
+) -> Result<Action, E> {
+    Ok(match old {
         None => Action::New,
         Some(old) if old.id == new.id => Action::KeptLocal,
         Some(_) if descends => Action::FastForward,
         Some(old) if old.peer != me => Action::Replaced,
-        Some(old) if old.content == new.content => Action::Identical,
+        Some(_) if same_content()? => Action::Identical,
         Some(_) => Action::Conflict,
-    }
+    })
 }
 
 pub fn pull(
@@ -724,7 +732,10 @@ fn apply(
             Some(old) if old.id != new.id => descends(&imp, &new, old)?,
             _ => false,
         };
-        let action = classify(old.as_ref(), &new, descends, me.id);
+        let action = classify(old.as_ref(), &new, descends, me.id, || match &old {
+            Some(old) => imp.same_content(old.id, new.id),
+            None => Ok(false),
+        })?;
         let item = KeyPlan {
             project,
             key,
@@ -855,6 +866,10 @@ fn descends(imp: &Import<'_>, row: &RowRef, ancestor: &RowRef) -> Result<bool, S
     let mut stack: Vec<RowRef> = vec![*row];
     let mut seen: std::collections::HashSet<VersionId> = std::collections::HashSet::new();
     while let Some(r) = stack.pop() {
+        // A fast-forward (the usual case) needs no lookup.
+        if r.parent == Some(ancestor.id) {
+            return Ok(true);
+        }
         let next = r.parent.into_iter().chain(imp.settled_by(r.id)?);
         for id in next {
             if id == ancestor.id {
@@ -1077,19 +1092,33 @@ mod tests {
             hlc: Hlc::from_i64(at << 16).unwrap(),
             peer: by,
             parent: None,
-            content: (Some([at as u8; 32]), None),
         };
         let (mine, theirs, newer) = (row(me, 1), row(other, 1), row(other, 2));
-        assert_eq!(classify(None, &newer, false, me), Action::New);
-        assert_eq!(classify(Some(&mine), &mine, false, me), Action::KeptLocal);
-        assert_eq!(classify(Some(&mine), &newer, true, me), Action::FastForward);
-        assert_eq!(classify(Some(&theirs), &newer, false, me), Action::Replaced);
-        assert_eq!(classify(Some(&mine), &newer, false, me), Action::Conflict);
+        // The content is asked of nothing but a local change that did not lead to the winner.
+        let unasked = || -> Result<bool, ()> { panic!("content asked") };
+        let differs = || Ok::<_, ()>(false);
+        assert_eq!(classify(None, &newer, false, me, unasked), Ok(Action::New));
+        assert_eq!(
+            classify(Some(&mine), &mine, false, me, unasked),
+            Ok(Action::KeptLocal)
+        );
+        assert_eq!(
+            classify(Some(&mine), &newer, true, me, unasked),
+            Ok(Action::FastForward)
+        );
+        assert_eq!(
+            classify(Some(&theirs), &newer, false, me, unasked),
+            Ok(Action::Replaced)
+        );
+        assert_eq!(
+            classify(Some(&mine), &newer, false, me, differs),
+            Ok(Action::Conflict)
+        );
         // The same content written twice (two peers merged one conflict alike): no conflict.
-        let same = RowRef {
-            content: mine.content,
-            ..newer
-        };
-        assert_eq!(classify(Some(&mine), &same, false, me), Action::Identical);
+        let same = || Ok::<_, ()>(true);
+        assert_eq!(
+            classify(Some(&mine), &newer, false, me, same),
+            Ok(Action::Identical)
+        );
     }
 }
