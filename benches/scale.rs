@@ -1,16 +1,21 @@
 //! `make bench-scale` (not in CI): sync at 20k, 200k and 2M versions (keys = versions / 10,
-//! ~500-byte bodies of word-like text), every figure a whole `context` process, medians of 3.
+//! ~500-byte bodies of word-like text), every figure a whole `context` process.
 //!
-//! Per size: the floor (the same rows inserted raw, one transaction, in this process); a full
-//! push into an empty folder and a full pull of it into an empty home (a new machine's
-//! bootstrap), with their peak RSS and, for the pull, the peak extra disk it needs beside the
-//! database (its WAL or rollback journal, sampled every 5 ms; not SQLite's temporary sort
-//! files, which building the history index writes outside the home); an incremental push and pull of 100 versions; a
-//! no-op `context sync`; `context ls --project notes`; `context sync status` on the home that
-//! pulled and never pushed. Written to `target/bench/scale.json` and printed as a table.
+//! Per size, medians of 3: the floor (the same rows inserted raw, one transaction, in this
+//! process); a full push into an empty folder and a full pull of it into an empty home (a new
+//! machine's bootstrap), with their peak RSS and, for the pull, the peak extra disk it needs
+//! beside the database (its WAL or rollback journal, sampled every 5 ms; not SQLite's
+//! temporary sort files, which building the history index writes outside the home).
+//!
+//! Then, medians of 7 rounds, each round taking every size in turn (so that the machine's
+//! state weighs on each size alike): an incremental push and pull of 100 versions; a no-op
+//! `context sync`; `context ls --project notes`; `context sync status` on the home that pulled
+//! and never pushed. Written to `target/bench/scale.json` and printed as a table.
 //!
 //! Without `--bench` (what `cargo test --all-targets` runs) it is a smoke run at 2,000
-//! versions, one repetition; `SCALE_SIZES=20000,200000` picks the sizes.
+//! versions, one repetition and one round. `SCALE_SIZES=20000,200000` picks the sizes,
+//! `SCALE_REPS=N` the repetitions, `SCALE_ROUNDS=N` the rounds, and `SCALE_KEEP=DIR` keeps
+//! each size's homes and folder in `DIR/VERSIONS/` (source, folder, peer-N) for a look by hand.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -155,7 +160,9 @@ struct SizeReport {
     pull_peak_extra_disk_bytes: u64,
 }
 
-fn measure(root: &Path, versions: usize, reps: usize) -> Res<SizeReport> {
+/// Builds one size (the floor, full pushes and pulls) and keeps its source, folder and the
+/// last peer that pulled, for the incremental rounds.
+fn build(root: &Path, versions: usize, reps: usize) -> Res<Size> {
     let keys = versions / 10;
     let g = Gen::new(keys);
     let secs = |d: Duration| d.as_secs_f64();
@@ -212,49 +219,103 @@ fn measure(root: &Path, versions: usize, reps: usize) -> Res<SizeReport> {
     }
     let db_bytes = std::fs::metadata(peer.join("context.db"))?.len();
 
-    let (mut push_incr, mut pull_incr, mut noop, mut ls, mut status) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let mut store = Store::open(&source.join("context.db"), runtime(&source))?;
-    for rep in 0..reps {
-        for j in 0..100 {
-            let r = g.row((rep * 100 + j) % versions);
-            store.put(r.project, &r.key, &r.body, None)?;
-        }
-        push_incr.push(secs(
-            run(&source, &["sync", "push", "--remote", &remote])?.time,
-        ));
-        // The disk settles between the push and the pull: each figure is of its own command,
-        // not of the other's writes still being flushed (which make an fsync cost a multiple).
-        settle();
-        pull_incr.push(secs(
-            run(&peer, &["sync", "pull", "--remote", &remote])?.time,
-        ));
-        settle();
-        noop.push(secs(run(&peer, &["sync", "--remote", &remote])?.time));
-        ls.push(secs(run(&peer, &["ls", "--project", "notes"])?.time));
-        status.push(secs(
-            run(&peer, &["sync", "status", "--remote", &remote])?.time,
-        ));
+    Ok(Size {
+        report: SizeReport {
+            versions,
+            keys,
+            floor_s,
+            push_full_s: median(push),
+            pull_full_s: median(pull),
+            push_incr_s: 0.0,
+            pull_incr_s: 0.0,
+            noop_sync_s: 0.0,
+            ls_s: 0.0,
+            status_pull_only_s: 0.0,
+            push_peak_rss_bytes: push_rss.into_iter().max().unwrap_or(0),
+            pull_peak_rss_bytes: pull_rss.into_iter().max().unwrap_or(0),
+            db_bytes,
+            pull_peak_extra_disk_bytes: pull_wal.into_iter().max().unwrap_or(0),
+        },
+        store: Store::open(&source.join("context.db"), runtime(&source))?,
+        g,
+        source,
+        peer,
+        folder,
+        remote,
+        incr: Default::default(),
+    })
+}
+
+/// One size's homes, kept for its incremental rounds, and what they measured.
+struct Size {
+    report: SizeReport,
+    store: Store,
+    g: Gen,
+    source: PathBuf,
+    peer: PathBuf,
+    folder: PathBuf,
+    remote: String,
+    /// Per round: push and pull of 100, no-op sync, ls, status.
+    incr: [Vec<f64>; 5],
+}
+
+/// One incremental round at one size: 100 new versions pushed, then pulled by the peer that
+/// bootstrapped; a no-op sync, `ls` and `status` there.
+fn round(size: &mut Size, rep: usize) -> Res<()> {
+    let versions = size.report.versions;
+    for j in 0..100 {
+        let r = size.g.row((rep * 100 + j) % versions);
+        size.store.put(r.project, &r.key, &r.body, None)?;
     }
+    let (source, peer, remote) = (&size.source, &size.peer, size.remote.as_str());
+    let [push, pull, noop, ls, status] = &mut size.incr;
+    push.push(
+        run(source, &["sync", "push", "--remote", remote])?
+            .time
+            .as_secs_f64(),
+    );
+    // The disk settles between the push and the pull: each figure is of its own command,
+    // not of the other's writes still being flushed (which make an fsync cost a multiple).
+    settle();
+    pull.push(
+        run(peer, &["sync", "pull", "--remote", remote])?
+            .time
+            .as_secs_f64(),
+    );
+    settle();
+    noop.push(run(peer, &["sync", "--remote", remote])?.time.as_secs_f64());
+    ls.push(run(peer, &["ls", "--project", "notes"])?.time.as_secs_f64());
+    status.push(
+        run(peer, &["sync", "status", "--remote", remote])?
+            .time
+            .as_secs_f64(),
+    );
+    Ok(())
+}
+
+/// The medians of a size's rounds, into its report; removes its homes unless kept.
+fn finish(size: Size) -> Res<SizeReport> {
+    let Size {
+        mut report,
+        store,
+        source,
+        peer,
+        folder,
+        incr,
+        ..
+    } = size;
     drop(store);
-    let report = SizeReport {
-        versions,
-        keys,
-        floor_s,
-        push_full_s: median(push),
-        pull_full_s: median(pull),
-        push_incr_s: median(push_incr),
-        pull_incr_s: median(pull_incr),
-        noop_sync_s: median(noop),
-        ls_s: median(ls),
-        status_pull_only_s: median(status),
-        push_peak_rss_bytes: push_rss.into_iter().max().unwrap_or(0),
-        pull_peak_rss_bytes: pull_rss.into_iter().max().unwrap_or(0),
-        db_bytes,
-        pull_peak_extra_disk_bytes: pull_wal.into_iter().max().unwrap_or(0),
-    };
-    for dir in [source, peer, folder] {
-        std::fs::remove_dir_all(dir)?;
+    let [push, pull, noop, ls, status] = incr;
+    report.push_incr_s = median(push);
+    report.pull_incr_s = median(pull);
+    report.noop_sync_s = median(noop);
+    report.ls_s = median(ls);
+    report.status_pull_only_s = median(status);
+    // Kept for looking into one figure by hand (`SCALE_KEEP=DIR`).
+    if std::env::var_os("SCALE_KEEP").is_none() {
+        for dir in [source, peer, folder] {
+            std::fs::remove_dir_all(dir)?;
+        }
     }
     Ok(report)
 }
@@ -267,12 +328,38 @@ fn main() -> Res<()> {
         Err(_) if full => vec![20_000, 200_000, 2_000_000],
         Err(_) => vec![2_000],
     };
-    let reps = if full { 3 } else { 1 };
+    let reps = std::env::var("SCALE_REPS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(if full { 3 } else { 1 });
     let work = tempfile::tempdir()?;
-    let mut reports = Vec::new();
+    let mut built = Vec::new();
     for &n in &sizes {
-        reports.push(measure(work.path(), n, reps)?);
+        let root = match std::env::var_os("SCALE_KEEP") {
+            Some(keep) => {
+                let root = Path::new(&keep).join(n.to_string());
+                let _ = std::fs::remove_dir_all(&root);
+                std::fs::create_dir_all(&root)?;
+                root
+            }
+            None => work.path().join(n.to_string()),
+        };
+        built.push(build(&root, n, reps)?);
     }
+    // The incremental figures, compared across sizes, are measured in rounds that take every
+    // size in turn: whatever state the machine is in (a VM still settling after the gigabytes
+    // the builds wrote and freed makes every small command slower for a minute or more), it
+    // weighs on each size alike. More rounds than repetitions of the builds: they are cheap.
+    let rounds = std::env::var("SCALE_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(if full { 7 } else { 1 });
+    for rep in 0..rounds {
+        for size in &mut built {
+            round(size, rep)?;
+        }
+    }
+    let reports = built.into_iter().map(finish).collect::<Res<Vec<_>>>()?;
 
     println!(
         "{:>9} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>8} {:>8} {:>9} {:>8} {:>8} {:>9} {:>9}",
