@@ -347,9 +347,10 @@ fn main() -> Res<()> {
         built.push(build(&root, n, reps)?);
     }
     // The incremental figures, compared across sizes, are measured in rounds that take every
-    // size in turn: whatever state the machine is in (a VM still settling after the gigabytes
-    // the builds wrote and freed makes every small command slower for a minute or more), it
-    // weighs on each size alike. More rounds than repetitions of the builds: they are cheap.
+    // size in turn, so that whatever state the machine is in weighs on each size alike (and
+    // each size's first pulls after its bootstrap are counted as such, not those of one size
+    // against later ones of another). More rounds than repetitions of the builds: they are
+    // cheap.
     let rounds = std::env::var("SCALE_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
