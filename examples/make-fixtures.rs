@@ -34,6 +34,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     changesets_v1_2(&root.join("changesets").join("v1.2"))?;
     changesets_v3(&root.join("changesets").join("v3"))?;
+    // Format 4.0: the format-3 stream (deltas inside) sealed as an encrypted remote holds it.
+    changesets_v2(
+        &root.join("changesets").join("v3"),
+        &root.join("changesets").join("v4"),
+    )?;
     Ok(())
 }
 
@@ -206,7 +211,7 @@ pub const TEST_KEY: [u8; 32] = {
 
 /// `fixtures/changesets/v2/`: the v1 stream and snapshot sealed (format 2.0) under
 /// [`TEST_KEY`], each with a nonce made from its name (fixed, so the files come out the same;
-/// a real write draws a random nonce).
+/// a real write draws a random nonce). Also `v4/`: the v3 stream sealed (format 4.0).
 fn changesets_v2(v1: &Path, v2: &Path) -> Result<(), Box<dyn std::error::Error>> {
     use changeset::sealed::{SecretKey, seal_with_nonce};
     use context::remote::names::{Found, classify};
@@ -392,10 +397,10 @@ fn changesets_v1(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
     let mid = flipped.len() / 2;
     flipped[mid] ^= 0x01;
     std::fs::write(broken.join("flipped-byte.cset"), flipped)?;
-    // Major 4: no binary reads it yet (2 is the sealed format of encrypted remotes, 3 the
-    // format with deltas).
+    // Major 5: no binary reads it yet (2 and 4 are the sealed formats of encrypted remotes,
+    // 3 the format with deltas).
     let mut future = first_bytes.clone();
-    future[8..10].copy_from_slice(&4u16.to_be_bytes());
+    future[8..10].copy_from_slice(&5u16.to_be_bytes());
     std::fs::write(broken.join("future-version.cset"), future)?;
     let mut magic = first_bytes.clone();
     magic[..8].copy_from_slice(b"PK\x03\x04zip!");

@@ -156,3 +156,59 @@ fn a_delta_against_a_missing_base_or_the_wrong_one_is_bad_data() {
     assert!(run.stderr.contains("does not match"), "{}", run.stderr);
     assert_eq!(c.rows_if_any(), 0);
 }
+
+#[test]
+fn in_an_encrypted_remote_edits_travel_as_sealed_deltas() {
+    let (a, b, folder) = (Home::new(), Home::new(), Folder::new());
+    a.run(&["sync", "init", "--encrypt", "--remote", folder.arg()])
+        .code(0);
+    let key = a
+        .run(&["sync", "key", "export", "--remote", folder.arg()])
+        .code(0)
+        .stdout;
+    b.run_with(
+        &["sync", "key", "import", "--remote", folder.arg()],
+        key.as_bytes(),
+        &[],
+    )
+    .code(0);
+    let mut doc = prose(35_000, 9);
+    a.put("plan", &doc);
+    a.sync("push", &folder, &[]).code(0);
+    for i in 0..3 {
+        doc.push_str(&format!("finding {i}: appended where nobody may read it\n"));
+        a.put("plan", &doc);
+        a.sync("push", &folder, &[]).code(0);
+    }
+    let files = folder.changesets();
+    assert_eq!(files.len(), 4);
+    assert!(std::fs::metadata(&files[0]).unwrap().len() > 10_000);
+    for f in &files[1..] {
+        let bytes = std::fs::read(f).unwrap();
+        // A delta sealed: format 4 on disk, a few hundred bytes (the seal adds ~170).
+        assert_eq!(&bytes[8..10], &4u16.to_be_bytes(), "{}", f.display());
+        assert!(bytes.len() <= 600, "{}: {} bytes", f.display(), bytes.len());
+        assert!(!bytes.windows(8).any(|w| w == b"appended"));
+        let public = inspect(f);
+        assert_eq!(public["format"], "4.0");
+        assert_eq!(public["encrypted"]["opened"], false);
+        let opened = a
+            .run(&["sync", "inspect", f.to_str().unwrap(), "--json"])
+            .code(0)
+            .json();
+        assert_eq!(opened["format"], "3.0");
+        assert!(
+            opened["entries"][0]["delta"]["base"].is_string(),
+            "{opened}"
+        );
+    }
+    b.sync("pull", &folder, &[]).code(0);
+    for id in a.history_ids("plan") {
+        assert_eq!(
+            b.ok(&["get", "plan", "--version", &id]),
+            a.ok(&["get", "plan", "--version", &id])
+        );
+    }
+    assert_eq!(b.get("plan"), doc);
+    b.sync("verify", &folder, &[]).code(0);
+}

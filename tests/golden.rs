@@ -119,7 +119,7 @@ fn a_future_format_is_refused_in_a_pull_and_named() {
     )
     .unwrap();
     let run = home.sync("pull", &folder, &[]).code(5);
-    assert!(run.stderr.contains("format 4.0"), "{}", run.stderr);
+    assert!(run.stderr.contains("format 5.0"), "{}", run.stderr);
     assert!(run.stderr.contains("upgrade"), "{}", run.stderr);
     assert!(
         run.stderr.contains("00000001-0000000000000001.cset"),
@@ -374,4 +374,85 @@ fn the_format_3_golden_stream_carries_deltas_that_rebuild_exactly() {
         home.ok(&["get", "plan", "--version", &ids[2]]),
         v3_body(120)
     );
+}
+
+const V4: &str = "fixtures/changesets/v4";
+
+/// The format-3 golden stream sealed under the test key (format 4.0): each file says so in
+/// public, opens to the very format-3 file it seals, is refused as newer by a reader of the
+/// sealed format 2 (it cannot rebuild deltas), and a remote holding it pulls with the key to
+/// the same versions, rebuilt exactly.
+#[test]
+fn the_format_4_golden_stream_seals_deltas_for_an_encrypted_remote() {
+    use context::changeset::sealed;
+    use context::remote::{Folder as RemoteFolder, KeyRecord, Remote};
+    let peer = std::fs::read_dir(V4)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .into_owned();
+    let (stream, plain) = (Path::new(V4).join(&peer), Path::new(V3).join(&peer));
+    let key = test_key();
+    for name in [
+        "00000001-0000000000000001.cset",
+        "00000001-0000000000000002.cset",
+    ] {
+        let bytes = std::fs::read(stream.join(name)).unwrap();
+        assert_eq!(&bytes[8..10], &4u16.to_be_bytes(), "{name}");
+        let public = sealed::public(&bytes).unwrap();
+        assert_eq!((public.major, public.inner_major), (4, 3), "{name}");
+        let (_, opened) = sealed::open(&key, &bytes).unwrap();
+        assert_eq!(opened, std::fs::read(plain.join(name)).unwrap(), "{name}");
+        // What a reader of format 2 sees: a major it does not read.
+        assert!(matches!(
+            context::changeset::decode(&bytes),
+            Err(context::changeset::DecodeError::NewerFormat { major: 4, .. })
+        ));
+        // Without the key: what anyone can see, format 4.0 among it.
+        let shown = Home::new().ok(&["sync", "inspect", stream.join(name).to_str().unwrap()]);
+        assert!(shown.contains("format     4.0 (encrypted)"), "{shown}");
+    }
+
+    let (folder, home) = (Folder::new(), Home::new());
+    let dest = folder.path().join(&peer);
+    std::fs::create_dir(&dest).unwrap();
+    for f in std::fs::read_dir(&stream).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), dest.join(f.file_name())).unwrap();
+    }
+    let remote = Remote::new(RemoteFolder::open(folder.path()).unwrap());
+    assert!(
+        remote
+            .create_key_record(&KeyRecord::new(&key).unwrap())
+            .unwrap()
+    );
+    home.run_with(
+        &["sync", "key", "import", "--remote", folder.arg()],
+        key.export().as_bytes(),
+        &[],
+    )
+    .code(0);
+    home.ok(&["sync", "pull", "--remote", folder.arg()]);
+    assert_eq!(home.get("plan"), v3_body(122));
+    let ids = home.history_ids("plan");
+    assert_eq!(
+        home.ok(&["get", "plan", "--version", &ids[1]]),
+        v3_body(121)
+    );
+    assert_eq!(
+        home.ok(&["get", "plan", "--version", &ids[2]]),
+        v3_body(120)
+    );
+
+    // A file of a format newer than any this binary reads, in an encrypted remote, is refused
+    // as newer (not taken for a plain file written by someone without the key).
+    let mut future = std::fs::read(stream.join("00000001-0000000000000002.cset")).unwrap();
+    future[8..10].copy_from_slice(&5u16.to_be_bytes());
+    std::fs::write(dest.join("00000001-0000000000000003.cset"), future).unwrap();
+    let run = home.sync("pull", &folder, &[]).code(5);
+    assert!(run.stderr.contains("format 5.0"), "{}", run.stderr);
+    assert!(run.stderr.contains("upgrade"), "{}", run.stderr);
 }

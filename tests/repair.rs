@@ -108,8 +108,9 @@ fn what_cannot_be_rebuilt_is_said_with_what_to_do_instead() {
     );
 }
 
-/// Over an encrypted folder: the damaged file is sealed again (a fresh nonce; the file inside
-/// is the same, byte for byte), and the reader with the key goes on.
+/// Over an encrypted folder: the damaged file (a delta, sealed as format 4) is sealed again (a
+/// fresh nonce; the file inside is the same, byte for byte), and the reader with the key goes
+/// on.
 #[test]
 fn repair_works_in_an_encrypted_remote() {
     let (folder, a, b) = (Folder::new(), Home::new(), Home::new());
@@ -125,12 +126,17 @@ fn repair_works_in_an_encrypted_remote() {
         &[],
     )
     .code(0);
-    for i in 0..3 {
-        a.put(&format!("k{i}"), &format!("secret {i}\n"));
+    let doc = crate::util::prose(20_000, 4);
+    let edited = format!("{doc}one more line\n");
+    for body in [&doc, &edited] {
+        a.put("doc", body);
         a.sync("push", &folder, &[]).code(0);
     }
+    a.put("k2", "secret 2\n");
+    a.sync("push", &folder, &[]).code(0);
     let files = folder.changesets();
     let mut damaged = std::fs::read(&files[1]).unwrap();
+    assert_eq!(&damaged[8..10], &4u16.to_be_bytes(), "a sealed delta");
     let mid = damaged.len() / 2;
     damaged[mid] ^= 0x01;
     std::fs::write(&files[1], &damaged).unwrap();
@@ -139,5 +145,6 @@ fn repair_works_in_an_encrypted_remote() {
     assert_ne!(std::fs::read(&files[1]).unwrap(), damaged);
     b.sync("pull", &folder, &[]).code(0);
     assert_eq!(b.get("k2"), "secret 2\n");
+    assert_eq!(b.get("doc"), edited);
     a.sync("verify", &folder, &[]).code(0);
 }

@@ -38,9 +38,8 @@ pub enum DecodeError {
     WrongMagic,
     #[error(
         "written in changeset format {major}.{minor}, newer than this binary reads \
-         ({FORMAT_MAJOR}.x and {DELTA_MAJOR}.x, and 2.x sealed for encrypted remotes): upgrade \
-         context to a release \
-         that reads format {major}"
+         ({FORMAT_MAJOR}.x and {DELTA_MAJOR}.x, and 2.x and 4.x sealed for encrypted remotes): \
+         upgrade context to a release that reads format {major}"
     )]
     NewerFormat { major: u16, minor: u16 },
     #[error("declares a payload of {declared} bytes, beyond the {MAX_FILE_BYTES}-byte limit")]
@@ -152,8 +151,8 @@ pub(super) struct Framed<'a> {
     pub(super) computed: Checksum,
 }
 
-/// The framing of a plain file: format 1.x or 3.x (2 is the sealed format, which only a
-/// remote's key opens).
+/// The framing of a plain file: format 1.x or 3.x (2 and 4 are the sealed formats, which
+/// only a remote's key opens).
 fn frame(bytes: &[u8]) -> Result<Framed<'_>, DecodeError> {
     let f = frame_upto(bytes, DELTA_MAJOR)?;
     if f.major != FORMAT_MAJOR && f.major != DELTA_MAJOR {

@@ -35,6 +35,9 @@ pub const FORMAT_MINOR: u16 = 2;
 /// the layout of 1.2, entries of 9 or 10 fields. A reader of 1.x refuses it as newer, as it
 /// must: it could not rebuild those bodies.
 pub const DELTA_MAJOR: u16 = 3;
+/// The sealed format of a format-3 file (deltas inside): format 2's layout, for an encrypted
+/// remote. A reader of sealed 2.x refuses it as newer, as it must (see [`sealed`]).
+pub const SEALED_DELTA_MAJOR: u16 = 4;
 /// Largest changeset file a reader accepts.
 pub const MAX_FILE_BYTES: u64 = 256 << 20;
 /// Largest decompressed payload a reader accepts (a bigger one is a decompression bomb).

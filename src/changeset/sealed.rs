@@ -1,12 +1,13 @@
-//! Format 2: a changeset sealed for an encrypted remote.
+//! Formats 2 and 4: a changeset sealed for an encrypted remote.
 //!
-//! A sealed file wraps a format-1 file: its zstd frame is encrypted with XChaCha20-Poly1305
+//! A sealed file wraps a format-1 file (format 2) or a format-3 file, one with deltas inside
+//! (format 4; the layout is the same): its zstd frame is encrypted with XChaCha20-Poly1305
 //! (RustCrypto's audited `chacha20poly1305`) under the remote's key, with a random 24-byte
 //! nonce per file, and framed like every changeset (magic, version, length, SHA-256), so that
 //! damage is told from a wrong key and both from a forgery:
 //!
 //! ```text
-//! magic (8) | major 2 (u16) | minor 0 (u16) | N (u64) | body (N) | SHA-256 of all before (32)
+//! magic (8) | major 2 or 4 (u16) | minor 0 (u16) | N (u64) | body (N) | SHA-256 of all before (32)
 //! body: peer (16) | role (1) | stream or snapshot id (u64) | sequence or part (u64)
 //!       | key id (16) | inner minor (u16) | nonce (24) | ciphertext of the zstd frame + tag (16)
 //! ```
@@ -17,8 +18,11 @@
 //! The associated data is every byte before the ciphertext, so a file moved to another name,
 //! or re-labelled, fails to open. Compression happens before encryption.
 //!
-//! Opening gives back the exact format-1 file that was sealed (same bytes, same checksum), so
-//! the chain of checksums between changesets is the same in a plain and an encrypted remote.
+//! Opening gives back the exact file that was sealed (same bytes, same checksum), so the chain
+//! of checksums between changesets is the same in a plain and an encrypted remote. The inner
+//! file's major is told by the sealed file's own (2: 1, 4: 3), not by a field of the body: a
+//! reader of format 2 rebuilds the inner file as format 1, so a file with deltas inside must be
+//! one that reader refuses as newer before it opens it, rather than one it would misread.
 
 use std::fmt;
 
@@ -30,8 +34,24 @@ use super::codec::{self, DecodeError};
 use crate::ids::PeerId;
 use crate::record::Checksum;
 
-/// The format major version of sealed files.
+/// The format major version of sealed files (of format-1 files; see [`inner_major`]).
 pub const SEALED_MAJOR: u16 = 2;
+
+/// The major of the file inside a sealed file of major `sealed`, if that is a sealed format.
+pub fn inner_major(sealed: u16) -> Option<u16> {
+    match sealed {
+        SEALED_MAJOR => Some(super::FORMAT_MAJOR),
+        super::SEALED_DELTA_MAJOR => Some(super::DELTA_MAJOR),
+        _ => None,
+    }
+}
+
+/// The major of the sealed file that holds a file of major `inner`, if it can be sealed.
+fn sealed_major(inner: u16) -> Option<u16> {
+    [SEALED_MAJOR, super::SEALED_DELTA_MAJOR]
+        .into_iter()
+        .find(|&m| inner_major(m) == Some(inner))
+}
 const BODY_HEAD: usize = 16 + 1 + 8 + 8 + 16 + 2 + 24;
 const TAG_LEN: usize = 16;
 
@@ -245,7 +265,10 @@ impl Role {
 pub struct Public {
     pub role: Role,
     pub key: KeyId,
-    /// The format minor version of the file inside.
+    /// The format of the sealed file itself (2.0 or 4.0).
+    pub major: u16,
+    /// The format major and minor version of the file inside.
+    pub inner_major: u16,
     pub inner_minor: u16,
     pub size: usize,
     /// Its SHA-256, when it matches its content.
@@ -257,7 +280,7 @@ pub enum OpenError {
     /// Damage a reader without the key sees too: bad framing or checksum.
     #[error(transparent)]
     Damaged(#[from] DecodeError),
-    #[error("a sealed changeset (format 2) with an unreadable public header")]
+    #[error("a sealed changeset (format 2 or 4) with an unreadable public header")]
     BadHeader,
     #[error("sealed under another key ({found}) than this remote's ({expected})")]
     OtherKey { found: KeyId, expected: KeyId },
@@ -269,14 +292,26 @@ pub enum OpenError {
     Inner(DecodeError),
 }
 
-/// Whether `bytes` are a sealed (format 2) file, by their preamble alone.
+/// Whether `bytes` are a sealed (format 2 or 4) file, by their preamble alone.
 pub fn is_sealed(bytes: &[u8]) -> bool {
     bytes.len() >= 12
         && bytes[..8] == super::MAGIC
-        && u16::from_be_bytes([bytes[8], bytes[9]]) == SEALED_MAJOR
+        && inner_major(u16::from_be_bytes([bytes[8], bytes[9]])).is_some()
 }
 
-/// Seals the format-1 file `plain` for `role` under `key`.
+/// A file of a format newer than any this binary reads, sealed or not: what to say of it in
+/// an encrypted remote (rather than take it for a plain file, as it is not sealed as far as
+/// this binary can tell).
+pub fn newer_format(bytes: &[u8]) -> Option<DecodeError> {
+    if bytes.len() < 12 || bytes[..8] != super::MAGIC {
+        return None;
+    }
+    let major = u16::from_be_bytes([bytes[8], bytes[9]]);
+    let minor = u16::from_be_bytes([bytes[10], bytes[11]]);
+    (major > super::SEALED_DELTA_MAJOR).then_some(DecodeError::NewerFormat { major, minor })
+}
+
+/// Seals the format-1 or format-3 file `plain` for `role` under `key`.
 pub fn seal(key: &SecretKey, role: Role, plain: &[u8]) -> Result<Vec<u8>, OpenError> {
     let mut nonce = [0u8; 24];
     getrandom::fill(&mut nonce).map_err(|_| OpenError::BadHeader)?;
@@ -291,7 +326,11 @@ pub fn seal_with_nonce(
     plain: &[u8],
     nonce: [u8; 24],
 ) -> Result<Vec<u8>, OpenError> {
-    let inner = codec::frame_upto(plain, super::FORMAT_MAJOR)?;
+    let inner = codec::frame_upto(plain, super::DELTA_MAJOR)?;
+    let major = sealed_major(inner.major).ok_or(OpenError::Inner(DecodeError::NewerFormat {
+        major: inner.major,
+        minor: inner.minor,
+    }))?;
     if inner.stored != inner.computed {
         return Err(OpenError::Inner(DecodeError::BadChecksum {
             stored: inner.stored,
@@ -300,7 +339,7 @@ pub fn seal_with_nonce(
     }
     let mut head = Vec::with_capacity(20 + BODY_HEAD);
     head.extend_from_slice(&super::MAGIC);
-    head.extend_from_slice(&SEALED_MAJOR.to_be_bytes());
+    head.extend_from_slice(&major.to_be_bytes());
     head.extend_from_slice(&0u16.to_be_bytes());
     let body_len = BODY_HEAD + inner.payload.len() + TAG_LEN;
     head.extend_from_slice(&(body_len as u64).to_be_bytes());
@@ -312,7 +351,7 @@ pub fn seal_with_nonce(
     let sealed = key.encrypt_with_nonce(nonce, &head, inner.payload);
     let mut body = head[20..].to_vec();
     body.extend_from_slice(&sealed[24..]);
-    let (file, _) = codec::frame_as(SEALED_MAJOR, 0, &body);
+    let (file, _) = codec::frame_as(major, 0, &body);
     Ok(file)
 }
 
@@ -324,10 +363,8 @@ pub fn public(bytes: &[u8]) -> Result<Public, OpenError> {
 
 /// The public part of a sealed file and its body, framing and checksum checked once.
 fn parse(bytes: &[u8]) -> Result<(Public, &[u8]), OpenError> {
-    let f = codec::frame_upto(bytes, SEALED_MAJOR)?;
-    if f.major != SEALED_MAJOR {
-        return Err(OpenError::BadHeader);
-    }
+    let f = codec::frame_upto(bytes, super::SEALED_DELTA_MAJOR)?;
+    let inner_major = inner_major(f.major).ok_or(OpenError::BadHeader)?;
     if f.stored != f.computed {
         return Err(OpenError::Damaged(DecodeError::BadChecksum {
             stored: f.stored,
@@ -347,6 +384,8 @@ fn parse(bytes: &[u8]) -> Result<(Public, &[u8]), OpenError> {
     let public = Public {
         role,
         key,
+        major: f.major,
+        inner_major,
         inner_minor,
         size: bytes.len(),
         checksum: f.stored,
@@ -354,8 +393,8 @@ fn parse(bytes: &[u8]) -> Result<(Public, &[u8]), OpenError> {
     Ok((public, f.payload))
 }
 
-/// Opens a sealed file with `key`: the exact format-1 file that was sealed, and what its
-/// public part says.
+/// Opens a sealed file with `key`: the exact file that was sealed, and what its public part
+/// says.
 pub fn open(key: &SecretKey, bytes: &[u8]) -> Result<(Public, Vec<u8>), OpenError> {
     let (public, body) = parse(bytes)?;
     if public.key != key.id() {
@@ -369,7 +408,7 @@ pub fn open(key: &SecretKey, bytes: &[u8]) -> Result<(Public, Vec<u8>), OpenErro
     let frame = key
         .decrypt_parts(aad, &body[BODY_HEAD - 24..BODY_HEAD], &body[BODY_HEAD..])
         .ok_or(OpenError::NotAuthentic)?;
-    let (plain, _) = codec::frame_as(super::FORMAT_MAJOR, public.inner_minor, &frame);
+    let (plain, _) = codec::frame_as(public.inner_major, public.inner_minor, &frame);
     Ok((public, plain))
 }
 
@@ -440,6 +479,76 @@ mod tests {
         let again = seal(&key, role, &bytes).unwrap();
         assert_ne!(again, sealed);
         assert_eq!(open(&key, &again).unwrap().1, bytes);
+    }
+
+    #[test]
+    fn a_file_with_deltas_inside_is_sealed_as_format_4_which_a_reader_of_2_does_not_open() {
+        use crate::clock::Hlc;
+        use crate::ids::VersionId;
+        use crate::record::{Delta, Kind, Record};
+        let ids = SeededIds::new(6);
+        let (one, peer) = plain();
+        let header = Header {
+            peer,
+            generation: 1,
+            seq: 1,
+            prev: None,
+            created_at_ms: 0,
+            host: "h".into(),
+            snapshot: false,
+            versions: 0,
+            tombstones: 0,
+            projects: vec![],
+            covers: vec![],
+            settles: vec![],
+        };
+        let base = VersionId::generate(&ids, 1);
+        let entries = vec![Record {
+            id: VersionId::generate(&ids, 2),
+            project: "default".into(),
+            key: "plan".into(),
+            kind: Kind::Version,
+            body: Some(b"a delta's bytes".to_vec()),
+            hlc: Hlc::from_parts(2, 0),
+            peer,
+            parent: Some(base),
+            expires_at_ms: None,
+            settles: vec![],
+            delta: Some(Delta {
+                base,
+                sha256: Checksum([9; 32]),
+            }),
+        }];
+        let (three, _) = encode(&Changeset::new(header, entries)).unwrap();
+        assert_eq!(&three[8..10], &super::super::DELTA_MAJOR.to_be_bytes());
+        let key = SecretKey::generate().unwrap();
+        let role = Role::Changeset {
+            peer,
+            generation: 1,
+            seq: 3,
+        };
+        let sealed = seal(&key, role, &three).unwrap();
+        assert!(is_sealed(&sealed));
+        let public = public(&sealed).unwrap();
+        assert_eq!((public.major, public.inner_major), (4, 3));
+        assert_eq!(open(&key, &sealed).unwrap().1, three);
+        // A reader of the sealed format 2 frames up to major 2: newer, not opened.
+        assert!(matches!(
+            codec::frame_upto(&sealed, SEALED_MAJOR),
+            Err(DecodeError::NewerFormat { major: 4, .. })
+        ));
+        // Format 1 still seals as 2; a sealed file is not sealed again.
+        assert_eq!(&seal(&key, role, &one).unwrap()[8..10], &2u16.to_be_bytes());
+        assert!(seal(&key, role, &sealed).is_err());
+        // A major beyond every one this binary knows is newer, sealed or not.
+        let mut future = sealed.clone();
+        future[8..10].copy_from_slice(&5u16.to_be_bytes());
+        assert!(!is_sealed(&future));
+        assert!(matches!(
+            newer_format(&future),
+            Some(DecodeError::NewerFormat { major: 5, .. })
+        ));
+        assert_eq!(newer_format(&sealed), None);
     }
 
     #[test]

@@ -362,6 +362,12 @@ impl Remote {
             }),
             None => Ok(raw),
             Some(key) => {
+                if let Some(newer) = sealed::newer_format(&raw) {
+                    return Err(RemoteError::Sealed {
+                        location: location(),
+                        reason: newer.to_string(),
+                    });
+                }
                 if !sealed::is_sealed(&raw) {
                     return Err(RemoteError::Sealed {
                         location: location(),

@@ -7,8 +7,9 @@
 //! published in an earlier changeset of the same stream (generation) in the same remote: this
 //! database's record of what each changeset held (`published`) says which rows those are.
 //! Anything else travels whole: a parent pulled from another stream (its stream may be applied
-//! after this one), one published before the record existed, a snapshot's rows, everything in
-//! an encrypted remote. The smaller of delta and whole body is kept.
+//! after this one), one published before the record existed, a snapshot's rows. In an
+//! encrypted remote a file with deltas is sealed as format 4. The smaller of delta and whole
+//! body is kept.
 
 use std::collections::HashMap;
 

@@ -130,13 +130,12 @@ pub fn push(
         };
     }
 
-    // No deltas in an encrypted remote: its sealed files carry format 1 inside.
-    let delta_min = (!remote.is_encrypted())
-        .then(|| {
-            opts.delta_min_body
-                .unwrap_or(super::deltas::DEFAULT_MIN_BODY)
-        })
-        .filter(|m| *m != usize::MAX);
+    // Deltas in an encrypted remote too: a file with deltas inside is sealed as format 4.
+    let delta_min = Some(
+        opts.delta_min_body
+            .unwrap_or(super::deltas::DEFAULT_MIN_BODY),
+    )
+    .filter(|m| *m != usize::MAX);
     export(
         store,
         remote,
@@ -310,7 +309,7 @@ fn check_stream(
             host: cs.header.host.clone(),
             checksum,
             // As a push of this database writes them by default.
-            delta_min: (!remote.is_encrypted()).then_some(super::deltas::DEFAULT_MIN_BODY),
+            delta_min: Some(super::deltas::DEFAULT_MIN_BODY),
         };
         *state = Pushed {
             generation,

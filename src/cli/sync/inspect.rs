@@ -172,6 +172,7 @@ impl Inspect {
         }
         let mut bytes = std::fs::read(file).map_err(read_err)?;
         let mut encrypted = None;
+        let mut on_disk = 0;
         if sealed::is_sealed(&bytes) {
             let public = match sealed::public(&bytes) {
                 Ok(p) => p,
@@ -183,6 +184,7 @@ impl Inspect {
             match env.keys()?.get(public.key).map_err(SyncError::from)? {
                 Some(key) => match sealed::open(&key, &bytes) {
                     Ok((_, plain)) => {
+                        on_disk = public.major;
                         encrypted = Some(Encrypted {
                             key_id: public.key.to_string(),
                             opened: true,
@@ -235,7 +237,7 @@ impl Inspect {
             if let Some(e) = &encrypted {
                 writeln!(
                     out,
-                    "encrypted  opened with key {} (format 2.0 on disk)",
+                    "encrypted  opened with key {} (format {on_disk}.0 on disk)",
                     e.key_id
                 )?;
             }
@@ -281,7 +283,7 @@ fn print_public(
     if as_json {
         let value = Json {
             file: file.display().to_string(),
-            format: format!("{}.0", sealed::SEALED_MAJOR),
+            format: format!("{}.0", public.major),
             size: public.size,
             encrypted: Some(Encrypted {
                 key_id: public.key.to_string(),
@@ -299,7 +301,7 @@ fn print_public(
         print_json_pretty(out, &value)?;
     } else {
         writeln!(out, "file       {} ({} bytes)", file.display(), public.size)?;
-        writeln!(out, "format     {}.0 (encrypted)", sealed::SEALED_MAJOR)?;
+        writeln!(out, "format     {}.0 (encrypted)", public.major)?;
         writeln!(out, "checksum   ok (sha256 {})", public.checksum)?;
         writeln!(out, "stream     {role}")?;
         writeln!(
