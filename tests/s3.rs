@@ -366,6 +366,63 @@ fn ctrl_c_during_a_pull_applies_nothing_and_exits_130() {
     assert_eq!(b.rows(), 120);
 }
 
+/// Ctrl-C during a long push: it stops before the next changeset, keeps what it published
+/// (each changeset is whole, and recorded as published), says so, and exits 130; the next push
+/// goes on from there, and a reader gets every version once.
+#[test]
+fn ctrl_c_during_a_push_keeps_what_it_published_and_exits_130() {
+    let (a, b, bucket) = (home(), home(), Bucket::new());
+    {
+        // 24 MB that does not compress: six changesets of 4 MB.
+        let rt = context::runtime::Runtime::system();
+        let mut store = context::store::Store::open(&a.db(), rt).unwrap();
+        for i in 0..24 {
+            let body = crate::util::random_bytes(1 << 20, i);
+            store.put("default", &format!("k{i}"), &body, None).unwrap();
+        }
+    }
+    // Every request 100 ms late: the push takes seconds.
+    let proxy = Proxy::start(moto().addr, Duration::from_millis(100));
+    let mut cmd = a.command(&["sync", "push", "--remote", &bucket.url]);
+    cmd.env("AWS_ENDPOINT_URL", proxy.url())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let remote = bucket.remote();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while remote.list().unwrap().changesets.is_empty() {
+        assert!(Instant::now() < deadline, "the push never published");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(
+        stderr.contains("published, and kept: the next push goes on from there"),
+        "{stderr}"
+    );
+    let published = remote.list().unwrap().changesets.len();
+    assert!((1..6).contains(&published), "{published} changesets");
+    let log = a.run(&["sync", "log", "--json"]).code(0).json();
+    assert_eq!(log[0]["outcome"], "interrupted");
+    // The next push publishes the rest, after what was kept.
+    let done = sync(&a, "push", &bucket, &["--json"]).code(0).json();
+    assert_eq!(
+        published as u64 + done["changesets"].as_u64().unwrap(),
+        6,
+        "{done}"
+    );
+    sync(&b, "pull", &bucket, &[]).code(0);
+    assert_eq!(b.rows(), 24);
+    sync(&b, "verify", &bucket, &[]).code(0);
+}
+
 /// `sync repair` over S3: a damaged object is replaced by the writer's rebuild, a lost one put
 /// back, and a new reader gets everything.
 #[test]
