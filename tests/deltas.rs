@@ -160,18 +160,7 @@ fn a_delta_against_a_missing_base_or_the_wrong_one_is_bad_data() {
 #[test]
 fn in_an_encrypted_remote_edits_travel_as_sealed_deltas() {
     let (a, b, folder) = (Home::new(), Home::new(), Folder::new());
-    a.run(&["sync", "init", "--encrypt", "--remote", folder.arg()])
-        .code(0);
-    let key = a
-        .run(&["sync", "key", "export", "--remote", folder.arg()])
-        .code(0)
-        .stdout;
-    b.run_with(
-        &["sync", "key", "import", "--remote", folder.arg()],
-        key.as_bytes(),
-        &[],
-    )
-    .code(0);
+    crate::util::share_encrypted(&folder, &a, &b);
     let mut doc = prose(35_000, 9);
     a.put("plan", &doc);
     a.sync("push", &folder, &[]).code(0);

@@ -13,6 +13,32 @@ fn stream() -> PathBuf {
     Path::new(V1).join(PEER)
 }
 
+/// A remote folder holding the files of `from` (a peer's folder of golden files) whose names
+/// `keep` accepts, in the folder of peer `peer`: where they would be in a remote.
+fn remote_of(from: &Path, peer: &str, keep: impl Fn(&str) -> bool) -> Folder {
+    let folder = Folder::new();
+    let dest = folder.path().join(peer);
+    std::fs::create_dir(&dest).unwrap();
+    for f in std::fs::read_dir(from).unwrap().flatten() {
+        if keep(&f.file_name().to_string_lossy()) {
+            std::fs::copy(f.path(), dest.join(f.file_name())).unwrap();
+        }
+    }
+    folder
+}
+
+/// The one peer whose folder `dir` holds.
+fn only_peer(dir: &str) -> String {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .into_owned()
+}
+
 #[test]
 fn the_golden_stream_decodes_to_what_was_written() {
     let first = inspect(&stream().join("00000001-0000000000000001.cset"));
@@ -61,13 +87,7 @@ fn the_golden_stream_decodes_to_what_was_written() {
 
 #[test]
 fn a_remote_holding_the_golden_stream_pulls_into_a_new_home() {
-    let (folder, home) = (Folder::new(), Home::new());
-    let dest = folder.path().join(PEER);
-    std::fs::create_dir(&dest).unwrap();
-    for f in std::fs::read_dir(stream()).unwrap() {
-        let f = f.unwrap();
-        std::fs::copy(f.path(), dest.join(f.file_name())).unwrap();
-    }
+    let (folder, home) = (remote_of(&stream(), PEER, |_| true), Home::new());
     let at = [("CONTEXT_NOW", "2026-11-01T09:30:00Z")];
     home.run_with(&["sync", "pull", "--remote", folder.arg()], b"", &at)
         .code(0);
@@ -220,6 +240,24 @@ fn test_key() -> context::changeset::sealed::SecretKey {
     context::changeset::sealed::SecretKey::from_bytes(k)
 }
 
+/// Makes `folder` an encrypted remote under the test key (its key record, as `sync init
+/// --encrypt` writes it), and `home` a holder of the key.
+fn encrypt_with_test_key(folder: &Folder, home: &Home) {
+    use context::remote::{Folder as RemoteFolder, KeyRecord, Remote};
+    let remote = Remote::new(RemoteFolder::open(folder.path()).unwrap());
+    assert!(
+        remote
+            .create_key_record(&KeyRecord::new(&test_key()).unwrap())
+            .unwrap()
+    );
+    home.run_with(
+        &["sync", "key", "import", "--remote", folder.arg()],
+        test_key().export().as_bytes(),
+        &[],
+    )
+    .code(0);
+}
+
 /// The golden stream and snapshot sealed under the test key (format 2.0): each opens to the
 /// very format-1 file it seals, says which file it is, and opens under no other key.
 #[test]
@@ -262,32 +300,12 @@ fn the_sealed_golden_files_open_to_the_plain_ones() {
 /// imported the test key: the same documents as from the plain stream.
 #[test]
 fn a_remote_holding_the_sealed_golden_stream_pulls_with_the_key() {
-    use context::remote::{Folder as RemoteFolder, KeyRecord, Remote};
-    let (folder, home) = (Folder::new(), Home::new());
-    let dest = folder.path().join(PEER);
-    std::fs::create_dir(&dest).unwrap();
-    for f in std::fs::read_dir(Path::new(V2).join(PEER))
-        .unwrap()
-        .flatten()
-    {
-        if !f.file_name().to_string_lossy().starts_with("snapshot") {
-            std::fs::copy(f.path(), dest.join(f.file_name())).unwrap();
-        }
-    }
-    let remote = Remote::new(RemoteFolder::open(folder.path()).unwrap());
-    assert!(
-        remote
-            .create_key_record(&KeyRecord::new(&test_key()).unwrap())
-            .unwrap()
-    );
-    let refused = home.sync("pull", &folder, &[]).code(1);
+    let sealed = Path::new(V2).join(PEER);
+    let folder = remote_of(&sealed, PEER, |name| !name.starts_with("snapshot"));
+    let (without, home) = (Home::new(), Home::new());
+    encrypt_with_test_key(&folder, &home);
+    let refused = without.sync("pull", &folder, &[]).code(1);
     assert!(refused.stderr.contains("key import"), "{}", refused.stderr);
-    home.run_with(
-        &["sync", "key", "import", "--remote", folder.arg()],
-        test_key().export().as_bytes(),
-        &[],
-    )
-    .code(0);
     let at = [("CONTEXT_NOW", "2026-11-01T09:30:00Z")];
     home.run_with(&["sync", "pull", "--remote", folder.arg()], b"", &at)
         .code(0);
@@ -338,14 +356,7 @@ fn v3_body(lines: usize) -> String {
 
 #[test]
 fn the_format_3_golden_stream_carries_deltas_that_rebuild_exactly() {
-    let peer = std::fs::read_dir(V3)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .file_name()
-        .to_string_lossy()
-        .into_owned();
+    let peer = only_peer(V3);
     let stream = Path::new(V3).join(&peer);
     let one = inspect(&stream.join("00000001-0000000000000001.cset"));
     assert_eq!(one["format"], "3.0");
@@ -356,14 +367,13 @@ fn the_format_3_golden_stream_carries_deltas_that_rebuild_exactly() {
     let two = inspect(&stream.join("00000001-0000000000000002.cset"));
     assert_eq!(two["entries"][0]["delta"]["base"], e[1]["id"]);
 
-    let (folder, home) = (Folder::new(), Home::new());
-    let dest = folder.path().join(&peer);
-    std::fs::create_dir(&dest).unwrap();
-    for f in std::fs::read_dir(&stream).unwrap() {
-        let f = f.unwrap();
-        std::fs::copy(f.path(), dest.join(f.file_name())).unwrap();
-    }
+    let (folder, home) = (remote_of(&stream, &peer, |_| true), Home::new());
     home.ok(&["sync", "pull", "--remote", folder.arg()]);
+    assert_v3_plan(&home);
+}
+
+/// The three versions of the format-3 golden document, each rebuilt exactly.
+fn assert_v3_plan(home: &Home) {
     assert_eq!(home.get("plan"), v3_body(122));
     let ids = home.history_ids("plan");
     assert_eq!(
@@ -385,15 +395,7 @@ const V4: &str = "fixtures/changesets/v4";
 #[test]
 fn the_format_4_golden_stream_seals_deltas_for_an_encrypted_remote() {
     use context::changeset::sealed;
-    use context::remote::{Folder as RemoteFolder, KeyRecord, Remote};
-    let peer = std::fs::read_dir(V4)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .file_name()
-        .to_string_lossy()
-        .into_owned();
+    let peer = only_peer(V4);
     let (stream, plain) = (Path::new(V4).join(&peer), Path::new(V3).join(&peer));
     let key = test_key();
     for name in [
@@ -416,42 +418,20 @@ fn the_format_4_golden_stream_seals_deltas_for_an_encrypted_remote() {
         assert!(shown.contains("format     4.0 (encrypted)"), "{shown}");
     }
 
-    let (folder, home) = (Folder::new(), Home::new());
-    let dest = folder.path().join(&peer);
-    std::fs::create_dir(&dest).unwrap();
-    for f in std::fs::read_dir(&stream).unwrap() {
-        let f = f.unwrap();
-        std::fs::copy(f.path(), dest.join(f.file_name())).unwrap();
-    }
-    let remote = Remote::new(RemoteFolder::open(folder.path()).unwrap());
-    assert!(
-        remote
-            .create_key_record(&KeyRecord::new(&key).unwrap())
-            .unwrap()
-    );
-    home.run_with(
-        &["sync", "key", "import", "--remote", folder.arg()],
-        key.export().as_bytes(),
-        &[],
-    )
-    .code(0);
+    let (folder, home) = (remote_of(&stream, &peer, |_| true), Home::new());
+    encrypt_with_test_key(&folder, &home);
     home.ok(&["sync", "pull", "--remote", folder.arg()]);
-    assert_eq!(home.get("plan"), v3_body(122));
-    let ids = home.history_ids("plan");
-    assert_eq!(
-        home.ok(&["get", "plan", "--version", &ids[1]]),
-        v3_body(121)
-    );
-    assert_eq!(
-        home.ok(&["get", "plan", "--version", &ids[2]]),
-        v3_body(120)
-    );
+    assert_v3_plan(&home);
 
     // A file of a format newer than any this binary reads, in an encrypted remote, is refused
     // as newer (not taken for a plain file written by someone without the key).
     let mut future = std::fs::read(stream.join("00000001-0000000000000002.cset")).unwrap();
     future[8..10].copy_from_slice(&5u16.to_be_bytes());
-    std::fs::write(dest.join("00000001-0000000000000003.cset"), future).unwrap();
+    let third = folder
+        .path()
+        .join(&peer)
+        .join("00000001-0000000000000003.cset");
+    std::fs::write(third, future).unwrap();
     let run = home.sync("pull", &folder, &[]).code(5);
     assert!(run.stderr.contains("format 5.0"), "{}", run.stderr);
     assert!(run.stderr.contains("upgrade"), "{}", run.stderr);

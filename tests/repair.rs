@@ -114,18 +114,7 @@ fn what_cannot_be_rebuilt_is_said_with_what_to_do_instead() {
 #[test]
 fn repair_works_in_an_encrypted_remote() {
     let (folder, a, b) = (Folder::new(), Home::new(), Home::new());
-    a.run(&["sync", "init", "--encrypt", "--remote", folder.arg()])
-        .code(0);
-    let line = a
-        .run(&["sync", "key", "export", "--remote", folder.arg()])
-        .code(0)
-        .stdout;
-    b.run_with(
-        &["sync", "key", "import", "--remote", folder.arg()],
-        line.as_bytes(),
-        &[],
-    )
-    .code(0);
+    crate::util::share_encrypted(&folder, &a, &b);
     let doc = crate::util::prose(20_000, 4);
     let edited = format!("{doc}one more line\n");
     for body in [&doc, &edited] {

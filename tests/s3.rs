@@ -324,6 +324,31 @@ fn a_pull_killed_mid_way_over_s3_applies_all_or_nothing() {
     }
 }
 
+/// Runs `cmd` and sends it SIGINT (a Ctrl-C) once `ready` holds; its exit status and stderr.
+fn interrupt_when(
+    mut cmd: std::process::Command,
+    ready: impl Fn() -> bool,
+) -> (Option<i32>, String) {
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !ready() {
+        assert!(Instant::now() < deadline, "the command never got going");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// Ctrl-C during a long pull: it stops at the next changeset, undoes everything, says so, and
 /// exits 130; the next pull does the whole job.
 #[test]
@@ -341,23 +366,9 @@ fn ctrl_c_during_a_pull_applies_nothing_and_exits_130() {
     // Every request 40 ms late: the pull takes seconds.
     let proxy = Proxy::start(moto().addr, Duration::from_millis(40));
     let mut cmd = b.command(&["sync", "pull", "--remote", &bucket.url]);
-    cmd.env("AWS_ENDPOINT_URL", proxy.url())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let child = cmd.spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while proxy.requests() < 20 {
-        assert!(Instant::now() < deadline, "the pull never got going");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let killed = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    cmd.env("AWS_ENDPOINT_URL", proxy.url());
+    let (code, stderr) = interrupt_when(cmd, || proxy.requests() >= 20);
+    assert_eq!(code, Some(130), "{stderr}");
     assert!(stderr.contains("interrupted; nothing applied"), "{stderr}");
     assert_eq!(b.rows_if_any(), 0, "nothing applied");
     let log = b.run(&["sync", "log", "--json"]).code(0).json();
@@ -384,24 +395,10 @@ fn ctrl_c_during_a_push_keeps_what_it_published_and_exits_130() {
     // Every request 100 ms late: the push takes seconds.
     let proxy = Proxy::start(moto().addr, Duration::from_millis(100));
     let mut cmd = a.command(&["sync", "push", "--remote", &bucket.url]);
-    cmd.env("AWS_ENDPOINT_URL", proxy.url())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let child = cmd.spawn().unwrap();
+    cmd.env("AWS_ENDPOINT_URL", proxy.url());
     let remote = bucket.remote();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while remote.list().unwrap().changesets.is_empty() {
-        assert!(Instant::now() < deadline, "the push never published");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let killed = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let (code, stderr) = interrupt_when(cmd, || !remote.list().unwrap().changesets.is_empty());
+    assert_eq!(code, Some(130), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
     assert!(
         stderr.contains("published, and kept: the next push goes on from there"),

@@ -434,12 +434,11 @@ mod tests {
     use crate::changeset::{Changeset, Header, decode, encode};
     use crate::ids::SeededIds;
 
-    fn plain() -> (Vec<u8>, PeerId) {
-        let peer = PeerId::generate(&SeededIds::new(5));
-        let header = Header {
+    fn header(peer: PeerId, seq: u64) -> Header {
+        Header {
             peer,
             generation: 1,
-            seq: 3,
+            seq,
             prev: None,
             created_at_ms: 0,
             host: "secret-host".into(),
@@ -449,20 +448,30 @@ mod tests {
             projects: vec![],
             covers: vec![],
             settles: vec![],
-        };
-        let (bytes, _) = encode(&Changeset::new(header, vec![])).unwrap();
+        }
+    }
+
+    /// The file of changeset 3 of a peer's first generation, and the peer.
+    fn plain() -> (Vec<u8>, PeerId) {
+        let peer = PeerId::generate(&SeededIds::new(5));
+        let (bytes, _) = encode(&Changeset::new(header(peer, 3), vec![])).unwrap();
         (bytes, peer)
+    }
+
+    /// What that file is.
+    fn role(peer: PeerId) -> Role {
+        Role::Changeset {
+            peer,
+            generation: 1,
+            seq: 3,
+        }
     }
 
     #[test]
     fn a_sealed_file_opens_to_the_very_file_that_was_sealed() {
         let key = SecretKey::generate().unwrap();
         let (bytes, peer) = plain();
-        let role = Role::Changeset {
-            peer,
-            generation: 1,
-            seq: 3,
-        };
+        let role = role(peer);
         let sealed = seal(&key, role, &bytes).unwrap();
         assert!(is_sealed(&sealed));
         assert!(!sealed.windows(11).any(|w| w == b"secret-host"));
@@ -488,20 +497,6 @@ mod tests {
         use crate::record::{Delta, Kind, Record};
         let ids = SeededIds::new(6);
         let (one, peer) = plain();
-        let header = Header {
-            peer,
-            generation: 1,
-            seq: 1,
-            prev: None,
-            created_at_ms: 0,
-            host: "h".into(),
-            snapshot: false,
-            versions: 0,
-            tombstones: 0,
-            projects: vec![],
-            covers: vec![],
-            settles: vec![],
-        };
         let base = VersionId::generate(&ids, 1);
         let entries = vec![Record {
             id: VersionId::generate(&ids, 2),
@@ -519,14 +514,10 @@ mod tests {
                 sha256: Checksum([9; 32]),
             }),
         }];
-        let (three, _) = encode(&Changeset::new(header, entries)).unwrap();
+        let (three, _) = encode(&Changeset::new(header(peer, 1), entries)).unwrap();
         assert_eq!(&three[8..10], &super::super::DELTA_MAJOR.to_be_bytes());
         let key = SecretKey::generate().unwrap();
-        let role = Role::Changeset {
-            peer,
-            generation: 1,
-            seq: 3,
-        };
+        let role = role(peer);
         let sealed = seal(&key, role, &three).unwrap();
         assert!(is_sealed(&sealed));
         let public = public(&sealed).unwrap();
@@ -555,11 +546,7 @@ mod tests {
     fn damage_another_key_and_a_forgery_are_told_apart() {
         let key = SecretKey::generate().unwrap();
         let (bytes, peer) = plain();
-        let role = Role::Changeset {
-            peer,
-            generation: 1,
-            seq: 3,
-        };
+        let role = role(peer);
         let sealed = seal(&key, role, &bytes).unwrap();
         // A flipped byte anywhere: the checksum says so, with or without the key.
         for at in [

@@ -308,6 +308,25 @@ impl Home {
     }
 }
 
+/// Makes `folder` an encrypted remote (`sync init --encrypt` by `owner`) and gives its key to
+/// `reader` (`sync key export` there, `sync key import` here).
+pub fn share_encrypted(folder: &Folder, owner: &Home, reader: &Home) {
+    owner
+        .run(&["sync", "init", "--encrypt", "--remote", folder.arg()])
+        .code(0);
+    let line = owner
+        .run(&["sync", "key", "export", "--remote", folder.arg()])
+        .code(0)
+        .stdout;
+    reader
+        .run_with(
+            &["sync", "key", "import", "--remote", folder.arg()],
+            line.as_bytes(),
+            &[],
+        )
+        .code(0);
+}
+
 /// Copies a home's database files (as a backup tool or `cp -r` would, with the database closed).
 pub fn copy_db(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
