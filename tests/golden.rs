@@ -420,6 +420,13 @@ fn the_format_4_golden_stream_seals_deltas_for_an_encrypted_remote() {
 
     let (folder, home) = (remote_of(&stream, &peer, |_| true), Home::new());
     encrypt_with_test_key(&folder, &home);
+    // Without the key, verify checks what it can see: the framing and checksums of format 4.
+    let checked = Home::new().sync("verify", &folder, &[]).code(0);
+    assert!(
+        checked.stdout.contains("2 changesets"),
+        "{}",
+        checked.stdout
+    );
     home.ok(&["sync", "pull", "--remote", folder.arg()]);
     assert_v3_plan(&home);
 
