@@ -201,3 +201,77 @@ fn in_an_encrypted_remote_edits_travel_as_sealed_deltas() {
     assert_eq!(b.get("plan"), doc);
     b.sync("verify", &folder, &[]).code(0);
 }
+
+#[test]
+fn two_machines_taking_turns_edit_by_deltas_against_what_each_last_published() {
+    let (a, b, folder) = (Home::new(), Home::new(), Folder::new());
+    let mut doc = prose(30_000, 11);
+    let mut last = [a.put("plan", &doc), String::new()];
+    a.sync("push", &folder, &[]).code(0);
+    for turn in 0..6 {
+        // b, a, b, a, ...: each pulls the other's edit, appends a line and pushes.
+        let who = (turn + 1) % 2;
+        let me = [&a, &b][who];
+        me.sync("pull", &folder, &[]).code(0);
+        doc.push_str(&format!("turn {turn}: a line by whoever holds the pen\n"));
+        let id = me.put("plan", &doc);
+        me.sync("push", &folder, &[]).code(0);
+        let mine = me.peer_id(&folder);
+        let newest = folder
+            .changesets()
+            .into_iter()
+            .rfind(|f| f.to_string_lossy().contains(&mine))
+            .unwrap();
+        let size = std::fs::metadata(&newest).unwrap().len();
+        let delta = &inspect(&newest)["entries"][0]["delta"];
+        if turn == 0 {
+            // b's first edit: its parent is a's, and b's stream never held a version of it.
+            assert!(delta.is_null(), "{delta}");
+            assert!(size > 10_000, "{size} bytes");
+        } else {
+            // Against this machine's previous version (the parent's parent): a reader of this
+            // stream holds it, whatever order it applies the two streams in.
+            assert_eq!(delta["base"], last[who].as_str(), "turn {turn}");
+            assert!(size <= 400, "turn {turn}: {size} bytes");
+        }
+        last[who] = id;
+    }
+    // A third machine applies the streams in its own order and rebuilds every version.
+    let c = Home::new();
+    c.sync("pull", &folder, &[]).code(0);
+    for id in a.history_ids("plan") {
+        assert_eq!(
+            c.ok(&["get", "plan", "--version", &id]),
+            a.ok(&["get", "plan", "--version", &id])
+        );
+    }
+    assert_eq!(c.get("plan"), doc);
+
+    // Its writer rebuilds a damaged one (a delta against the parent's parent) byte for byte,
+    // with the rule the record says it was written with.
+    let mine = a.peer_id(&folder);
+    let file = folder
+        .changesets()
+        .into_iter()
+        .rfind(|f| f.to_string_lossy().contains(&mine))
+        .unwrap();
+    let original = std::fs::read(&file).unwrap();
+    let mut damaged = original.clone();
+    let mid = damaged.len() / 2;
+    damaged[mid] ^= 0x01;
+    std::fs::write(&file, &damaged).unwrap();
+    a.sync("repair", &folder, &[]).code(0);
+    assert_eq!(std::fs::read(&file).unwrap(), original);
+    // A record from before the rule was kept (schema 7: the parent only) would not rebuild it.
+    let conn = rusqlite::Connection::open(a.db()).unwrap();
+    conn.execute("UPDATE published SET delta_reach = NULL", [])
+        .unwrap();
+    drop(conn);
+    std::fs::write(&file, &damaged).unwrap();
+    let refused = a.sync("repair", &folder, &[]).code(5);
+    assert!(
+        refused.stderr.contains("rebuilt from this database"),
+        "{}",
+        refused.stderr
+    );
+}

@@ -42,6 +42,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0007_current.sql",
         include_str!("../../migrations/0007_current.sql"),
     ),
+    (
+        "0008_delta_reach.sql",
+        include_str!("../../migrations/0008_delta_reach.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

@@ -131,8 +131,8 @@ impl Store {
         tx.execute(
             "INSERT OR REPLACE INTO published
                  (remote_id, generation, seq, after_seq, last_seq, excluded_remote, created_at,
-                  host, checksum, delta_min)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                  host, checksum, delta_min, delta_reach)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 remote_id,
                 p.generation as i64,
@@ -143,7 +143,8 @@ impl Store {
                 how.created_at_ms,
                 how.host,
                 how.checksum.0.to_vec(),
-                how.delta_min.map(|m| m as i64)
+                how.delta_min.map(|m| m as i64),
+                how.delta_reach as i64
             ],
         )?;
         set_pushed(&tx, remote_id, p)?;
@@ -156,7 +157,7 @@ impl Store {
     pub fn published(&self, remote_id: i64) -> Result<Vec<(u64, u64, Rebuild)>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT generation, seq, after_seq, last_seq, excluded_remote, created_at, host,
-                    checksum, delta_min
+                    checksum, delta_min, delta_reach
              FROM published WHERE remote_id = ?1 ORDER BY generation, seq",
         )?;
         let rows = stmt.query_map([remote_id], |r| {
@@ -172,6 +173,8 @@ impl Store {
                     host: r.get(6)?,
                     checksum: Checksum::from_slice(&checksum).ok_or_else(|| bad(7, "checksum"))?,
                     delta_min: r.get::<_, Option<i64>>(8)?.map(|m| m as usize),
+                    // Before schema 8, the parent only.
+                    delta_reach: r.get::<_, Option<i64>>(9)?.map_or(1, |n| n.max(1) as usize),
                 },
             ))
         })?;
@@ -545,7 +548,7 @@ pub(super) fn host_of(conn: &rusqlite::Connection, peer: PeerId) -> Result<Optio
 }
 
 /// A row's change-log position, the remote it was pulled from, and its body.
-pub type RowBody = (i64, Option<i64>, Option<Vec<u8>>);
+pub type RowBody = (i64, Option<i64>, Option<Vec<u8>>, Option<VersionId>);
 
 /// What rebuilds a published changeset byte for byte: its rows are those at change-log
 /// positions in `(after_seq, last_seq]` but the ones pulled from `excluded_remote`; its header
@@ -560,19 +563,42 @@ pub struct Rebuild {
     pub checksum: Checksum,
     /// The smallest body tried as a delta (`None`: no deltas).
     pub delta_min: Option<usize>,
+    /// How far up a version's ancestry a base was looked for (1: the parent only).
+    pub delta_reach: usize,
 }
 
 impl Store {
-    /// A version's change-log position, the remote it was pulled from, and its body (`None`
-    /// for a tombstone), by id.
+    /// A version's change-log position, the remote it was pulled from, its body (`None` for
+    /// a tombstone) and its parent, by id.
     pub fn row_body(&self, id: VersionId) -> Result<Option<RowBody>> {
-        Ok(self
+        let row = self
             .conn
             .prepare_cached(
-                "SELECT seq, received_from, body FROM document_versions WHERE version_id = ?1",
+                "SELECT seq, received_from, body, parent_id FROM document_versions
+                 WHERE version_id = ?1",
             )?
-            .query_row([id.as_bytes()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .optional()?)
+            .query_row([id.as_bytes()], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get::<_, Option<Vec<u8>>>(3)?,
+                ))
+            })
+            .optional()?;
+        Ok(match row {
+            None => None,
+            Some((seq, from, body, parent)) => {
+                let parent = match parent {
+                    Some(p) => Some(VersionId::from_slice(&p).ok_or(StoreError::Corrupt {
+                        what: "parent id",
+                        seq,
+                    })?),
+                    None => None,
+                };
+                Some((seq, from, body, parent))
+            }
+        })
     }
 }
 

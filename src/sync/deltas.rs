@@ -3,13 +3,16 @@
 //!
 //! A reader of this peer's stream applies every changeset of it in order (or a snapshot that
 //! holds what a prune removed of it, whole bodies included). So a version may travel as a
-//! delta against its parent when the parent is an earlier entry of the same changeset, or was
-//! published in an earlier changeset of the same stream (generation) in the same remote: this
-//! database's record of what each changeset held (`published`) says which rows those are.
-//! Anything else travels whole: a parent pulled from another stream (its stream may be applied
-//! after this one), one published before the record existed, a snapshot's rows. In an
-//! encrypted remote a file with deltas is sealed as format 4. The smaller of delta and whole
-//! body is kept.
+//! delta against an ancestor that is an earlier entry of the same changeset, or was published
+//! in an earlier changeset of the same stream (generation) in the same remote: this database's
+//! record of what each changeset held (`published`) says which rows those are. The nearest
+//! such ancestor is the base, up to [`REACH`] generations up: the parent, usually; when two
+//! machines take turns editing a document, the parent came from the other machine's stream
+//! (which a reader may apply after this one), and the base is the version this machine last
+//! published of it, so the delta holds both machines' edits since. With no such ancestor (a
+//! first edit of what another machine wrote, rows published before the record existed, a
+//! snapshot's rows) the version travels whole. In an encrypted remote a file with deltas is
+//! sealed as format 4. The smaller of delta and whole body is kept.
 
 use std::collections::HashMap;
 
@@ -29,6 +32,10 @@ pub const DEFAULT_MIN_BODY: usize = 1024;
 /// What a delta entry costs beyond its delta: the base id and the SHA-256.
 const OVERHEAD: usize = 16 + 32 + 4;
 
+/// How many generations up a version's ancestry a push looks for a base (recorded with each
+/// changeset, so that a repair makes the same choice: `published.delta_reach`).
+pub const REACH: usize = 16;
+
 /// The change-log ranges of this stream's earlier changesets in one remote.
 pub(crate) struct StreamBases {
     /// (after, last, excluded remote), sorted by `after`.
@@ -47,45 +54,72 @@ impl StreamBases {
         StreamBases { ranges }
     }
 
-    /// The body of `id` if an earlier changeset of this stream held it.
-    fn body(&self, store: &Store, id: VersionId) -> Result<Option<Vec<u8>>, SyncError> {
-        let Some((seq, received_from, body)) = store.row_body(id)? else {
-            return Ok(None);
-        };
+    /// Whether an earlier changeset of this stream held the row at change-log position
+    /// `seq`, pulled from `received_from`.
+    fn held(&self, seq: i64, received_from: Option<i64>) -> bool {
         let at = self.ranges.partition_point(|(after, _, _)| *after < seq);
-        let held = at > 0 && {
+        at > 0 && {
             let (_, last, excluded) = self.ranges[at - 1];
             seq <= last && (excluded.is_none() || received_from != excluded)
-        };
-        Ok(if held { body } else { None })
+        }
     }
 }
 
+/// The nearest ancestor of entry `i` (up to `reach` generations up) that a reader holds on
+/// reaching it, with its body: an earlier entry, or a row an earlier changeset of the stream
+/// held.
+fn base_of(
+    store: &Store,
+    bases: &StreamBases,
+    entries: &[Record],
+    index: &HashMap<VersionId, usize>,
+    i: usize,
+    reach: usize,
+) -> Result<Option<(VersionId, Vec<u8>)>, SyncError> {
+    let mut next = entries[i].parent;
+    for _ in 0..reach {
+        let Some(id) = next else { break };
+        next = match index.get(&id) {
+            Some(&j) if j < i => return Ok(entries[j].body.clone().map(|b| (id, b))),
+            // A later entry: the reader does not hold it yet; its ancestors may do.
+            Some(&j) => entries[j].parent,
+            None => match store.row_body(id)? {
+                None => None,
+                Some((seq, from, Some(body), _)) if bases.held(seq, from) => {
+                    return Ok(Some((id, body)));
+                }
+                Some((_, _, _, parent)) => parent,
+            },
+        };
+    }
+    Ok(None)
+}
+
 /// Turns the entries of a changeset about to be published into deltas where the reader holds
-/// the base and the delta is smaller than the whole body would be.
+/// a base (an ancestor up to `reach` generations up) and the delta is smaller than the whole
+/// body would be.
 pub(crate) fn encode(
     store: &Store,
     bases: &StreamBases,
     entries: &mut [Record],
     min_body: usize,
+    reach: usize,
 ) -> Result<(), SyncError> {
     let index: HashMap<VersionId, usize> =
         entries.iter().enumerate().map(|(i, e)| (e.id, i)).collect();
     // From the last: an earlier entry is still whole when a later one uses it as its base.
     for i in (0..entries.len()).rev() {
         let e = &entries[i];
-        let (Kind::Version, Some(body), Some(parent)) = (e.kind, &e.body, e.parent) else {
+        let (Kind::Version, Some(body)) = (e.kind, &e.body) else {
             continue;
         };
         if body.len() < min_body {
             continue;
         }
-        let base = match index.get(&parent) {
-            Some(&j) if j < i => entries[j].body.clone(),
-            Some(_) => None,
-            None => bases.body(store, parent)?,
+        let Some((base_id, base)) = base_of(store, bases, entries, &index, i, reach)? else {
+            continue;
         };
-        let Some(base) = base else { continue };
+        let body = entries[i].body.as_ref().map_or(&[][..], Vec::as_slice);
         let Some(d) = delta::encode(&base, body) else {
             continue;
         };
@@ -96,7 +130,7 @@ pub(crate) fn encode(
             let sha256 = Checksum(Sha256::digest(body).into());
             let e = &mut entries[i];
             e.delta = Some(Delta {
-                base: parent,
+                base: base_id,
                 sha256,
             });
             e.body = Some(d);

@@ -310,6 +310,7 @@ fn check_stream(
             checksum,
             // As a push of this database writes them by default.
             delta_min: Some(super::deltas::DEFAULT_MIN_BODY),
+            delta_reach: super::deltas::REACH,
         };
         *state = Pushed {
             generation,
@@ -428,7 +429,7 @@ fn publish_chunk(
     if let Some(min) = delta_min {
         let bases =
             super::deltas::StreamBases::of(&store.published(remote_id)?, name.generation, name.seq);
-        super::deltas::encode(store, &bases, &mut entries, min)?;
+        super::deltas::encode(store, &bases, &mut entries, min, super::deltas::REACH)?;
     }
     let header = Header {
         peer: me.id,
@@ -476,6 +477,7 @@ fn publish_chunk(
         host,
         checksum,
         delta_min,
+        delta_reach: super::deltas::REACH,
     };
     *state = Pushed {
         generation: state.generation,

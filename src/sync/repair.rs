@@ -165,7 +165,7 @@ fn rebuild(
     // The same choice of deltas as the push made: against what the stream held before it.
     if let Some(min) = r.delta_min {
         let bases = super::deltas::StreamBases::of(records, name.generation, name.seq);
-        super::deltas::encode(store, &bases, &mut rows, min)?;
+        super::deltas::encode(store, &bases, &mut rows, min, r.delta_reach)?;
     }
     let header = Header {
         peer: name.peer,
