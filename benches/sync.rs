@@ -383,10 +383,13 @@ struct Session {
     bytes: u64,
 }
 
-/// The edit workload, pushed and pulled once with deltas and once with every body whole.
+/// The edit workload, pushed and pulled once with deltas and once with every body whole; and
+/// the same edits made by two machines taking turns (each round by the other), both ways.
 struct Edits {
     delta: EditRun,
     whole: EditRun,
+    turns_delta: EditRun,
+    turns_whole: EditRun,
 }
 
 struct EditRun {
@@ -398,10 +401,12 @@ struct EditRun {
 /// 200 text documents of 5–50 KB (prose-like, deterministic), then `rounds` rounds of small
 /// edits (a line appended, changed or removed) to a random tenth of them, a push after each
 /// round and a pull of it by a second peer: the bytes the rounds put in the folder per version,
-/// and the time of their pushes and pulls; with deltas, then with every body whole.
+/// and the time of their pushes and pulls; with deltas, then with every body whole. With
+/// `turns`, the two peers take turns: odd rounds are the second peer's edits, pulled by the
+/// first.
 fn edit_workload(root: &Path, rounds: usize) -> Res<Edits> {
     let g = Gen::new(1);
-    let run = |name: &str, delta_min_body: Option<usize>| -> Res<EditRun> {
+    let run = |name: &str, delta_min_body: Option<usize>, turns: bool| -> Res<EditRun> {
         let (writer, reader) = (
             empty_home(root, &format!("edit-{name}-w"))?,
             empty_home(root, &format!("edit-{name}-r"))?,
@@ -442,6 +447,11 @@ fn edit_workload(root: &Path, rounds: usize) -> Res<Edits> {
         let before = dir_bytes(&dir, ".cset");
         let (mut push, mut pull, mut versions) = (Duration::ZERO, Duration::ZERO, 0u64);
         for round in 0..rounds {
+            let (editor, other) = if turns && round % 2 == 1 {
+                (&mut r, &mut w)
+            } else {
+                (&mut w, &mut r)
+            };
             for k in 0..20u64 {
                 let x = splitmix(((round as u64) << 32) ^ k ^ SEED);
                 let d = (x % 200) as usize;
@@ -457,7 +467,7 @@ fn edit_workload(root: &Path, rounds: usize) -> Res<Edits> {
                     }
                     _ => lines.push(text),
                 }
-                w.put(
+                editor.put(
                     "notes",
                     &format!("doc-{d}"),
                     lines.join("\n").as_bytes(),
@@ -466,10 +476,10 @@ fn edit_workload(root: &Path, rounds: usize) -> Res<Edits> {
                 versions += 1;
             }
             let t = Instant::now();
-            sync::push(&mut w, &remote, opts)?;
+            sync::push(editor, &remote, opts)?;
             push += t.elapsed();
             let t = Instant::now();
-            sync::pull(&mut r, &remote, PullOptions::default())?;
+            sync::pull(other, &remote, PullOptions::default())?;
             pull += t.elapsed();
         }
         let written = dir_bytes(&dir, ".cset") - before;
@@ -480,8 +490,10 @@ fn edit_workload(root: &Path, rounds: usize) -> Res<Edits> {
         })
     };
     Ok(Edits {
-        delta: run("delta", None)?,
-        whole: run("whole", Some(usize::MAX))?,
+        delta: run("delta", None, false)?,
+        whole: run("whole", Some(usize::MAX), false)?,
+        turns_delta: run("turns-delta", None, true)?,
+        turns_whole: run("turns-whole", Some(usize::MAX), true)?,
     })
 }
 
@@ -715,6 +727,19 @@ fn report(r: Report) -> Res<()> {
         format!("{:.3} / {:.3} s", secs(e.whole.push), secs(e.whole.pull)),
         String::new(),
     );
+    row(
+        "edits taking turns: bytes per pushed version, deltas",
+        format!("{:.0} B", e.turns_delta.bytes_per_version),
+        format!(
+            "{:.3}× whole bodies",
+            e.turns_delta.bytes_per_version / e.turns_whole.bytes_per_version
+        ),
+    );
+    row(
+        "edits taking turns: bytes per pushed version, whole",
+        format!("{:.0} B", e.turns_whole.bytes_per_version),
+        String::new(),
+    );
 
     let json = serde_json::json!({
         "edit_bytes_per_version": e.delta.bytes_per_version,
@@ -723,6 +748,8 @@ fn report(r: Report) -> Res<()> {
         "edit_pull_s": secs(e.delta.pull),
         "edit_whole_push_s": secs(e.whole.push),
         "edit_whole_pull_s": secs(e.whole.pull),
+        "edit_turns_bytes_per_version": e.turns_delta.bytes_per_version,
+        "edit_turns_whole_bytes_per_version": e.turns_whole.bytes_per_version,
         "sync_snapshot_s": secs(h.snapshot_write),
         "prune_removed": h.removed,
         "folder_bytes_before_prune": h.folder_before,
