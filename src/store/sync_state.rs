@@ -548,7 +548,7 @@ pub(super) fn host_of(conn: &rusqlite::Connection, peer: PeerId) -> Result<Optio
 }
 
 /// A row's change-log position, the remote it was pulled from, and its body.
-pub type RowBody = (i64, Option<i64>, Option<Vec<u8>>, Option<VersionId>);
+pub type RowOrigin = (i64, Option<i64>, Option<VersionId>);
 
 /// What rebuilds a published changeset byte for byte: its rows are those at change-log
 /// positions in `(after_seq, last_seq]` but the ones pulled from `excluded_remote`; its header
@@ -568,27 +568,22 @@ pub struct Rebuild {
 }
 
 impl Store {
-    /// A version's change-log position, the remote it was pulled from, its body (`None` for
-    /// a tombstone) and its parent, by id.
-    pub fn row_body(&self, id: VersionId) -> Result<Option<RowBody>> {
+    /// A version's change-log position, the remote it was pulled from and its parent, by id
+    /// (not its body: [`Store::body_at`]).
+    pub fn row_origin(&self, id: VersionId) -> Result<Option<RowOrigin>> {
         let row = self
             .conn
             .prepare_cached(
-                "SELECT seq, received_from, body, parent_id FROM document_versions
+                "SELECT seq, received_from, parent_id FROM document_versions
                  WHERE version_id = ?1",
             )?
             .query_row([id.as_bytes()], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get::<_, Option<Vec<u8>>>(3)?,
-                ))
+                Ok((r.get(0)?, r.get(1)?, r.get::<_, Option<Vec<u8>>>(2)?))
             })
             .optional()?;
         Ok(match row {
             None => None,
-            Some((seq, from, body, parent)) => {
+            Some((seq, from, parent)) => {
                 let parent = match parent {
                     Some(p) => Some(VersionId::from_slice(&p).ok_or(StoreError::Corrupt {
                         what: "parent id",
@@ -596,9 +591,19 @@ impl Store {
                     })?),
                     None => None,
                 };
-                Some((seq, from, body, parent))
+                Some((seq, from, parent))
             }
         })
+    }
+
+    /// The body of the row at change-log position `seq` (`None`: a tombstone, or no row).
+    pub fn body_at(&self, seq: i64) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT body FROM document_versions WHERE seq = ?1")?
+            .query_row([seq], |r| r.get(0))
+            .optional()?
+            .flatten())
     }
 }
 

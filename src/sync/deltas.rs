@@ -83,12 +83,17 @@ fn base_of(
             Some(&j) if j < i => return Ok(entries[j].body.clone().map(|b| (id, b))),
             // A later entry: the reader does not hold it yet; its ancestors may do.
             Some(&j) => entries[j].parent,
-            None => match store.row_body(id)? {
+            None => match store.row_origin(id)? {
                 None => None,
-                Some((seq, from, Some(body), _)) if bases.held(seq, from) => {
-                    return Ok(Some((id, body)));
+                Some((seq, from, parent)) => {
+                    // A tombstone has no body to be a base: its ancestors may.
+                    if bases.held(seq, from)
+                        && let Some(body) = store.body_at(seq)?
+                    {
+                        return Ok(Some((id, body)));
+                    }
+                    parent
                 }
-                Some((_, _, _, parent)) => parent,
             },
         };
     }
