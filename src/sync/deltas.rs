@@ -80,8 +80,11 @@ fn base_of(
     for _ in 0..reach {
         let Some(id) = next else { break };
         next = match index.get(&id) {
-            Some(&j) if j < i => return Ok(entries[j].body.clone().map(|b| (id, b))),
-            // A later entry: the reader does not hold it yet; its ancestors may do.
+            Some(&j) if j < i && entries[j].body.is_some() => {
+                return Ok(entries[j].body.clone().map(|b| (id, b)));
+            }
+            // A later entry (the reader does not hold it yet), or a tombstone (no body to be
+            // a base): its ancestors may do.
             Some(&j) => entries[j].parent,
             None => match store.row_origin(id)? {
                 None => None,
