@@ -107,6 +107,11 @@ fn both_machines_list_the_conflict_with_their_own_side_as_mine() {
     assert!(human.contains("plan (project default)"), "{human}");
     assert!(human.contains("desktop  (current)"), "{human}");
     assert!(human.contains("context resolve"), "{human}");
+    // Short ids, as history shows them (the end of the id: its beginning is the time).
+    for id in [&p.laptop_edit, &p.desktop_edit] {
+        assert!(human.contains(&id[id.len() - 8..]), "{human}");
+        assert!(!human.contains(id.as_str()), "{human}");
+    }
     let status = p
         .laptop
         .sync("status", &p.folder, &["--json"])

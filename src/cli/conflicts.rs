@@ -78,8 +78,8 @@ fn conflict_json(store: &Store, c: &Conflict) -> Result<ConflictJson, CliError> 
 impl Conflicts {
     pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<(), CliError> {
         let store = env.open_store_to_read()?;
-        let list = store
-            .conflicts()?
+        let conflicts = store.conflicts()?;
+        let list = conflicts
             .iter()
             .map(|c| conflict_json(&store, c))
             .collect::<Result<Vec<_>, _>>()?;
@@ -93,13 +93,25 @@ impl Conflicts {
             writeln!(out, "no conflicts")?;
             return Ok(());
         }
-        for c in &list {
+        for (c, conflict) in list.iter().zip(&conflicts) {
             writeln!(out, "{} (project {})", c.key, c.project)?;
-            for (name, s) in [("mine", &c.mine), ("theirs", &c.theirs)] {
+            // Short ids, as `history` shows them: unique within the key's history, and what
+            // `resolve --keep` and `diff` take.
+            let ids: Vec<_> = store
+                .history(&c.project, &c.key)?
+                .iter()
+                .map(|v| v.id)
+                .collect();
+            let len = context::ids::short_len(&ids);
+            let sides = [
+                ("mine", &c.mine, &conflict.mine),
+                ("theirs", &c.theirs, &conflict.theirs),
+            ];
+            for (name, s, v) in sides {
                 writeln!(
                     out,
                     "  {name:<6}  {}  {}  {:<9}  {}{}",
-                    s.version,
+                    v.id.short(len),
                     context::clock::local_of(&s.written_at),
                     s.kind,
                     super::peer_label(s.host.as_deref(), &s.peer),
