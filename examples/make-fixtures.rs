@@ -162,20 +162,7 @@ fn changesets_v1_2(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
 /// The header of the first changeset of `peer`'s stream (generation 1), written at
 /// `created_at_ms` on the fixtures' host; the counts are filled in by `Changeset::new`.
 fn first_header(peer: PeerId, created_at_ms: i64) -> Header {
-    Header {
-        peer,
-        generation: 1,
-        seq: 1,
-        prev: None,
-        created_at_ms,
-        host: "fixture-host".into(),
-        snapshot: false,
-        versions: 0,
-        tombstones: 0,
-        projects: vec![],
-        covers: vec![],
-        settles: vec![],
-    }
+    Header::of_stream(peer, 1, 1, None, created_at_ms, "fixture-host".into())
 }
 
 /// Writes `files` as changesets 1, 2, ... of `peer`'s generation 1 under `dir`, laid out as

@@ -109,20 +109,7 @@ fn a_delta_against_a_missing_base_or_the_wrong_one_is_bad_data() {
             sha256: Checksum(sha),
         }),
     };
-    let header = Header {
-        peer,
-        generation: 1,
-        seq: 1,
-        prev: None,
-        created_at_ms: 1_793_491_300_000,
-        host: "crafted".into(),
-        snapshot: false,
-        versions: 0,
-        tombstones: 0,
-        projects: vec![],
-        covers: vec![],
-        settles: vec![],
-    };
+    let header = Header::of_stream(peer, 1, 1, None, 1_793_491_300_000, "crafted".into());
     // A base this home does not hold.
     let (bytes, _) = changeset::encode(&Changeset::new(
         header.clone(),

@@ -449,20 +449,7 @@ mod tests {
                 }
             })
             .collect();
-        let header = Header {
-            peer,
-            generation: 1,
-            seq: 1,
-            prev: None,
-            created_at_ms: 5_000,
-            host: "test".into(),
-            snapshot: false,
-            versions: 0,
-            tombstones: 0,
-            projects: vec![],
-            covers: vec![],
-            settles: vec![],
-        };
+        let header = Header::of_stream(peer, 1, 1, None, 5_000, "test".into());
         Changeset::new(header, entries)
     }
 

@@ -91,6 +91,33 @@ pub struct Header {
 const HEADER_FIELDS_1_0: usize = 10;
 
 impl Header {
+    /// The header of changeset `seq` of the stream (`peer`, `generation`), chained on `prev`,
+    /// written at `created_at_ms` on `host`: not a snapshot, with the counts, projects and
+    /// settled pairs left for [`Changeset::new`] to fill in from the entries, and no covers.
+    pub fn of_stream(
+        peer: PeerId,
+        generation: u64,
+        seq: u64,
+        prev: Option<Checksum>,
+        created_at_ms: i64,
+        host: String,
+    ) -> Header {
+        Header {
+            peer,
+            generation,
+            seq,
+            prev,
+            created_at_ms,
+            host,
+            snapshot: false,
+            versions: 0,
+            tombstones: 0,
+            projects: Vec::new(),
+            covers: Vec::new(),
+            settles: Vec::new(),
+        }
+    }
+
     /// The format minor version this header needs.
     pub fn format_minor(&self) -> u16 {
         if !self.settles.is_empty() {

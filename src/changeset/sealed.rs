@@ -435,20 +435,7 @@ mod tests {
     use crate::ids::SeededIds;
 
     fn header(peer: PeerId, seq: u64) -> Header {
-        Header {
-            peer,
-            generation: 1,
-            seq,
-            prev: None,
-            created_at_ms: 0,
-            host: "secret-host".into(),
-            snapshot: false,
-            versions: 0,
-            tombstones: 0,
-            projects: vec![],
-            covers: vec![],
-            settles: vec![],
-        }
+        Header::of_stream(peer, 1, seq, None, 0, "secret-host".into())
     }
 
     /// The file of changeset 3 of a peer's first generation, and the peer.

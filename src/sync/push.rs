@@ -431,20 +431,14 @@ fn publish_chunk(
             super::deltas::StreamBases::of(&store.published(remote_id)?, name.generation, name.seq);
         super::deltas::encode(store, &bases, &mut entries, min, super::deltas::REACH)?;
     }
-    let header = Header {
-        peer: me.id,
-        generation: state.generation,
-        seq: name.seq,
-        prev: state.last_checksum,
-        created_at_ms: store.now_ms(),
-        host: store.runtime().host.clone(),
-        snapshot: false,
-        versions: 0,
-        tombstones: 0,
-        projects: Vec::new(),
-        covers: Vec::new(),
-        settles: Vec::new(),
-    };
+    let header = Header::of_stream(
+        me.id,
+        state.generation,
+        name.seq,
+        state.last_checksum,
+        store.now_ms(),
+        store.runtime().host.clone(),
+    );
     let (created_at_ms, host) = (header.created_at_ms, header.host.clone());
     let cs = Changeset::new(header, entries);
     let count = cs.entries.len() as u64;

@@ -167,20 +167,14 @@ fn rebuild(
         let bases = super::deltas::StreamBases::of(records, name.generation, name.seq);
         super::deltas::encode(store, &bases, &mut rows, min, r.delta_reach)?;
     }
-    let header = Header {
-        peer: name.peer,
-        generation: name.generation,
-        seq: name.seq,
+    let header = Header::of_stream(
+        name.peer,
+        name.generation,
+        name.seq,
         prev,
-        created_at_ms: r.created_at_ms,
-        host: r.host.clone(),
-        snapshot: false,
-        versions: 0,
-        tombstones: 0,
-        projects: Vec::new(),
-        covers: Vec::new(),
-        settles: Vec::new(),
-    };
+        r.created_at_ms,
+        r.host.clone(),
+    );
     let (bytes, checksum) = changeset::encode(&Changeset::new(header, rows))?;
     if checksum != r.checksum {
         return Ok(Err(format!(

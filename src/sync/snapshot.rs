@@ -132,18 +132,15 @@ pub(crate) fn write(store: &Store, remote: &Remote) -> Result<(SnapshotReport, S
         ..SnapshotReport::default()
     };
     let header = |seq: u64, prev: Option<Checksum>| Header {
-        peer: me.id,
-        generation: me.generation as u64,
-        seq,
-        prev,
-        created_at_ms: store.now_ms(),
-        host: store.runtime().host.clone(),
         snapshot: true,
-        versions: 0,
-        tombstones: 0,
-        projects: Vec::new(),
-        covers: Vec::new(),
-        settles: Vec::new(),
+        ..Header::of_stream(
+            me.id,
+            me.generation as u64,
+            seq,
+            prev,
+            store.now_ms(),
+            store.runtime().host.clone(),
+        )
     };
     let mut prev: Option<Checksum> = None;
     let mut part = 0u64;
