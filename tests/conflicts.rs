@@ -5,14 +5,6 @@ use crate::util::{Folder, Home, at};
 
 const BASE: &str = "Plan\n\n- one\n- two\n- three\n- four\n- five\n";
 
-fn put_at(home: &Home, key: &str, body: &str, t: &str) -> String {
-    home.run_with(&["put", key], body.as_bytes(), &at(t))
-        .code(0)
-        .stdout
-        .trim()
-        .to_string()
-}
-
 /// Two machines, `laptop` and `desktop`, that share `key` at BASE and then edit it
 /// concurrently: the laptop first, the desktop a minute later (so the desktop's edit wins
 /// last-writer-wins). Both have pushed; neither has pulled the other's edit.
@@ -29,11 +21,11 @@ fn pair(key: &str, laptop_body: &str, desktop_body: &str) -> Pair {
     let folder = Folder::new();
     let laptop = Home::new().with_env("CONTEXT_HOST", "laptop");
     let desktop = Home::new().with_env("CONTEXT_HOST", "desktop");
-    let base = put_at(&laptop, key, BASE, "2026-11-26T09:00:00Z");
+    let base = laptop.put_at(key, BASE, "2026-11-26T09:00:00Z");
     laptop.sync("push", &folder, &[]).code(0);
     desktop.sync("pull", &folder, &[]).code(0);
-    let laptop_edit = put_at(&laptop, key, laptop_body, "2026-11-26T10:00:00Z");
-    let desktop_edit = put_at(&desktop, key, desktop_body, "2026-11-26T10:01:00Z");
+    let laptop_edit = laptop.put_at(key, laptop_body, "2026-11-26T10:00:00Z");
+    let desktop_edit = desktop.put_at(key, desktop_body, "2026-11-26T10:01:00Z");
     laptop.sync("push", &folder, &[]).code(0);
     desktop.sync("push", &folder, &[]).code(0);
     Pair {
@@ -262,11 +254,11 @@ fn an_overlapping_merge_is_refused_with_nothing_written_and_the_hunks_shown() {
 fn binary_bodies_and_deletions_are_not_merged() {
     let folder = Folder::new();
     let (a, b) = (Home::new(), Home::new());
-    put_at(&a, "blob", "v\0one", "2026-11-26T09:00:00Z");
+    a.put_at("blob", "v\0one", "2026-11-26T09:00:00Z");
     a.sync("push", &folder, &[]).code(0);
     b.sync("pull", &folder, &[]).code(0);
-    put_at(&a, "blob", "v\0two", "2026-11-26T10:00:00Z");
-    put_at(&b, "blob", "v\0three", "2026-11-26T10:01:00Z");
+    a.put_at("blob", "v\0two", "2026-11-26T10:00:00Z");
+    b.put_at("blob", "v\0three", "2026-11-26T10:01:00Z");
     a.sync("push", &folder, &[]).code(0);
     b.sync("pull", &folder, &[]).code(0);
     let run = b.run(&["resolve", "blob", "--merge"]).code(1);
@@ -274,12 +266,12 @@ fn binary_bodies_and_deletions_are_not_merged() {
 
     let folder = Folder::new();
     let (a, b) = (Home::new(), Home::new());
-    put_at(&a, "doc", "text\n", "2026-11-26T09:00:00Z");
+    a.put_at("doc", "text\n", "2026-11-26T09:00:00Z");
     a.sync("push", &folder, &[]).code(0);
     b.sync("pull", &folder, &[]).code(0);
     a.run_with(&["rm", "doc"], b"", &at("2026-11-26T10:00:00Z"))
         .code(0);
-    put_at(&b, "doc", "more text\n", "2026-11-26T10:01:00Z");
+    b.put_at("doc", "more text\n", "2026-11-26T10:01:00Z");
     a.sync("push", &folder, &[]).code(0);
     b.sync("pull", &folder, &[]).code(0);
     let run = b.run(&["resolve", "doc", "--merge"]).code(3);
@@ -295,30 +287,26 @@ fn pull_merge_merges_the_clean_ones_and_refuses_the_rest() {
     let folder = Folder::new();
     let (laptop, desktop) = (Home::new(), Home::new());
     for key in ["clean", "overlap"] {
-        put_at(&laptop, key, BASE, "2026-11-26T09:00:00Z");
+        laptop.put_at(key, BASE, "2026-11-26T09:00:00Z");
     }
     laptop.sync("push", &folder, &[]).code(0);
     desktop.sync("pull", &folder, &[]).code(0);
-    put_at(
-        &laptop,
+    laptop.put_at(
         "clean",
         &one_line(BASE, "one", "ONE"),
         "2026-11-26T10:00:00Z",
     );
-    put_at(
-        &laptop,
+    laptop.put_at(
         "overlap",
         &one_line(BASE, "two", "TWO"),
         "2026-11-26T10:00:00Z",
     );
-    put_at(
-        &desktop,
+    desktop.put_at(
         "clean",
         &one_line(BASE, "five", "FIVE"),
         "2026-11-26T10:01:00Z",
     );
-    put_at(
-        &desktop,
+    desktop.put_at(
         "overlap",
         &one_line(BASE, "two", "2"),
         "2026-11-26T10:01:00Z",
@@ -442,34 +430,29 @@ fn a_later_edit_made_before_seeing_the_other_side_does_not_settle_it() {
         &one_line(BASE, "five", "FIVE"),
     );
     // The desktop edits again, still without the laptop's edit.
-    put_at(&p.desktop, "plan", "rewritten\n", "2026-11-26T10:30:00Z");
+    p.desktop
+        .put_at("plan", "rewritten\n", "2026-11-26T10:30:00Z");
     p.desktop.sync("push", &p.folder, &[]).code(0);
     p.desktop.sync("pull", &p.folder, &[]).code(0);
     let c = conflicts(&p.desktop);
     assert_eq!(c.len(), 1, "{c:?}");
     assert_eq!(c[0]["theirs"]["version"], p.laptop_edit.as_str());
     // An edit made after seeing it does.
-    put_at(
-        &p.desktop,
-        "plan",
-        "rewritten again\n",
-        "2026-11-26T10:40:00Z",
-    );
+    p.desktop
+        .put_at("plan", "rewritten again\n", "2026-11-26T10:40:00Z");
     assert!(conflicts(&p.desktop).is_empty());
 }
 
 #[test]
 fn diff_shows_a_unified_diff_between_versions() {
     let home = Home::new();
-    let v1 = put_at(&home, "plan", BASE, "2026-11-26T09:00:00Z");
-    let v2 = put_at(
-        &home,
+    let v1 = home.put_at("plan", BASE, "2026-11-26T09:00:00Z");
+    let v2 = home.put_at(
         "plan",
         &one_line(BASE, "two", "TWO"),
         "2026-11-26T09:01:00Z",
     );
-    let v3 = put_at(
-        &home,
+    let v3 = home.put_at(
         "plan",
         &one_line(&one_line(BASE, "two", "TWO"), "four", "FOUR"),
         "2026-11-26T09:02:00Z",
@@ -508,7 +491,7 @@ fn diff_shows_a_unified_diff_between_versions() {
     assert_eq!(home.ok(&["diff", "plan", &v3, &v3]), "");
     // The first version against nothing.
     let first = Home::new();
-    put_at(&first, "k", "a\n", "2026-11-26T09:00:00Z");
+    first.put_at("k", "a\n", "2026-11-26T09:00:00Z");
     assert!(first.ok(&["diff", "k"]).contains("--- /dev/null"));
     // Unknown key or version: exit 1, named.
     assert!(home.run(&["diff", "nope"]).code(1).stderr.contains("nope"));
@@ -519,7 +502,7 @@ fn diff_shows_a_unified_diff_between_versions() {
             .contains("ffff")
     );
     // A binary body.
-    put_at(&home, "plan", "\0\u{1}", "2026-11-26T09:03:00Z");
+    home.put_at("plan", "\0\u{1}", "2026-11-26T09:03:00Z");
     assert!(home.ok(&["diff", "plan"]).starts_with("Binary versions"));
 }
 

@@ -2,14 +2,6 @@
 
 use crate::util::{Folder, Home, at, inspect, published_ids};
 
-fn put_at(home: &Home, key: &str, body: &str, t: &str) -> String {
-    home.run_with(&["put", key], body.as_bytes(), &at(t))
-        .code(0)
-        .stdout
-        .trim()
-        .to_string()
-}
-
 #[test]
 fn a_push_with_nothing_new_writes_nothing() {
     let (a, folder) = (Home::new(), Folder::new());
@@ -61,9 +53,9 @@ fn a_push_after_n_writes_publishes_n_entries() {
 #[test]
 fn versions_deletes_and_ttl_round_trip_and_a_second_pull_is_a_no_op() {
     let (a, b, folder) = (Home::new(), Home::new(), Folder::new());
-    put_at(&a, "note", "first", "2026-11-25T10:00:00Z");
-    put_at(&a, "note", "second", "2026-11-25T10:01:00Z");
-    put_at(&a, "gone", "bye", "2026-11-25T10:02:00Z");
+    a.put_at("note", "first", "2026-11-25T10:00:00Z");
+    a.put_at("note", "second", "2026-11-25T10:01:00Z");
+    a.put_at("gone", "bye", "2026-11-25T10:02:00Z");
     a.run_with(&["rm", "gone"], b"", &at("2026-11-25T10:03:00Z"))
         .code(0);
     a.run_with(
@@ -128,11 +120,11 @@ fn fast_forward_edits_need_no_force() {
 /// Both peers edit the same key; the later edit wins everywhere once forced, and nothing is lost.
 fn conflict_scenario(force_a_first: bool) {
     let (a, b, folder) = (Home::new(), Home::new(), Folder::new());
-    put_at(&a, "plan", "base", "2026-11-25T10:00:00Z");
+    a.put_at("plan", "base", "2026-11-25T10:00:00Z");
     a.sync("push", &folder, &[]).code(0);
     b.sync("pull", &folder, &[]).code(0);
-    let a_edit = put_at(&a, "plan", "edit on a", "2026-11-25T10:05:00Z");
-    let b_edit = put_at(&b, "plan", "edit on b", "2026-11-25T10:06:00Z");
+    let a_edit = a.put_at("plan", "edit on a", "2026-11-25T10:05:00Z");
+    let b_edit = b.put_at("plan", "edit on b", "2026-11-25T10:06:00Z");
     a.sync("push", &folder, &[]).code(0);
     b.sync("push", &folder, &[]).code(0);
 
@@ -192,11 +184,11 @@ fn a_conflict_is_refused_then_forced_b_first() {
 #[test]
 fn a_late_older_version_never_resurrects_a_delete() {
     let (a, b, folder) = (Home::new(), Home::new(), Folder::new());
-    put_at(&a, "k", "v1", "2026-11-25T10:00:00Z");
+    a.put_at("k", "v1", "2026-11-25T10:00:00Z");
     a.sync("push", &folder, &[]).code(0);
     b.sync("pull", &folder, &[]).code(0);
     // B edits (earlier clock), A deletes later; B's edit arrives at A after the delete.
-    put_at(&b, "k", "older edit", "2026-11-25T10:01:00Z");
+    b.put_at("k", "older edit", "2026-11-25T10:01:00Z");
     a.run_with(&["rm", "k"], b"", &at("2026-11-25T10:02:00Z"))
         .code(0);
     b.sync("push", &folder, &[]).code(0);

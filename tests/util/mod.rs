@@ -126,6 +126,17 @@ impl Home {
         id
     }
 
+    /// `put KEY` with `body` on stdin, at the instant `t` (RFC 3339) on this home's clock;
+    /// returns the printed version id.
+    #[track_caller]
+    pub fn put_at(&self, key: &str, body: &str, t: &str) -> String {
+        self.run_with(&["put", key], body.as_bytes(), &at(t))
+            .code(0)
+            .stdout
+            .trim()
+            .to_string()
+    }
+
     /// The ids `history KEY --json` lists, newest first.
     #[track_caller]
     pub fn history_ids(&self, key: &str) -> Vec<String> {
