@@ -71,17 +71,9 @@ struct Ran {
     wal: u64,
 }
 
-/// Runs `context ARGS` in `home` (through GNU time for the peak RSS: a child forked from this
-/// large process would carry its high-water mark across exec).
+/// Runs `context ARGS` in `home` (through GNU time for the peak RSS: [`context_command`]).
 fn run(home: &Path, args: &[&str]) -> Res<Ran> {
-    let gnu_time = Path::new("/usr/bin/time").exists();
-    let mut cmd = if gnu_time {
-        let mut c = Command::new("/usr/bin/time");
-        c.args(["-f", "%M"]).arg(env!("CARGO_BIN_EXE_context"));
-        c
-    } else {
-        Command::new(env!("CARGO_BIN_EXE_context"))
-    };
+    let mut cmd = context_command();
     cmd.args(args)
         .env("CONTEXT_HOME", home)
         .env("CONTEXT_NOW", (T0 + 20_000_000_000).to_string())
@@ -116,15 +108,7 @@ fn run(home: &Path, args: &[&str]) -> Res<Ran> {
     if !out.status.success() {
         return Err(format!("context {args:?} failed: {stderr}").into());
     }
-    let rss = if gnu_time {
-        stderr
-            .lines()
-            .last()
-            .and_then(|l| l.trim().parse::<u64>().ok())
-            .map_or(0, |kb| kb * 1024)
-    } else {
-        0
-    };
+    let rss = peak_rss(&stderr).unwrap_or(0);
     Ok(Ran {
         time,
         rss,

@@ -20,7 +20,6 @@
 //! asserted about time).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use context::remote::{Folder, Remote};
@@ -73,20 +72,10 @@ fn insert_raw(conn: &Connection, g: &Gen, rows: &[Row]) -> Res<()> {
     Ok(())
 }
 
-/// Runs `context ARGS` with `home`; returns its wall time and peak RSS in bytes.
-///
-/// The RSS comes from GNU time, which forks a small process to exec `context`: a child forked
-/// from this bench directly would report this (large) process's memory as its own peak, since
-/// Linux carries the pre-exec high-water mark across exec.
+/// Runs `context ARGS` with `home`; returns its wall time and peak RSS in bytes (with GNU
+/// time: [`context_command`]).
 fn process(home: &Path, args: &[&str]) -> Res<(Duration, Option<u64>)> {
-    let gnu_time = Path::new("/usr/bin/time").exists();
-    let mut cmd = if gnu_time {
-        let mut c = Command::new("/usr/bin/time");
-        c.args(["-f", "%M"]).arg(env!("CARGO_BIN_EXE_context"));
-        c
-    } else {
-        Command::new(env!("CARGO_BIN_EXE_context"))
-    };
+    let mut cmd = context_command();
     let start = Instant::now();
     let out = cmd
         .args(args)
@@ -102,16 +91,13 @@ fn process(home: &Path, args: &[&str]) -> Res<(Duration, Option<u64>)> {
         )
         .into());
     }
-    if !gnu_time {
+    if !gnu_time() {
         return Ok((elapsed, None));
     }
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let kb: u64 = stderr
-        .lines()
-        .last()
-        .and_then(|l| l.trim().parse().ok())
-        .ok_or_else(|| format!("no peak RSS from /usr/bin/time: {stderr}"))?;
-    Ok((elapsed, Some(kb * 1024)))
+    let rss =
+        peak_rss(&stderr).ok_or_else(|| format!("no peak RSS from /usr/bin/time: {stderr}"))?;
+    Ok((elapsed, Some(rss)))
 }
 
 fn main() -> Res<()> {
@@ -700,19 +686,24 @@ fn report(r: Report) -> Res<()> {
     );
 
     let e = &r.edits;
-    row(
-        "edits: bytes per pushed version, deltas",
-        format!("{:.0} B", e.delta.bytes_per_version),
-        format!(
-            "{:.3}× whole bodies",
-            e.delta.bytes_per_version / e.whole.bytes_per_version
-        ),
-    );
-    row(
-        "edits: bytes per pushed version, whole bodies",
-        format!("{:.0} B", e.whole.bytes_per_version),
-        String::new(),
-    );
+    for (edits, delta, whole) in [
+        ("edits", &e.delta, &e.whole),
+        ("edits taking turns", &e.turns_delta, &e.turns_whole),
+    ] {
+        row(
+            &format!("{edits}: bytes per pushed version, deltas"),
+            format!("{:.0} B", delta.bytes_per_version),
+            format!(
+                "{:.3}× whole bodies",
+                delta.bytes_per_version / whole.bytes_per_version
+            ),
+        );
+        row(
+            &format!("{edits}: bytes per pushed version, whole"),
+            format!("{:.0} B", whole.bytes_per_version),
+            String::new(),
+        );
+    }
     row(
         "edits: push / pull of the rounds, deltas",
         format!("{:.3} / {:.3} s", secs(e.delta.push), secs(e.delta.pull)),
@@ -725,19 +716,6 @@ fn report(r: Report) -> Res<()> {
     row(
         "edits: push / pull of the rounds, whole bodies",
         format!("{:.3} / {:.3} s", secs(e.whole.push), secs(e.whole.pull)),
-        String::new(),
-    );
-    row(
-        "edits taking turns: bytes per pushed version, deltas",
-        format!("{:.0} B", e.turns_delta.bytes_per_version),
-        format!(
-            "{:.3}× whole bodies",
-            e.turns_delta.bytes_per_version / e.turns_whole.bytes_per_version
-        ),
-    );
-    row(
-        "edits taking turns: bytes per pushed version, whole",
-        format!("{:.0} B", e.turns_whole.bytes_per_version),
         String::new(),
     );
 

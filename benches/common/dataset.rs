@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::Arc;
 
 use context::clock::{Hlc, ManualClock};
@@ -160,4 +161,36 @@ pub fn raw_connection(db: &Path) -> Res<rusqlite::Connection> {
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -24576;",
     )?;
     Ok(conn)
+}
+
+/// Whether GNU time is installed (`/usr/bin/time`), which the benches read peak RSS from.
+pub fn gnu_time() -> bool {
+    Path::new("/usr/bin/time").exists()
+}
+
+/// The `context` binary as a command, run through GNU time (`-f %M`) where it is installed, so
+/// that [`peak_rss`] can read its peak RSS: GNU time forks a small process to exec `context`,
+/// whereas a child forked from a bench directly would report the bench's own (large) memory as
+/// its peak, since Linux carries the pre-exec high-water mark across exec.
+pub fn context_command() -> Command {
+    if gnu_time() {
+        let mut c = Command::new("/usr/bin/time");
+        c.args(["-f", "%M"]).arg(env!("CARGO_BIN_EXE_context"));
+        c
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_context"))
+    }
+}
+
+/// The peak RSS in bytes that GNU time printed as the last line of a [`context_command`]'s
+/// stderr; `None` without GNU time or without that line.
+pub fn peak_rss(stderr: &str) -> Option<u64> {
+    if !gnu_time() {
+        return None;
+    }
+    stderr
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
 }
