@@ -547,7 +547,7 @@ pub(super) fn host_of(conn: &rusqlite::Connection, peer: PeerId) -> Result<Optio
         .optional()?)
 }
 
-/// A row's change-log position, the remote it was pulled from, and its body.
+/// A row's change-log position, the remote it was pulled from, and its parent.
 pub type RowOrigin = (i64, Option<i64>, Option<VersionId>);
 
 /// What rebuilds a published changeset byte for byte: its rows are those at change-log
@@ -607,7 +607,8 @@ impl Store {
     }
 }
 
-/// A row as the import compares it: identity, order and content, no body.
+/// A row as the import compares it: identity, order and parent (its content, when a
+/// comparison needs it: [`Import::same_content`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RowRef {
     pub id: VersionId,

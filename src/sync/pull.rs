@@ -401,14 +401,14 @@ pub fn classify<E>(
     new: &RowRef,
     descends: bool,
     me: PeerId,
-    same_content: impl FnOnce() -> Result<bool, E>,
+    same_content: impl FnOnce(&RowRef, &RowRef) -> Result<bool, E>,
 ) -> Result<Action, E> {
     Ok(match old {
         None => Action::New,
         Some(old) if old.id == new.id => Action::KeptLocal,
         Some(_) if descends => Action::FastForward,
         Some(old) if old.peer != me => Action::Replaced,
-        Some(_) if same_content()? => Action::Identical,
+        Some(old) if same_content(old, new)? => Action::Identical,
         Some(_) => Action::Conflict,
     })
 }
@@ -732,9 +732,8 @@ fn apply(
             Some(old) if old.id != new.id => descends(&imp, &new, old)?,
             _ => false,
         };
-        let action = classify(old.as_ref(), &new, descends, me.id, || match &old {
-            Some(old) => imp.same_content(old.id, new.id),
-            None => Ok(false),
+        let action = classify(old.as_ref(), &new, descends, me.id, |old, new| {
+            imp.same_content(old.id, new.id)
         })?;
         let item = KeyPlan {
             project,
@@ -1095,8 +1094,8 @@ mod tests {
         };
         let (mine, theirs, newer) = (row(me, 1), row(other, 1), row(other, 2));
         // The content is asked of nothing but a local change that did not lead to the winner.
-        let unasked = || -> Result<bool, ()> { panic!("content asked") };
-        let differs = || Ok::<_, ()>(false);
+        let unasked = |_: &RowRef, _: &RowRef| -> Result<bool, ()> { panic!("content asked") };
+        let differs = |_: &RowRef, _: &RowRef| Ok::<_, ()>(false);
         assert_eq!(classify(None, &newer, false, me, unasked), Ok(Action::New));
         assert_eq!(
             classify(Some(&mine), &mine, false, me, unasked),
@@ -1115,7 +1114,7 @@ mod tests {
             Ok(Action::Conflict)
         );
         // The same content written twice (two peers merged one conflict alike): no conflict.
-        let same = || Ok::<_, ()>(true);
+        let same = |_: &RowRef, _: &RowRef| Ok::<_, ()>(true);
         assert_eq!(
             classify(Some(&mine), &newer, false, me, same),
             Ok(Action::Identical)
