@@ -426,7 +426,12 @@ fn publish_chunk(
     for e in &entries {
         super::count(&mut report.per_project, &e.project, e.kind);
     }
-    if let Some(min) = delta_min {
+    // The stream's records are read only when some body is long enough to be tried.
+    if let Some(min) = delta_min
+        && entries
+            .iter()
+            .any(|e| e.body.as_ref().is_some_and(|b| b.len() >= min))
+    {
         let bases =
             super::deltas::StreamBases::of(&store.published(remote_id)?, name.generation, name.seq);
         super::deltas::encode(store, &bases, &mut entries, min, super::deltas::REACH)?;
