@@ -265,12 +265,16 @@ pub(super) fn insert_settles(
     Ok(())
 }
 
+/// The body of the row at change-log position `seq` (`None` for a tombstone).
+pub(super) fn stored_body(conn: &rusqlite::Connection, seq: i64) -> Result<Option<Vec<u8>>> {
+    Ok(conn
+        .prepare_cached("SELECT body FROM document_versions WHERE seq = ?1")?
+        .query_row([seq], |r| r.get(0))?)
+}
+
 /// The body of the row at change-log position `seq` (empty for a tombstone).
 pub(crate) fn body_on(conn: &rusqlite::Connection, seq: i64) -> Result<Vec<u8>> {
-    let body: Option<Vec<u8>> = conn
-        .prepare_cached("SELECT body FROM document_versions WHERE seq = ?1")?
-        .query_row([seq], |r| r.get(0))?;
-    Ok(body.unwrap_or_default())
+    Ok(stored_body(conn, seq)?.unwrap_or_default())
 }
 
 /// The current row of a key, on any connection or transaction.

@@ -596,14 +596,9 @@ impl Store {
         })
     }
 
-    /// The body of the row at change-log position `seq` (`None`: a tombstone, or no row).
+    /// The body of the row at change-log position `seq` (`None`: a tombstone).
     pub fn body_at(&self, seq: i64) -> Result<Option<Vec<u8>>> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT body FROM document_versions WHERE seq = ?1")?
-            .query_row([seq], |r| r.get(0))
-            .optional()?
-            .flatten())
+        super::documents::stored_body(&self.conn, seq)
     }
 }
 
