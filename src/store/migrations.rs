@@ -60,6 +60,20 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     migrate_to(conn, path, LATEST)
 }
 
+/// Refuses a database written by a newer binary, having only read its version: what this
+/// binary would change in it (its journal mode first) is left alone.
+pub fn refuse_newer(conn: &Connection, path: &Path) -> Result<()> {
+    let found = user_version(conn)?;
+    if found > LATEST {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found,
+            supported: LATEST,
+        });
+    }
+    Ok(())
+}
+
 /// Brings the database to `target` (≤ [`LATEST`]). Only the fixture generator stops short of
 /// the latest version, to make databases as an older binary left them.
 pub fn migrate_to(conn: &mut Connection, path: &Path, target: i64) -> Result<()> {

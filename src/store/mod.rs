@@ -142,18 +142,32 @@ pub struct Store {
 
 impl Store {
     /// Opens (creating if needed) the database at `path` and brings it up to date.
+    ///
+    /// A new home is made readable by its owner only (the folder 0700, the database 0600, as
+    /// ssh and gpg keep theirs): the documents are nobody else's business on a shared machine.
+    /// A database written by a newer binary is refused before anything is changed in it (not
+    /// even its journal mode).
     pub fn open(path: &Path, rt: Runtime) -> Result<Store> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateHome {
+            create_private_dir(dir).map_err(|source| StoreError::CreateHome {
                 path: dir.to_path_buf(),
                 source,
             })?;
         }
+        create_private_file(path).map_err(|source| StoreError::CreateHome {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let open_err = |source| StoreError::Open {
             path: path.to_path_buf(),
             source,
         };
         let conn = Connection::open(path).map_err(open_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        migrations::refuse_newer(&conn, path).map_err(|e| match e {
+            StoreError::Sqlite(source) => open_err(source),
+            e => e,
+        })?;
         configure(&conn).map_err(open_err)?;
         Store::on(conn, path, rt)
     }
@@ -271,6 +285,38 @@ impl Store {
             [name, value],
         )?;
         Ok(())
+    }
+}
+
+/// Creates `dir` (and its parents) if missing, the last one readable by its owner only; an
+/// existing folder is left as it is (the user may have chosen its mode).
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        other => other,
+    }
+}
+
+/// Creates an empty database file readable by its owner only, if there is none: SQLite would
+/// create it with the umask's mode, and gives its WAL and shared-memory files the mode of the
+/// database.
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        other => other.map(drop),
     }
 }
 

@@ -4,6 +4,7 @@
 //! sync never leaves a stale lock behind for a user to clean up.
 
 use std::fs::{File, OpenOptions, TryLockError};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -28,6 +29,7 @@ impl SyncLock {
         std::fs::create_dir_all(home).map_err(fail)?;
         let file = OpenOptions::new()
             .create(true)
+            .mode(0o600)
             .truncate(false)
             .write(true)
             .open(&path)
