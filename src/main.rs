@@ -14,9 +14,15 @@ use tracing_subscriber::prelude::*;
 fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            // Usage errors exit 2; --help and --version exit 0.
+        Err(e) if !e.use_stderr() => {
+            // --help and --version exit 0.
             let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // Usage errors exit 2, never echoing a password someone put in a URL.
+            let text = context::remote::redact_in(&e.render().to_string());
+            eprint!("{text}");
             return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
         }
     };
@@ -28,7 +34,7 @@ fn main() -> ExitCode {
         Ok(outcome) => ExitCode::from(exit_status(outcome)),
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("context: {e}");
+            eprintln!("context: {}", context::remote::redact_in(&e.to_string()));
             ExitCode::from(exit_status(e.outcome()))
         }
     }

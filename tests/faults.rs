@@ -5,13 +5,14 @@
 //! Three ways in, each as real as this machine allows:
 //! - the remote's write steps fail through `FolderIo`, the folder's one seam (in-process);
 //! - `strace` fault injection kills the real binary (SIGKILL) or fails its syscalls at a chosen
-//!   step: the changeset rename, the database commit, the manifest rename;
+//!   step: the changeset's link, the database commit, the manifest's rename;
 //! - real file systems: a tmpfs remote that is nearly full or mounted read-only, and a home on
 //!   a tmpfs too small for the pull's transaction.
 //!
 //! The strace and mount tests need `strace` and permission to mount (root); `.ci/run` installs
 //! strace. Where either is missing they say so and pass without running.
 
+use std::fs::File;
 use std::io;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -52,27 +53,31 @@ impl FailAt {
 }
 
 impl FolderIo for FailAt {
-    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        self.check("create_dir_all")?;
-        RealIo.create_dir_all(dir)
+    fn create_dir(&self, parent: &File, name: &str) -> io::Result<()> {
+        self.check("create_dir")?;
+        RealIo.create_dir(parent, name)
     }
-    fn create(&self, path: &Path) -> io::Result<std::fs::File> {
+    fn create(&self, dir: &File, name: &str) -> io::Result<File> {
         self.check("create")?;
-        RealIo.create(path)
+        RealIo.create(dir, name)
     }
-    fn write_all(&self, file: &mut std::fs::File, bytes: &[u8]) -> io::Result<()> {
+    fn write_all(&self, file: &mut File, bytes: &[u8]) -> io::Result<()> {
         self.check("write_all")?;
         RealIo.write_all(file, bytes)
     }
-    fn sync_file(&self, file: &std::fs::File) -> io::Result<()> {
+    fn sync_file(&self, file: &File) -> io::Result<()> {
         self.check("sync_file")?;
         RealIo.sync_file(file)
     }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        self.check("rename")?;
-        RealIo.rename(from, to)
+    fn link(&self, dir: &File, from: &str, to: &str) -> io::Result<()> {
+        self.check("link")?;
+        RealIo.link(dir, from, to)
     }
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+    fn rename(&self, dir: &File, from: &str, to: &str, replace: bool) -> io::Result<()> {
+        self.check("rename")?;
+        RealIo.rename(dir, from, to, replace)
+    }
+    fn sync_dir(&self, dir: &File) -> io::Result<()> {
         self.check("sync_dir")?;
         RealIo.sync_dir(dir)
     }
@@ -116,17 +121,18 @@ fn assert_published_once(home: &Home, folder: &Folder) {
 fn push_survives_a_failure_at_every_write_step_of_the_remote() {
     // (step, which call of it): the changeset's steps are the first calls, the manifest's the
     // second; the peer folder is created once, on the first push.
+    // The changeset is linked into place (create-if-absent), the manifest renamed.
     let cases = [
-        ("create_dir_all", 1),
+        ("create_dir", 1),
         ("create", 1),
         ("write_all", 1),
         ("sync_file", 1),
-        ("rename", 1),
+        ("link", 1),
         ("sync_dir", 2),
         ("create", 2),
         ("write_all", 2),
         ("sync_file", 2),
-        ("rename", 2),
+        ("rename", 1),
         ("sync_dir", 3),
     ];
     for (step, nth) in cases {
@@ -255,12 +261,12 @@ fn push_killed_at_each_step_is_finished_by_the_next_push() {
     if !strace_available() {
         return;
     }
-    // rename #1 publishes the changeset, the first write to the WAL records it as pushed,
-    // rename #2 publishes the manifest.
+    // linkat publishes the changeset, the first write to the WAL records it as pushed,
+    // renameat2 publishes the manifest.
     let steps: [(&str, bool, &str); 4] = [
-        ("rename", false, "signal=KILL:when=1"),
+        ("linkat", false, "signal=KILL:when=1"),
         ("pwrite64", true, "signal=KILL:when=1"),
-        ("rename", false, "signal=KILL:when=2"),
+        ("renameat2", false, "signal=KILL:when=1"),
         ("fsync", false, "signal=KILL:when=1"),
     ];
     for (syscall, on_wal, inject) in steps {
@@ -300,7 +306,7 @@ fn pull_killed_at_its_commit_or_its_manifest_is_finished_by_the_next_pull() {
     for (syscall, on_wal, inject) in [
         ("pwrite64", true, "signal=KILL:when=1"),
         ("fsync", true, "signal=KILL:when=1"),
-        ("rename", false, "signal=KILL:when=1"),
+        ("renameat2", false, "signal=KILL:when=1"),
     ] {
         let (a, b, folder) = (Home::new(), Home::new(), Folder::new());
         a.bulk_put("doc", 50, 1_000);

@@ -227,3 +227,102 @@ fn a_host_that_is_down_a_refused_key_or_an_unknown_host_key_exit_1_with_sshs_rea
         assert!(said.contains("Host key verification failed"), "{said}");
     }
 }
+
+/// Over SSH as over a folder: a peer's folder that is a link out of the remote is never
+/// written or deleted through, and a FIFO named like a manifest or the key record never hangs
+/// a sync (the SFTP server would block opening it).
+#[test]
+fn links_and_fifos_in_a_remote_over_ssh_are_never_followed_or_waited_on() {
+    use crate::util::{mkfifo, tree_of};
+    let (a, b, folder) = (home(), home(), SshFolder::new());
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("manifest.json"), b"precious").unwrap();
+    let before = tree_of(outside.path());
+    a.put("k", "v");
+    sync(&a, "push", &folder, &[]).code(0);
+    b.put("mine", "b");
+    sync(&b, "push", &folder, &[]).code(0);
+    let pa = a
+        .run(&["sync", "status", "--remote", &folder.url, "--json"])
+        .code(0)
+        .json()["peer_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let pb = b
+        .run(&["sync", "status", "--remote", &folder.url, "--json"])
+        .code(0)
+        .json()["peer_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // A's manifest a FIFO: B's commands end, and verify names it.
+    let manifest = folder.path.join(&pa).join("manifest.json");
+    std::fs::remove_file(&manifest).unwrap();
+    mkfifo(&manifest);
+    for sub in ["pull", "push", "status"] {
+        let run = b.run_within(90, &["sync", sub, "--remote", &folder.url]);
+        assert!(run.code == 0 || run.code == 5, "{sub}: {run:?}");
+    }
+    let verify = b
+        .run_within(90, &["sync", "verify", "--remote", &folder.url])
+        .code(5);
+    assert!(verify.stdout.contains("FIFO"), "{}", verify.stdout);
+
+    // B's own folder a link out: its push refuses, nothing written there.
+    let dir = folder.path.join(&pb);
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::os::unix::fs::symlink(outside.path(), &dir).unwrap();
+    b.put("more", "m");
+    let push = b
+        .run_within(90, &["sync", "push", "--remote", &folder.url])
+        .code(1);
+    assert!(push.stderr.contains("link"), "{}", push.stderr);
+    b.run_within(90, &["sync", "--remote", &folder.url]);
+    b.run_within(90, &["sync", "prune", "--remote", &folder.url]);
+    assert_eq!(
+        tree_of(outside.path()),
+        before,
+        "something outside was touched"
+    );
+
+    // The key record a FIFO: refused, not waited on.
+    mkfifo(&folder.path.join("encryption.json"));
+    let run = a
+        .run_within(90, &["sync", "pull", "--remote", &folder.url])
+        .code(1);
+    assert!(run.stderr.contains("encryption.json"), "{}", run.stderr);
+}
+
+/// An encrypted remote reached by another spelling of its URL (`ssh://host` and
+/// `ssh://user@host`) is the same encrypted remote: opened with the key while its record is
+/// there, and never written in plaintext once the record is gone.
+#[test]
+fn another_spelling_of_an_encrypted_remote_never_gets_plaintext() {
+    let (a, folder) = (home(), SshFolder::new());
+    a.run(&["sync", "init", "--encrypt", "--remote", &folder.url])
+        .code(0);
+    a.put("plan", "the secret plan");
+    sync(&a, "push", &folder, &[]).code(0);
+    let other = folder
+        .url
+        .replacen("ssh://", &format!("ssh://{}@", crate::util::ssh::user()), 1);
+    assert_ne!(other, folder.url);
+    a.put("plan2", "another secret");
+    a.run(&["sync", "push", "--remote", &other]).code(0);
+    std::fs::remove_file(folder.path.join("encryption.json")).unwrap();
+    a.put("plan3", "a third secret");
+    for url in [&folder.url, &other] {
+        let run = a.run(&["sync", "push", "--remote", url]).code(1);
+        assert!(run.stderr.contains("encryption.json"), "{}", run.stderr);
+        a.run(&["sync", "--remote", url]);
+    }
+    for (path, bytes) in crate::util::tree_of(&folder.path) {
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("secret"),
+            "{} holds plaintext",
+            path.display()
+        );
+    }
+}

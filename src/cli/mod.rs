@@ -33,6 +33,7 @@ Environment:
   CONTEXT_NOW           the clock, as an RFC 3339 instant or epoch milliseconds (for tests)
   CONTEXT_SSH           replaces the `ssh` command of ssh:// remotes (split like a shell would)
   CONTEXT_S3_IMDS=1     lets an s3:// remote ask the instance metadata service for credentials
+  CONTEXT_RETRY_BUDGET  how long a failing request to a network store is retried (default 1m)
   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION (AWS_DEFAULT_REGION),
   AWS_ENDPOINT_URL (AWS_ENDPOINT_URL_S3), AWS_ALLOW_HTTP=true
                         s3:// credentials, region and endpoint, as the AWS tools name them
@@ -367,6 +368,7 @@ mod tests {
             "CONTEXT_NOW",
             "CONTEXT_SSH",
             "CONTEXT_S3_IMDS",
+            "CONTEXT_RETRY_BUDGET",
             "AWS_ACCESS_KEY_ID",
             "AWS_SECRET_ACCESS_KEY",
             "AWS_SESSION_TOKEN",

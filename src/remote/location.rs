@@ -28,6 +28,12 @@ pub enum LocationError {
     Empty,
     #[error("{location:?} names no bucket: an S3 remote is s3://BUCKET[/PREFIX]")]
     NoBucket { location: String },
+    #[error(
+        "{location:?} holds a password: context never stores or sends one (ssh authenticates \
+         with your keys or agent; S3 and WebDAV read credentials from the environment or your \
+         credential files). Remove `:PASSWORD` from the URL"
+    )]
+    Password { location: String },
     #[error("{location:?} is not an SSH remote: {reason} (ssh://[USER@]HOST[:PORT]/PATH)")]
     BadSsh {
         location: String,
@@ -39,6 +45,10 @@ impl Location {
     pub fn parse(location: &str) -> Result<Location, LocationError> {
         if location.is_empty() {
             return Err(LocationError::Empty);
+        }
+        let shown = redact(location);
+        if shown != location {
+            return Err(LocationError::Password { location: shown });
         }
         match scheme_of(location) {
             None => Ok(Location::Folder(PathBuf::from(location))),
@@ -86,6 +96,47 @@ impl fmt::Display for Location {
             Location::Ssh(target) => f.write_str(&target.location()),
         }
     }
+}
+
+/// `location` with the password of a `scheme://user:password@host` URL replaced by `***`:
+/// what may be printed or stored of a URL someone wrote a secret into.
+pub fn redact(location: &str) -> String {
+    let Some((scheme, rest)) = location.split_once("://") else {
+        return location.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{}", &rest[authority_end..]),
+            None => location.to_string(),
+        },
+        None => location.to_string(),
+    }
+}
+
+/// `text` (a message) with the password of every URL in it replaced by `***`.
+pub fn redact_in(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (before, after) = rest.split_at(at + 3);
+        out.push_str(before);
+        let end = after
+            .find(|c: char| c == '/' || c.is_whitespace() || matches!(c, '\'' | '"' | '>'))
+            .unwrap_or(after.len());
+        let authority = &after[..end];
+        match authority.rsplit_once('@') {
+            Some((userinfo, host)) if userinfo.contains(':') => {
+                let user = userinfo.split(':').next().unwrap_or_default();
+                out.push_str(&format!("{user}:***@{host}"));
+            }
+            _ => out.push_str(authority),
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `[USER@]HOST[:PORT]/PATH`: `/PATH` is absolute, `/~/PATH` relative to the login folder.
@@ -151,6 +202,30 @@ fn scheme_of(location: &str) -> Option<(&str, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_password_in_a_url_is_refused_and_never_shown() {
+        for url in [
+            "ssh://me:hunter2@nas/srv/notes",
+            "ssh://me:hunter2@nas:22/~/notes",
+            "s3://b:hunter2@x/prefix",
+        ] {
+            let e = Location::parse(url).unwrap_err();
+            assert!(matches!(e, LocationError::Password { .. }), "{url}: {e}");
+            assert!(!e.to_string().contains("hunter2"), "{e}");
+            assert!(e.to_string().contains("***"), "{e}");
+        }
+        assert_eq!(
+            redact("http://id:secret@host:9000/x"),
+            "http://id:***@host:9000/x"
+        );
+        assert_eq!(redact("ssh://me@nas/x"), "ssh://me@nas/x");
+        assert_eq!(redact("/plain/path"), "/plain/path");
+        assert_eq!(
+            redact_in("invalid value 'ssh://me:pw@h/x' and \"http://a:b@c\""),
+            "invalid value 'ssh://me:***@h/x' and \"http://a:***@c\""
+        );
+    }
 
     #[test]
     fn paths_and_file_urls_are_folders() {

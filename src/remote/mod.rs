@@ -16,6 +16,7 @@ mod location;
 mod memory;
 pub mod names;
 mod objects;
+pub mod retry;
 mod s3;
 mod ssh;
 
@@ -30,7 +31,7 @@ use crate::ids::PeerId;
 use crate::record::Checksum;
 
 pub use folder::{Folder, FolderIo, RealIo};
-pub use location::{KNOWN_FORMS, Location, LocationError};
+pub use location::{KNOWN_FORMS, Location, LocationError, redact, redact_in};
 pub use memory::Memory;
 pub use names::{CsetName, FileName, Found, SnapshotName};
 pub use objects::{Created, ObjectStore};
@@ -52,6 +53,11 @@ pub enum RemoteError {
     List { location: String, source: Cause },
     #[error("cannot read {location}: {source}")]
     Read { location: String, source: Cause },
+    #[error("{location} is {what}: not read, not written, not followed")]
+    NotAFile {
+        location: String,
+        what: &'static str,
+    },
     #[error("{location} is {size} bytes, more than a changeset can be")]
     TooLarge { location: String, size: u64 },
     #[error("cannot write {location} ({step} failed): {source}")]
@@ -70,6 +76,19 @@ pub enum RemoteError {
     Unreachable { location: String, reason: String },
     #[error("{location}: {reason}")]
     Sealed { location: String, reason: String },
+    #[error(
+        "the remote {location} holds encrypted files ({file}) but no key record \
+         (encryption.json): nothing is written to it in plaintext. On a machine that holds its \
+         key, `context sync key export --remote {location} | context sync key import --remote \
+         {location}` puts the record back"
+    )]
+    SealedWithoutRecord { location: String, file: String },
+    #[error(
+        "{location} does not look like a remote: it holds {found} and nothing context wrote \
+         (a remote is a folder that holds peers' folders, or an empty one). Nothing was \
+         written to it; is it the folder you meant?"
+    )]
+    NotARemote { location: String, found: String },
     #[error("the key record {location} is damaged: {reason}")]
     BadKeyRecord { location: String, reason: String },
     #[error(
@@ -233,6 +252,27 @@ pub struct Manifest {
 
 impl Manifest {
     pub const FORMAT: u32 = 1;
+
+    /// The manifest of `peer` from the bytes of its `manifest.json`, opened with `key` in an
+    /// encrypted remote (where a manifest that is not sealed, or does not open, is refused).
+    /// Untrusted input: any bytes give a manifest or the reason why not, never a panic.
+    pub fn decode(bytes: &[u8], peer: PeerId, key: Option<&SecretKey>) -> Result<Manifest, String> {
+        let plain = match key {
+            None => bytes.to_vec(),
+            Some(k) => {
+                let sealed: SealedManifest = serde_json::from_slice(bytes)
+                    .map_err(|_| "not a sealed manifest, in an encrypted remote".to_string())?;
+                unhex(&sealed.sealed)
+                    .and_then(|s| k.decrypt(&manifest_aad(&peer.to_string()), &s))
+                    .ok_or_else(|| {
+                        "its encryption does not check out (changed, moved, or sealed under \
+                         another key)"
+                            .to_string()
+                    })?
+            }
+        };
+        serde_json::from_slice(&plain).map_err(|e| e.to_string())
+    }
 }
 
 /// What sync needs of a place to keep changesets, over any [`ObjectStore`]. Clones share the
@@ -245,6 +285,44 @@ impl Manifest {
 pub struct Remote {
     objects: Arc<dyn ObjectStore>,
     key: Option<Arc<SecretKey>>,
+    /// What was found before the first write: whether a remote opened without a key holds
+    /// sealed files (see [`Remote::sealed_evidence`]).
+    evidence: Arc<std::sync::OnceLock<Option<Evidence>>>,
+}
+
+/// A sealed file found in a remote that has no key record: what makes it encrypted whatever
+/// its record says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evidence {
+    /// Relative to the remote.
+    pub file: String,
+    /// The file as it is (a sealed manifest, or a sealed changeset or snapshot file).
+    raw: Vec<u8>,
+    manifest_of: Option<String>,
+}
+
+impl Evidence {
+    /// The id of the key it was sealed under, as the file says.
+    pub fn key_id(&self) -> Option<KeyId> {
+        match &self.manifest_of {
+            Some(_) => serde_json::from_slice::<SealedManifest>(&self.raw)
+                .ok()
+                .and_then(|m| KeyId::parse(&m.key_id)),
+            None => sealed::public(&self.raw).ok().map(|p| p.key),
+        }
+    }
+
+    /// Whether `key` opens it.
+    pub fn opens(&self, key: &SecretKey) -> bool {
+        match &self.manifest_of {
+            Some(peer) => serde_json::from_slice::<SealedManifest>(&self.raw)
+                .ok()
+                .and_then(|m| unhex(&m.sealed))
+                .and_then(|s| key.decrypt(&manifest_aad(peer), &s))
+                .is_some(),
+            None => sealed::open(key, &self.raw).is_ok(),
+        }
+    }
 }
 
 /// `encryption.json`: an encrypted remote says so, names its key and carries a check of it
@@ -264,6 +342,14 @@ const KEY_CHECK_AAD: &[u8] = b"context key record\0";
 const CIPHER: &str = "xchacha20-poly1305";
 
 impl KeyRecord {
+    /// A key record from the bytes of `encryption.json`, if it is one this version reads
+    /// (untrusted input: any bytes give a record or `None`, never a panic).
+    pub fn decode(bytes: &[u8]) -> Option<KeyRecord> {
+        serde_json::from_slice::<KeyRecord>(bytes)
+            .ok()
+            .filter(|r| r.format == 1 && r.cipher == CIPHER && r.key_id().is_some())
+    }
+
     pub fn new(key: &SecretKey) -> std::result::Result<KeyRecord, KeyError> {
         let sealed = key.encrypt(KEY_CHECK_AAD, KEY_CHECK_TEXT)?;
         Ok(KeyRecord {
@@ -312,6 +398,85 @@ impl Remote {
         Remote {
             objects: Arc::new(objects),
             key: None,
+            evidence: Arc::default(),
+        }
+    }
+
+    /// The first sealed file found in the remote (a peer's sealed manifest, else the first
+    /// changeset or snapshot file of a peer without one): a remote is encrypted by what it
+    /// holds, whatever became of its key record or however its URL is spelt.
+    pub fn sealed_evidence(&self) -> Result<Option<Evidence>> {
+        for top in self.objects.list_top()? {
+            let Some(peer) = top
+                .strip_suffix('/')
+                .filter(|p| p.parse::<PeerId>().is_ok())
+            else {
+                continue;
+            };
+            let manifest = format!("{peer}/{}", names::MANIFEST);
+            match self.objects.get(&manifest, MAX_MANIFEST_BYTES) {
+                Ok(raw) => {
+                    if serde_json::from_slice::<SealedManifest>(&raw).is_ok() {
+                        return Ok(Some(Evidence {
+                            file: manifest,
+                            raw,
+                            manifest_of: Some(peer.to_string()),
+                        }));
+                    }
+                    continue;
+                }
+                Err(RemoteError::NotFound { .. } | RemoteError::NotAFile { .. }) => {}
+                Err(e) => return Err(e),
+            }
+            let listing = Listing::from_keys(self.objects.list(&top, None)?);
+            let first: Option<&dyn FileName> = listing
+                .changesets
+                .first()
+                .map(|n| n as &dyn FileName)
+                .or_else(|| listing.snapshots.first().map(|n| n as &dyn FileName));
+            if let Some(name) = first {
+                match self.objects.get(&name.rel_path(), MAX_OBJECT_BYTES) {
+                    Ok(raw) if sealed::is_sealed(&raw) || sealed::newer_format(&raw).is_some() => {
+                        return Ok(Some(Evidence {
+                            file: name.rel_path(),
+                            raw,
+                            manifest_of: None,
+                        }));
+                    }
+                    Ok(_) | Err(RemoteError::NotFound { .. } | RemoteError::NotAFile { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Refuses to write plaintext into a remote that holds sealed files (its key record gone,
+    /// or this remote reached by another spelling of its URL): looked up once per remote, before
+    /// its first write.
+    fn refuse_plaintext_into_sealed(&self) -> Result<()> {
+        if self.key.is_some() {
+            if self.evidence.get().is_none() {
+                self.refuse_foreign(&self.objects.list_top()?)?;
+                let _ = self.evidence.set(None);
+            }
+            return Ok(());
+        }
+        let evidence = match self.evidence.get() {
+            Some(e) => e.clone(),
+            None => {
+                self.refuse_foreign(&self.objects.list_top()?)?;
+                let found = self.sealed_evidence()?;
+                let _ = self.evidence.set(found.clone());
+                found
+            }
+        };
+        match evidence {
+            None => Ok(()),
+            Some(e) => Err(RemoteError::SealedWithoutRecord {
+                location: self.location(),
+                file: e.file,
+            }),
         }
     }
 
@@ -331,14 +496,14 @@ impl Remote {
     /// is damage ([`RemoteError::BadKeyRecord`]).
     pub fn key_record(&self) -> Result<Option<KeyRecord>> {
         match self.objects.get(names::KEY_RECORD, 1 << 16) {
-            Ok(bytes) => serde_json::from_slice::<KeyRecord>(&bytes)
-                .ok()
-                .filter(|r| r.format == 1 && r.cipher == CIPHER && r.key_id().is_some())
-                .map(Some)
-                .ok_or_else(|| RemoteError::BadKeyRecord {
-                    location: self.named(names::KEY_RECORD),
-                    reason: "it is not a key record this version reads".into(),
-                }),
+            Ok(bytes) => {
+                KeyRecord::decode(&bytes)
+                    .map(Some)
+                    .ok_or_else(|| RemoteError::BadKeyRecord {
+                        location: self.named(names::KEY_RECORD),
+                        reason: "it is not a key record this version reads".into(),
+                    })
+            }
             Err(RemoteError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }
@@ -356,9 +521,11 @@ impl Remote {
     fn open_sealed(&self, name: &dyn FileName, raw: Vec<u8>) -> Result<Vec<u8>> {
         let location = || self.named(&name.rel_path());
         match &self.key {
-            None if sealed::is_sealed(&raw) => Err(RemoteError::Sealed {
-                location: location(),
-                reason: "it is encrypted, and this remote was opened without a key".into(),
+            // Opened as a plain remote (no key record), yet sealed: the record is gone, or
+            // this is another spelling of an encrypted remote.
+            None if sealed::is_sealed(&raw) => Err(RemoteError::SealedWithoutRecord {
+                location: self.location(),
+                file: name.rel_path(),
             }),
             None => Ok(raw),
             Some(key) => {
@@ -393,6 +560,40 @@ impl Remote {
         }
     }
 
+    /// Refuses a folder that holds something other than what `context` and file-sync tools
+    /// write, and nothing of ours (a typo: `/etc`), given its top level (`name`, `folder/`). A
+    /// remote with peers' folders may hold a stray file (a README): it is passed over.
+    fn refuse_foreign(&self, top: &[String]) -> Result<()> {
+        let is_peer = |e: &str| {
+            e.strip_suffix('/')
+                .is_some_and(|d| d.parse::<PeerId>().is_ok_and(|p| p.to_string() == d))
+        };
+        if top.iter().any(|e| e == names::KEY_RECORD || is_peer(e)) {
+            return Ok(());
+        }
+        let foreign: Vec<&str> = top
+            .iter()
+            .map(|e| e.as_str())
+            .filter(|e| !names::is_file_sync_tools(e.trim_end_matches('/')))
+            .collect();
+        if foreign.is_empty() {
+            return Ok(());
+        }
+        let mut found = foreign
+            .iter()
+            .take(3)
+            .map(|e| format!("{e:?}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if foreign.len() > 3 {
+            found.push_str(&format!(" and {} more", foreign.len() - 3));
+        }
+        Err(RemoteError::NotARemote {
+            location: self.location(),
+            found,
+        })
+    }
+
     /// A remote in memory (for tests); clones share it.
     pub fn in_memory(location: &str) -> Remote {
         Remote::new(Memory::new(location))
@@ -420,7 +621,23 @@ impl Remote {
 
     /// Everything in the remote, classified.
     pub fn list(&self) -> Result<Listing> {
-        Ok(Listing::from_keys(self.objects.list("", None)?))
+        let keys = self.objects.list("", None)?;
+        let mut top: Vec<String> = keys
+            .iter()
+            .map(|k| match k.split_once('/') {
+                Some((d, _)) => format!("{d}/"),
+                None => k.clone(),
+            })
+            .collect();
+        top.dedup();
+        self.refuse_foreign(&top)?;
+        Ok(Listing::from_keys(keys))
+    }
+
+    /// Everything in the remote that is not a file a transport reads (links, FIFOs, devices,
+    /// folders where files should be), with what each is: never read, named by `verify`.
+    pub fn list_irregular(&self) -> Result<Vec<(String, &'static str)>> {
+        self.objects.list_irregular()
     }
 
     /// What is in the remote, without what sorts before `after` in each peer's folder: a peer
@@ -430,7 +647,9 @@ impl Remote {
     /// changesets the remote holds.
     pub fn list_after(&self, after: &BTreeMap<PeerId, CsetName>) -> Result<Listing> {
         let mut keys = Vec::new();
-        for key in self.objects.list_top()? {
+        let top = self.objects.list_top()?;
+        self.refuse_foreign(&top)?;
+        for key in top {
             match key.strip_suffix('/') {
                 Some(dir) => {
                     let start = dir
@@ -506,16 +725,21 @@ impl Remote {
     /// write that meets its own earlier attempt); different bytes under an existing name are
     /// refused with [`RemoteError::Exists`].
     pub fn publish(&self, name: &dyn FileName, bytes: &[u8]) -> Result<()> {
+        self.refuse_plaintext_into_sealed()?;
         let key = name.rel_path();
         let written = self.sealed(name, bytes)?;
         match self.objects.put_if_absent(&key, &written)? {
             Created::New => Ok(()),
             // Sealed twice, the same file differs (a fresh nonce): compare what is inside.
+            // Only a read that succeeds and differs means another writer: a read that fails
+            // (a store throttling, a connection lost) is an error of the store, retried by the
+            // next run.
             Created::Existed => match self.read(name) {
                 Ok(existing) if existing == bytes => Ok(()),
-                _ => Err(RemoteError::Exists {
+                Ok(_) | Err(RemoteError::Sealed { .. }) => Err(RemoteError::Exists {
                     location: self.named(&key),
                 }),
+                Err(e) => Err(e),
             },
         }
     }
@@ -523,6 +747,7 @@ impl Remote {
     /// Replaces a damaged changeset with `bytes`, atomically (`context sync repair` only: it
     /// has checked that `bytes` are the ones the file must hold, by their checksum).
     pub fn replace(&self, name: &dyn FileName, bytes: &[u8]) -> Result<()> {
+        self.refuse_plaintext_into_sealed()?;
         let key = name.rel_path();
         let written = self.sealed(name, bytes)?;
         self.objects.put(&key, &written)
@@ -555,29 +780,20 @@ impl Remote {
             Err(RemoteError::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e),
         };
-        let plain = match &self.key {
-            None => bytes,
-            Some(k) => {
-                let sealed: SealedManifest = serde_json::from_slice(&bytes)
-                    .map_err(|_| bad("not a sealed manifest, in an encrypted remote".into()))?;
-                unhex(&sealed.sealed)
-                    .and_then(|s| k.decrypt(&manifest_aad(&peer.to_string()), &s))
-                    .ok_or_else(|| {
-                        bad(
-                            "its encryption does not check out (changed, moved, or sealed \
-                             under another key)"
-                                .into(),
-                        )
-                    })?
-            }
-        };
-        serde_json::from_slice(&plain)
+        if self.key.is_none() && serde_json::from_slice::<SealedManifest>(&bytes).is_ok() {
+            return Err(RemoteError::SealedWithoutRecord {
+                location: self.location(),
+                file: key,
+            });
+        }
+        Manifest::decode(&bytes, peer, self.key.as_deref())
             .map(Some)
-            .map_err(|e| bad(e.to_string()))
+            .map_err(bad)
     }
 
     /// Replaces the peer's manifest atomically.
     pub fn write_manifest(&self, manifest: &Manifest) -> Result<()> {
+        self.refuse_plaintext_into_sealed()?;
         let key = format!("{}/{}", manifest.peer, names::MANIFEST);
         let mut bytes = serde_json::to_vec_pretty(manifest).unwrap_or_default();
         bytes.push(b'\n');

@@ -37,6 +37,14 @@ pub fn is_our_temporary(file: &str) -> bool {
         })
 }
 
+/// Whether `name` (at a remote's top level) is what a file-sync tool or a desktop keeps in a
+/// shared folder (`.stfolder`, `.dropbox.cache`, `desktop.ini`, a temporary or conflict
+/// copy): never ours, never a reason to doubt the folder is a remote.
+pub fn is_file_sync_tools(name: &str) -> bool {
+    matches!(classify(None, name), Found::Temporary | Found::ConflictCopy)
+        || ["desktop.ini", "thumbs.db", "icon\r"].contains(&name.to_ascii_lowercase().as_str())
+}
+
 /// Keeps the keys after `after` (when given), sorted: what a store that cannot list from a
 /// given name (a folder, SFTP) does after listing.
 pub fn sorted_after(mut keys: Vec<String>, after: Option<&str>) -> Vec<String> {

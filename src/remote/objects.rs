@@ -48,8 +48,17 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
         Ok(top)
     }
 
+    /// What is in the remote but is not an object this store would read (a link, a FIFO, a
+    /// device, a folder where a file should be), with what each is: named by `verify`, never
+    /// read. A store of objects has none.
+    fn list_irregular(&self) -> Result<Vec<(String, &'static str)>> {
+        Ok(Vec::new())
+    }
+
     /// The bytes of an object, refused with [`super::RemoteError::TooLarge`] when it has more
-    /// than `max` bytes, [`super::RemoteError::NotFound`] when there is none.
+    /// than `max` bytes, [`super::RemoteError::NotFound`] when there is none, and
+    /// [`super::RemoteError::NotAFile`] when it is a link, a FIFO or anything but a file
+    /// (never followed, never waited on).
     fn get(&self, key: &str, max: u64) -> Result<Vec<u8>>;
 
     /// The last `len` bytes of an object, or `None` for one shorter than that.

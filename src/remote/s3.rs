@@ -14,13 +14,14 @@
 //! reported naming the bucket, the key and the HTTP status.
 
 use std::io::Read;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rusty_s3::actions::ListObjectsV2;
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
 use url::Url;
 
 use super::objects::{Created, ObjectStore};
+use super::retry::RetryPolicy;
 use super::{Cause, RemoteError, Result};
 
 /// Changesets a pull fetches at once: enough to hide a round trip of tens of milliseconds,
@@ -28,12 +29,6 @@ use super::{Cause, RemoteError, Result};
 const READS_IN_FLIGHT: usize = 8;
 /// How long a signed request stays valid (it is signed right before it is sent).
 const SIGNED_FOR: Duration = Duration::from_secs(15 * 60);
-/// Attempts of one request before its failure is reported.
-const ATTEMPTS: u32 = 5;
-/// The first retry waits this long; each next one twice as long.
-const FIRST_BACKOFF: Duration = Duration::from_millis(100);
-/// No request retries past this, so a cron tick never hangs.
-const RETRY_BUDGET: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// One request, from sending it to the last byte of its answer (a changeset is a few MB: a
 /// minute is 1 Mbit/s).
@@ -51,6 +46,8 @@ pub struct S3Config {
     /// is addressed virtual-host style (`BUCKET.ENDPOINT/KEY`).
     pub path_style: bool,
     pub credentials: Credentials,
+    /// How long a failing request is retried ([`super::retry`]).
+    pub retry: RetryPolicy,
 }
 
 impl std::fmt::Debug for S3Config {
@@ -91,9 +88,16 @@ impl S3Config {
         let endpoint_text = custom
             .clone()
             .unwrap_or_else(|| format!("https://s3.{region}.amazonaws.com"));
-        let endpoint = Url::parse(&endpoint_text).map_err(|e| {
+        // A secret in the endpoint's URL is never used, printed or stored.
+        let endpoint_text = super::location::redact(&endpoint_text);
+        let mut endpoint = Url::parse(&endpoint_text).map_err(|e| {
             config_error(format!("the endpoint {endpoint_text:?} is not a URL: {e}"))
         })?;
+        if !endpoint.username().is_empty() || endpoint.password().is_some() {
+            tracing::warn!("the user and password in the S3 endpoint's URL are ignored");
+            let _ = endpoint.set_username("");
+            let _ = endpoint.set_password(None);
+        }
         let allow_http = env("AWS_ALLOW_HTTP").is_some_and(|v| v.eq_ignore_ascii_case("true"));
         match endpoint.scheme() {
             "https" => {}
@@ -133,6 +137,7 @@ impl S3Config {
                 ));
             }
         };
+        let retry = RetryPolicy::from_env(env).map_err(config_error)?;
         Ok(S3Config {
             bucket: bucket.to_string(),
             prefix: normalise_prefix(prefix),
@@ -140,6 +145,7 @@ impl S3Config {
             region,
             path_style,
             credentials,
+            retry,
         })
     }
 }
@@ -243,9 +249,7 @@ impl S3 {
             &ureq::Agent,
         ) -> std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     ) -> Result<Answer> {
-        let started = Instant::now();
-        let mut backoff = FIRST_BACKOFF;
-        let mut attempt = 1;
+        let mut attempts = self.config.retry.start();
         loop {
             let outcome = send(&self.agent).and_then(|mut response| {
                 let status = response.status().as_u16();
@@ -274,13 +278,14 @@ impl S3 {
                 Ok(Err(_)) => false,
                 Err(e) => retriable(e),
             };
-            if retry && attempt < ATTEMPTS && started.elapsed() + backoff < RETRY_BUDGET {
-                tracing::debug!(what, key, attempt, "retrying an S3 request");
-                std::thread::sleep(backoff);
-                backoff *= 2;
-                attempt += 1;
-                continue;
+            if retry {
+                let attempt = attempts.attempt();
+                if attempts.wait_for_next() {
+                    tracing::debug!(what, key, attempt, "retrying an S3 request");
+                    continue;
+                }
             }
+            let attempt = attempts.attempt();
             return match outcome {
                 Ok(Ok(answer)) if answer.status >= 500 || answer.status == 429 => {
                     Err(self.status_error(what, key, &answer))
@@ -349,9 +354,36 @@ impl S3 {
         delimiter: Option<&str>,
         token: Option<&str>,
     ) -> Result<(Vec<String>, Option<String>)> {
+        // A listing cut short (a proxy, a store under load) does not parse: asked again,
+        // within the same budget as any failed request.
+        let mut attempts = self.config.retry.start();
+        loop {
+            match self.list_page_once(prefix, after, delimiter, token) {
+                Err(RemoteError::List { location, source }) => {
+                    if attempts.wait_for_next() {
+                        tracing::debug!(prefix, "retrying a listing that could not be read");
+                        continue;
+                    }
+                    return Err(RemoteError::List { location, source });
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// One attempt at one page. `prefix` is relative to the remote's (messages name it once).
+    fn list_page_once(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        delimiter: Option<&str>,
+        token: Option<&str>,
+    ) -> Result<(Vec<String>, Option<String>)> {
+        let full_prefix = self.full_key(prefix);
+        let prefix_ref = full_prefix.as_str();
         let answer = self.call("list", prefix, 64 << 20, |agent| {
             let mut action = self.bucket.list_objects_v2(Some(&self.config.credentials));
-            action.with_prefix(prefix);
+            action.with_prefix(prefix_ref);
             if let Some(d) = delimiter {
                 action.with_delimiter(d);
             }
@@ -403,17 +435,12 @@ impl S3 {
         after: Option<&str>,
         delimiter: Option<&str>,
     ) -> Result<Vec<String>> {
-        let full_prefix = self.full_key(prefix);
         let full_after = after.map(|a| self.full_key(a));
         let mut keys = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let (page, next) = self.list_page(
-                &full_prefix,
-                full_after.as_deref(),
-                delimiter,
-                token.as_deref(),
-            )?;
+            let (page, next) =
+                self.list_page(prefix, full_after.as_deref(), delimiter, token.as_deref())?;
             keys.extend(
                 page.into_iter()
                     .filter_map(|k| k.strip_prefix(&self.config.prefix).map(str::to_string)),

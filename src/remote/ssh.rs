@@ -34,6 +34,9 @@ use crate::ids::PeerId;
 const CONNECT_TIMEOUT_S: u32 = 10;
 /// How long the whole connection (ssh, authentication, the SFTP handshake) may take.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one read may wait for its answer: a server stuck on a file (or a connection that
+/// died without a word) must not hold the sync lock forever.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 /// Reads a pull keeps in flight on the one connection.
 const READS_IN_FLIGHT: usize = 4;
 
@@ -272,14 +275,73 @@ impl Ssh {
                 continue;
             }
             let meta = entry.metadata();
+            let kind = meta.file_type();
+            let is_dir = kind.is_some_and(|t| t.is_dir());
+            let is_file = kind.is_some_and(|t| t.is_file());
             out.push(Entry {
                 name,
-                is_dir: meta.file_type().is_some_and(|t| t.is_dir()),
-                is_file: meta.file_type().is_some_and(|t| t.is_file()),
+                is_dir,
+                is_file,
+                odd: (!is_dir && !is_file).then(|| not_a_file(kind)),
                 modified: meta.modified().map(|t| t.as_system_time()),
             });
         }
         Ok(Some(out))
+    }
+
+    /// Refuses, without following anything, a `key` whose folder is a link (or anything but a
+    /// folder) or, with `file`, that is itself anything but a regular file: SFTP servers follow
+    /// links, and open a FIFO by blocking. A path that does not exist passes (the operation
+    /// that follows says so).
+    fn refuse_irregular(&self, key: &str, file: bool) -> Result<()> {
+        let path = self.path_of(key);
+        let mut check = vec![];
+        if let Some((dir, _)) = key.rsplit_once('/') {
+            check.push((self.path_of(dir), dir.to_string(), true));
+        }
+        if file {
+            check.push((path, key.to_string(), false));
+        }
+        for (path, rel, folder) in check {
+            let meta = self.block_on(async {
+                tokio::time::timeout(REQUEST_TIMEOUT, self.0.sftp.fs().symlink_metadata(&path))
+                    .await
+            });
+            let meta = match meta {
+                Err(_) => {
+                    return Err(self.fail_timeout("get", &rel));
+                }
+                Ok(Err(e)) if is_not_found(&e) => return Ok(()),
+                Ok(Err(e)) => return Err(self.fail("get", &rel, e)),
+                Ok(Ok(m)) => m,
+            };
+            let kind = meta.file_type();
+            let fine = if folder {
+                kind.is_some_and(|t| t.is_dir())
+            } else {
+                kind.is_some_and(|t| t.is_file())
+            };
+            if !fine {
+                return Err(RemoteError::NotAFile {
+                    location: self.named(&rel),
+                    what: if folder && !kind.is_some_and(|t| t.is_symlink()) {
+                        "not a folder"
+                    } else {
+                        not_a_file(kind)
+                    },
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// A request that got no answer in time.
+    fn fail_timeout(&self, what: &'static str, key: &str) -> RemoteError {
+        RemoteError::failed(
+            what,
+            self.named(key),
+            format!("no answer within {}s", REQUEST_TIMEOUT.as_secs()).into(),
+        )
     }
 
     /// Writes `bytes` to a temporary file beside `key`, synced; returns its path.
@@ -304,11 +366,13 @@ impl Ssh {
         } else {
             format!("{dir}/.{file}.tmp-{}", std::process::id())
         };
+        // A name of ours left by an earlier process of the same pid (or planted: a link) is
+        // removed, never written through: the file is created new.
+        let _ = fs.remove_file(&tmp).await;
         let mut options = self.0.sftp.options();
         let mut f = options
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .open(&tmp)
             .await
             .map_err(|e| ("create temporary file", e))?;
@@ -327,7 +391,21 @@ struct Entry {
     name: String,
     is_dir: bool,
     is_file: bool,
+    /// What it is, when it is neither a file nor a folder (a link, a FIFO...).
+    odd: Option<&'static str>,
     modified: Option<SystemTime>,
+}
+
+/// What a path that is not a regular file is, for messages (as `lstat` says: never followed).
+fn not_a_file(t: Option<openssh_sftp_client::metadata::FileType>) -> &'static str {
+    match t {
+        Some(t) if t.is_symlink() => "a link (links in a remote are never followed)",
+        Some(t) if t.is_dir() => "a folder where a file should be",
+        Some(t) if t.is_fifo() => "a FIFO (a named pipe), not a file",
+        Some(t) if t.is_socket() => "a socket, not a file",
+        Some(t) if t.is_block_device() || t.is_char_device() => "a device, not a file",
+        _ => "not a regular file",
+    }
 }
 
 fn is_not_found(e: &SftpError) -> bool {
@@ -404,15 +482,22 @@ impl ObjectStore for Ssh {
     }
 
     fn get(&self, key: &str, max: u64) -> Result<Vec<u8>> {
+        self.refuse_irregular(key, true)?;
         let path = self.path_of(key);
         let got = self.block_on(async {
-            let mut fs = self.0.sftp.fs();
-            let size = fs.metadata(&path).await?.len().unwrap_or(0);
-            if size > max {
-                return Ok(Err(size));
-            }
-            Ok(Ok(fs.read(&path).await?))
+            tokio::time::timeout(REQUEST_TIMEOUT, async {
+                let mut fs = self.0.sftp.fs();
+                let size = fs.symlink_metadata(&path).await?.len().unwrap_or(0);
+                if size > max {
+                    return Ok(Err(size));
+                }
+                Ok(Ok(fs.read(&path).await?))
+            })
+            .await
         });
+        let Ok(got) = got else {
+            return Err(self.fail_timeout("get", key));
+        };
         match got {
             Ok(Ok(bytes)) if bytes.len() as u64 > max => Err(RemoteError::TooLarge {
                 location: self.named(key),
@@ -431,20 +516,27 @@ impl ObjectStore for Ssh {
     }
 
     fn get_tail(&self, key: &str, len: u64) -> Result<Option<Vec<u8>>> {
+        self.refuse_irregular(key, true)?;
         let path = self.path_of(key);
         let got = self.block_on(async {
-            let mut f = self.0.sftp.open(&path).await?;
-            let size = f.metadata().await?.len().unwrap_or(0);
-            if size < len {
-                return Ok(None);
-            }
-            f.seek(std::io::SeekFrom::Start(size - len)).await?;
-            let tail = f
-                .read_all(len as usize, bytes::BytesMut::with_capacity(len as usize))
-                .await?;
-            f.close().await?;
-            Ok(Some(tail.to_vec()))
+            tokio::time::timeout(REQUEST_TIMEOUT, async {
+                let mut f = self.0.sftp.open(&path).await?;
+                let size = f.metadata().await?.len().unwrap_or(0);
+                if size < len {
+                    return Ok(None);
+                }
+                f.seek(std::io::SeekFrom::Start(size - len)).await?;
+                let tail = f
+                    .read_all(len as usize, bytes::BytesMut::with_capacity(len as usize))
+                    .await?;
+                f.close().await?;
+                Ok(Some(tail.to_vec()))
+            })
+            .await
         });
+        let Ok(got) = got else {
+            return Err(self.fail_timeout("get", key));
+        };
         match got {
             Ok(tail) => Ok(tail),
             Err(e) if is_not_found(&e) => Err(RemoteError::NotFound {
@@ -455,6 +547,7 @@ impl ObjectStore for Ssh {
     }
 
     fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<Created> {
+        self.refuse_irregular(key, false)?;
         let path = self.path_of(key);
         let done = self.block_on(async {
             let tmp = self.write_temporary(key, bytes).await?;
@@ -474,6 +567,7 @@ impl ObjectStore for Ssh {
     }
 
     fn put(&self, key: &str, bytes: &[u8]) -> Result<()> {
+        self.refuse_irregular(key, false)?;
         let path = self.path_of(key);
         let done = self.block_on(async {
             let tmp = self.write_temporary(key, bytes).await?;
@@ -488,6 +582,10 @@ impl ObjectStore for Ssh {
     }
 
     fn delete(&self, key: &str) -> Result<()> {
+        // Nothing is deleted through a linked folder (a link itself is removed, never followed).
+        if let Err(RemoteError::NotAFile { .. }) = self.refuse_irregular(key, false) {
+            return Ok(());
+        }
         let path = self.path_of(key);
         match self.block_on(async { self.0.sftp.fs().remove_file(&path).await }) {
             Ok(()) => Ok(()),
@@ -535,6 +633,34 @@ impl ObjectStore for Ssh {
 
     fn read_parallelism(&self) -> usize {
         READS_IN_FLIGHT
+    }
+
+    fn list_irregular(&self) -> Result<Vec<(String, &'static str)>> {
+        let mut out = Vec::new();
+        let top = self
+            .block_on(self.read_dir(&self.0.target.path))
+            .map_err(|e| self.fail("list", "", e))?
+            .unwrap_or_default();
+        for e in top.iter().filter(|e| !e.name.starts_with('.')) {
+            if let Some(what) = e.odd {
+                out.push((e.name.clone(), what));
+            } else if e.is_dir {
+                let inner = self
+                    .block_on(self.read_dir(&self.path_of(&e.name)))
+                    .map_err(|err| self.fail("list", &e.name, err))?
+                    .unwrap_or_default();
+                for f in inner.iter().filter(|f| !f.name.starts_with('.')) {
+                    if !f.is_file {
+                        out.push((
+                            format!("{}/{}", e.name, f.name),
+                            f.odd.unwrap_or("a folder where a file should be"),
+                        ));
+                    }
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
     }
 }
 

@@ -123,39 +123,73 @@ pub fn init(store: &Store, remote: &Remote, keys: &KeyRing) -> Result<InitReport
     })
 }
 
-/// The key of an encrypted remote, as the line to carry to another machine.
-pub fn export(remote: &Remote, keys: &KeyRing) -> Result<String, SyncError> {
+/// The key of an encrypted remote, as the line to carry to another machine. A remote whose key
+/// record is gone but which holds sealed files is still encrypted: its key is found by the id
+/// those files name.
+pub fn export(store: &Store, remote: &Remote, keys: &KeyRing) -> Result<String, SyncError> {
     let location = remote.location();
-    let record = remote
-        .key_record()?
-        .ok_or_else(|| SyncError::NotEncrypted {
-            location: location.clone(),
-        })?;
-    let id = record
-        .key_id()
-        .ok_or_else(|| SyncError::Remote(bad_record(remote, "no key id")))?;
+    let id = match remote.key_record()? {
+        Some(record) => record
+            .key_id()
+            .ok_or_else(|| SyncError::Remote(bad_record(remote, "no key id")))?,
+        None => {
+            let evidence = remote
+                .sealed_evidence()?
+                .ok_or_else(|| SyncError::NotEncrypted {
+                    location: location.clone(),
+                })?;
+            let remembered = store
+                .setting(&key_setting(&location))?
+                .and_then(|id| KeyId::parse(&id));
+            evidence.key_id().or(remembered).ok_or(SyncError::NoKey {
+                location: location.clone(),
+            })?
+        }
+    };
     let key = keys.get(id)?.ok_or(SyncError::NoKey { location })?;
     Ok(key.export())
 }
 
+/// What `context sync key import` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Imported {
+    pub key_id: KeyId,
+    /// The remote's key record was gone and was put back.
+    pub restored_record: bool,
+}
+
 /// Takes the key line another machine exported, if it opens `remote`; keeps it in this home.
+/// A remote that holds sealed files but lost its key record gets the record back, once the
+/// key is shown to open one of those files.
 pub fn import(
     store: &Store,
     remote: &Remote,
     keys: &KeyRing,
     line: &str,
-) -> Result<KeyId, SyncError> {
+) -> Result<Imported, SyncError> {
     let location = remote.location();
     let key = SecretKey::import(line)?;
-    let record = remote
-        .key_record()?
-        .ok_or_else(|| SyncError::NotEncrypted {
-            location: location.clone(),
-        })?;
-    if !record.opens(&key) {
-        return Err(SyncError::WrongKey { location });
-    }
+    let restored_record = match remote.key_record()? {
+        Some(record) if record.opens(&key) => false,
+        Some(_) => return Err(SyncError::WrongKey { location }),
+        None => {
+            let evidence = remote
+                .sealed_evidence()?
+                .ok_or_else(|| SyncError::NotEncrypted {
+                    location: location.clone(),
+                })?;
+            if !evidence.opens(&key) {
+                return Err(SyncError::WrongKey { location });
+            }
+            keys.add(&key)?;
+            remote.create_key_record(&KeyRecord::new(&key)?)?;
+            true
+        }
+    };
     keys.add(&key)?;
     store.set_setting(&key_setting(&location), &key.id().to_string())?;
-    Ok(key.id())
+    Ok(Imported {
+        key_id: key.id(),
+        restored_record,
+    })
 }

@@ -78,8 +78,10 @@ pub enum SyncError {
     WrongKey { location: String },
     #[error(
         "the remote {location} has no key record (encryption.json), but this home encrypted it \
-         with key {key_id}: it may have been replaced or emptied. Nothing is written to it in \
-         plaintext; if it is meant to start over, run `context sync init --encrypt` on it"
+         with key {key_id}: it may have been replaced, emptied, or its record deleted. Nothing \
+         is written to it in plaintext. If it still holds its files, `context sync key export \
+         --remote {location} | context sync key import --remote {location}` puts the record \
+         back; if it is meant to start over, run `context sync init --encrypt` on it"
     )]
     KeyRecordMissing { location: String, key_id: String },
     #[error(
@@ -247,6 +249,60 @@ pub(crate) fn misplaced_part(
     } else {
         None
     }
+}
+
+/// The other peers' manifests in a remote, read and checked.
+#[derive(Debug, Default)]
+pub(crate) struct Manifests {
+    pub good: BTreeMap<crate::ids::PeerId, Manifest>,
+    /// (file, why): a manifest that is not what its peer wrote (unsealed in an encrypted
+    /// remote, changed, another peer's): bad data.
+    pub bad: Vec<(String, String)>,
+    /// (file, why): a link, a FIFO or a folder where a manifest should be: never read.
+    pub skipped: Vec<(String, String)>,
+}
+
+/// Reads the manifest of each of `peers` but `me`. A manifest is authenticated like a
+/// changeset in an encrypted remote: one that fails is bad data, named; a remote that cannot
+/// be read is an error.
+pub(crate) fn read_manifests(
+    remote: &Remote,
+    peers: impl IntoIterator<Item = crate::ids::PeerId>,
+    me: crate::ids::PeerId,
+) -> Result<Manifests, SyncError> {
+    let mut out = Manifests::default();
+    for peer in peers.into_iter().filter(|p| *p != me) {
+        let file = format!("{peer}/{}", crate::remote::names::MANIFEST);
+        match remote.read_manifest(peer) {
+            Ok(Some(m)) if m.peer == peer.to_string() => {
+                out.good.insert(peer, m);
+            }
+            Ok(Some(m)) => out.bad.push((
+                file,
+                format!("it is the manifest of another peer ({})", m.peer),
+            )),
+            Ok(None) => {}
+            Err(RemoteError::BadManifest { reason, .. }) => out.bad.push((file, reason)),
+            Err(e @ RemoteError::TooLarge { .. }) => out.bad.push((file, e.to_string())),
+            Err(e @ RemoteError::NotAFile { .. }) => {
+                out.skipped.push((file, format!("{e}; skipped")))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(out)
+}
+
+/// Each stream's last changeset, as its peer's manifest says it published it.
+pub(crate) fn published_tails(
+    manifests: &BTreeMap<crate::ids::PeerId, Manifest>,
+) -> impl Iterator<Item = ((crate::ids::PeerId, u64), u64)> + '_ {
+    manifests.iter().flat_map(|(peer, m)| {
+        m.published
+            .iter()
+            .filter(move |a| a.peer == peer.to_string())
+            .map(move |a| ((*peer, a.generation), a.seq))
+    })
 }
 
 /// The warning for a manifest that could not be written: the run's work is done and stays

@@ -226,6 +226,10 @@ pub struct ReadPlan {
     /// The snapshots to apply, in order.
     pub snapshots: Vec<Sealed>,
     pub streams: Vec<StreamRead>,
+    /// How far each stream must reach, as its peer's manifest says it published (only the
+    /// streams this home has not applied that far): a changeset short of it that the listing
+    /// lacks is a gap like any other.
+    pub expected: Vec<(StreamId, u64)>,
 }
 
 impl ReadPlan {
@@ -423,9 +427,24 @@ pub fn pull(
     let me = store.peer().clone();
     let applied: HashMap<StreamId, Applied> = store.applied(remote_id)?.into_iter().collect();
     let listing = remote.list_after(&listed_from(&applied, (me.id, me.generation as u64)))?;
-    let plan = plan_reads(&listing, &applied, (me.id, me.generation as u64), || {
+    let mut plan = plan_reads(&listing, &applied, (me.id, me.generation as u64), || {
         snapshot::sealed_snapshots(remote, &listing)
     });
+    let manifests = super::read_manifests(remote, listing.manifests.iter().copied(), me.id)?;
+    plan.bad
+        .extend(manifests.bad.iter().map(|(file, reason)| BadFile {
+            file: file.clone(),
+            reason: reason.clone(),
+        }));
+    plan.skipped
+        .extend(manifests.skipped.iter().map(|(file, reason)| SkippedFile {
+            file: file.clone(),
+            reason: reason.clone(),
+        }));
+    plan.expected = super::published_tails(&manifests.good)
+        .filter(|(stream, seq)| applied.get(stream).is_none_or(|a| a.last_seq < *seq))
+        .filter(|(stream, _)| *stream != (me.id, me.generation as u64))
+        .collect();
     // A new peer's first pull writes its rows straight into the database file, with a
     // rollback journal (tiny for an empty database) in place of a WAL as large as the
     // database; back to WAL after it, whatever happened.
@@ -508,6 +527,12 @@ fn apply(
 
     let chosen = &plan.snapshots;
     let order = plan.files();
+    // How far each stream is applied as the pull goes.
+    let mut reached: HashMap<StreamId, u64> = plan
+        .streams
+        .iter()
+        .filter_map(|w| w.position.map(|p| (w.stream, p.0.last_seq)))
+        .collect();
 
     // Readers read and decode the changesets in that order while this thread inserts:
     // decoding overlaps SQLite's work, and over a network several reads are in flight. At most
@@ -582,6 +607,7 @@ fn apply(
                     .iter()
                     .any(|w| w.stream == stream && w.position.is_some_and(|p| p.1 == Some(k)));
                 if stands_for {
+                    reached.insert(stream, c.seq);
                     imp.set_applied(
                         remote_id,
                         c.peer,
@@ -675,6 +701,7 @@ fn apply(
                     continue;
                 }
                 import_all(&imp, &cs, &digests, remote_id, &mut touched, &mut report)?;
+                reached.insert((peer, generation), name.seq);
                 imp.set_applied(
                     remote_id,
                     peer,
@@ -692,6 +719,45 @@ fn apply(
     })?;
 
     drop(bar);
+
+    // What a peer's manifest says it published and the remote lacks: missing at the end of the
+    // stream (deleted, or still on its way), unless the stream already stopped short of it.
+    for &((peer, generation), published) in &plan.expected {
+        let at = reached
+            .get(&(peer, generation))
+            .copied()
+            .unwrap_or_else(|| {
+                plan.streams
+                    .iter()
+                    .find(|w| w.stream == (peer, generation))
+                    .map_or(0, |w| w.start() - 1)
+            });
+        let stream_prefix = format!("{peer}/{generation:08x}-");
+        let said = report
+            .bad
+            .iter()
+            .chain(plan.incomplete.iter())
+            .map(|b| b.file.as_str())
+            .chain(report.waiting.iter().map(|w| w.file.as_str()))
+            .any(|f| f.starts_with(&stream_prefix));
+        if at >= published || said {
+            continue;
+        }
+        let first_missing = CsetName {
+            peer,
+            generation,
+            seq: at + 1,
+        };
+        missing(
+            first_missing.rel_path(),
+            format!(
+                "changesets {} to {published} of peer {peer} generation {generation} are \
+                 missing: its manifest says they were published",
+                at + 1
+            ),
+            &mut report,
+        )?;
+    }
 
     // Everything this pull inserted came from this remote: a push there need not look at it.
     imp.advance_high_water(remote_id, me.generation as u64, before_max, imp.max_seq()?)?;

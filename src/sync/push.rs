@@ -221,7 +221,26 @@ fn check_stream(
                 ),
             })
         };
-        let Some(last) = last else {
+        // A listing may lag behind the store (S3-compatible stores that list eventually):
+        // the last changeset this peer published is asked for by name before it is called
+        // lost.
+        let by_name = CsetName {
+            peer: me.id,
+            generation,
+            seq: state.last_seq,
+        };
+        let last = match last {
+            Some(n) => Some(*n),
+            None => match remote.read_trailer(&by_name) {
+                Ok(_) => {
+                    tracing::info!(changeset = %by_name, "the listing lacked it; it is there");
+                    Some(by_name)
+                }
+                Err(crate::remote::RemoteError::NotFound { .. }) => None,
+                Err(e) => return Err(e.into()),
+            },
+        };
+        let Some(last) = last.as_ref() else {
             if let Some(beyond) = stream.iter().find(|n| n.seq > state.last_seq) {
                 // Its own last changeset was pruned after another database pushed past it.
                 return Ok(ahead(format!(
@@ -247,6 +266,13 @@ fn check_stream(
         // are intact is for the readers (pull, verify) to check.
         let same = remote.read_trailer(last)? == state.last_checksum;
         if !same {
+            // A sealed file read as plain (the key record gone) is no divergence: reading it
+            // whole says what it is.
+            if let Err(e @ crate::remote::RemoteError::SealedWithoutRecord { .. }) =
+                remote.read(last)
+            {
+                return Err(e.into());
+            }
             return Ok(missing(format!(
                 "the changeset {} in the remote {} is not the one this peer published there.",
                 last,

@@ -49,6 +49,19 @@ pub struct Status {
     pub conflicts_resolved: Vec<KeyPlan>,
     /// Keys with an unsettled conflict, whatever remote brought it (`context conflicts`).
     pub conflicts: u64,
+    /// What is wrong in the remote as far as status looks (a peer's manifest that fails its
+    /// check): bad data, exit 5.
+    pub problems: Vec<String>,
+}
+
+impl Status {
+    pub fn outcome(&self) -> crate::outcome::Outcome {
+        if self.problems.is_empty() {
+            crate::outcome::Outcome::Ok
+        } else {
+            crate::outcome::Outcome::BadData
+        }
+    }
 }
 
 pub fn status(store: &Store, remote: &Remote) -> Result<Status, SyncError> {
@@ -92,10 +105,18 @@ pub fn status(store: &Store, remote: &Remote) -> Result<Status, SyncError> {
             }),
         }
     }
-    for peer in &listing.manifests {
-        let Ok(Some(m)) = remote.read_manifest(*peer) else {
-            continue;
-        };
+    // This peer's own manifest is read as it is (it is replaced by the next run anyway);
+    // every other one is checked.
+    let mut manifests = super::read_manifests(remote, listing.manifests.iter().copied(), me.id)?;
+    if let Ok(Some(mine)) = remote.read_manifest(me.id) {
+        manifests.good.insert(me.id, mine);
+    }
+    let problems: Vec<String> = manifests
+        .bad
+        .iter()
+        .map(|(file, why)| format!("{}/{file}: {why}", remote.location()))
+        .collect();
+    for (peer, m) in manifests.good {
         let seen = match peers.iter_mut().find(|p| p.peer == m.peer) {
             Some(seen) => seen,
             None => {
@@ -105,7 +126,7 @@ pub fn status(store: &Store, remote: &Remote) -> Result<Status, SyncError> {
                     host: None,
                     last_push_at: None,
                     changesets: 0,
-                    this_peer: *peer == me.id,
+                    this_peer: peer == me.id,
                 });
                 peers.last_mut().expect("just pushed")
             }
@@ -153,6 +174,7 @@ pub fn status(store: &Store, remote: &Remote) -> Result<Status, SyncError> {
         peers,
         conflicts_resolved,
         conflicts: store.count_conflicted_keys()?,
+        problems,
         in_transit: store
             .in_transit(remote_id)?
             .into_iter()

@@ -88,6 +88,7 @@ pub fn verify(remote: &Remote) -> Result<VerifyReport, SyncError> {
         remote: remote.location(),
         ..VerifyReport::default()
     };
+    name_irregular(remote, &mut report)?;
     let mut peers: BTreeMap<String, PeerReport> = BTreeMap::new();
     let peer_of = |path: &str| path.split_once('/').map(|(d, _)| d.to_string());
     for s in &listing.skipped {
@@ -224,8 +225,57 @@ pub fn verify(remote: &Remote) -> Result<VerifyReport, SyncError> {
         }
         entry.streams.push(stream);
     }
+    check_manifests(remote, &listing, &sealed, &mut peers)?;
     report.peers = with_hosts(remote, peers)?;
     Ok(report)
+}
+
+/// Every peer's manifest: authentic (in an encrypted remote), that peer's own, and every
+/// changeset it says its peer published still there (or covered by a snapshot).
+fn check_manifests(
+    remote: &Remote,
+    listing: &crate::remote::Listing,
+    sealed: &[super::snapshot::Sealed],
+    peers: &mut BTreeMap<String, PeerReport>,
+) -> Result<(), SyncError> {
+    let nobody = crate::ids::PeerId::from_bytes([0; 16]);
+    let manifests = super::read_manifests(remote, listing.manifests.iter().copied(), nobody)?;
+    for (file, what) in manifests.bad.into_iter().chain(manifests.skipped) {
+        let peer = file.split('/').next().unwrap_or_default().to_string();
+        peer_report(peers, peer)
+            .problems
+            .push(Problem { file, what });
+    }
+    let streams = listing.streams();
+    for ((peer, generation), published) in super::published_tails(&manifests.good) {
+        let listed = streams
+            .get(&(peer, generation))
+            .and_then(|names| names.last())
+            .map_or(0, |n| n.seq);
+        let covered = sealed
+            .iter()
+            .filter_map(|s| s.covers((peer, generation)))
+            .map(|c| c.seq)
+            .max()
+            .unwrap_or(0);
+        let reached = listed.max(covered);
+        if reached < published {
+            let first = crate::remote::CsetName {
+                peer,
+                generation,
+                seq: reached + 1,
+            };
+            peer_report(peers, peer.to_string()).problems.push(Problem {
+                file: first.rel_path(),
+                what: format!(
+                    "missing: changesets {} to {published} of generation {generation}, \
+                         which its peer's manifest says were published",
+                    reached + 1
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Checks an encrypted remote without its key: every sealed file's framing and checksum, that
@@ -238,6 +288,7 @@ pub fn verify_structure(remote: &Remote) -> Result<VerifyReport, SyncError> {
         structure_only: true,
         ..VerifyReport::default()
     };
+    name_irregular(remote, &mut report)?;
     let mut peers: BTreeMap<String, PeerReport> = BTreeMap::new();
     let check = |name: &dyn FileName| -> Option<String> {
         let raw = match remote.read_raw(name) {
@@ -306,6 +357,18 @@ pub fn verify_structure(remote: &Remote) -> Result<VerifyReport, SyncError> {
     }
     report.peers = with_hosts(remote, peers)?;
     Ok(report)
+}
+
+/// Names every link, FIFO, device or misplaced folder in the remote: none was read, and a
+/// remote that holds one is not what `context` wrote.
+fn name_irregular(remote: &Remote, report: &mut VerifyReport) -> Result<(), SyncError> {
+    for (file, what) in remote.list_irregular()? {
+        report.other_problems.push(Problem {
+            file,
+            what: format!("{what}: skipped, never read"),
+        });
+    }
+    Ok(())
 }
 
 /// The report of `peer`, begun if new.

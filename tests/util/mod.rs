@@ -179,6 +179,7 @@ pub fn bare_command(args: &[&str]) -> Command {
         "AWS_ALLOW_HTTP",
         "AWS_PROFILE",
         "CONTEXT_S3_IMDS",
+        "CONTEXT_RETRY_BUDGET",
         "ALL_PROXY",
         "HTTPS_PROXY",
         "HTTP_PROXY",
@@ -421,4 +422,61 @@ pub fn prose(bytes: usize, seed: u64) -> String {
         out.push('\n');
     }
     out
+}
+
+impl Home {
+    /// Runs like [`Home::run`], but fails the test (killing the process) if it has not ended
+    /// within `secs`: for what must never hang.
+    #[track_caller]
+    pub fn run_within(&self, secs: u64, args: &[&str]) -> Run {
+        let mut cmd = self.command(args);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn context");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        while child.try_wait().expect("wait").is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let out = child.wait_with_output().expect("wait");
+                panic!(
+                    "{args:?} did not end within {secs}s; stderr:\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Run::from(child.wait_with_output().expect("wait"))
+    }
+}
+
+/// Every file under `dir` (links not followed) with its bytes: what a test compares before
+/// and after to show that nothing there was touched.
+pub fn tree_of(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let kind = e.file_type().unwrap();
+            if kind.is_dir() {
+                stack.push(e.path());
+            } else if kind.is_file() {
+                out.push((e.path(), std::fs::read(e.path()).unwrap()));
+            } else {
+                out.push((e.path(), Vec::new()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Makes a FIFO (a named pipe) at `path`: what blocks a reader that opens it plainly.
+pub fn mkfifo(path: &Path) {
+    let ok = Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo")
+        .success();
+    assert!(ok, "mkfifo {}", path.display());
 }

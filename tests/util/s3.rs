@@ -52,7 +52,7 @@ impl Moto {
         ]
     }
 
-    fn lookup(&self, name: &str) -> Option<String> {
+    pub fn lookup(&self, name: &str) -> Option<String> {
         self.env()
             .into_iter()
             .find(|(k, _)| k == name)
@@ -95,6 +95,17 @@ impl Bucket {
         let moto = moto();
         let location = Location::parse(&self.url).expect("an s3 url");
         context::remote::open_with_env(&location, &|n| moto.lookup(n)).expect("open")
+    }
+
+    /// The bucket as a remote reached through `endpoint` (a proxy in front of the server).
+    pub fn remote_via(&self, endpoint: &str) -> Remote {
+        let moto = moto();
+        let location = Location::parse(&self.url).expect("an s3 url");
+        let lookup = |n: &str| match n {
+            "AWS_ENDPOINT_URL" => Some(endpoint.to_string()),
+            n => moto.lookup(n),
+        };
+        context::remote::open_with_env(&location, &lookup).expect("open")
     }
 
     /// The whole bucket `name` (no prefix) as a remote.

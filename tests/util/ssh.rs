@@ -34,7 +34,7 @@ fn keygen(path: &Path) {
     assert!(ok, "ssh-keygen failed");
 }
 
-fn user() -> String {
+pub fn user() -> String {
     std::env::var("USER")
         .ok()
         .filter(|u| !u.is_empty())

@@ -120,11 +120,11 @@ impl Pair {
             _dir: dir,
         };
         // Ready when a file written on one side shows on the other.
-        std::fs::write(pair.a.join("ready.txt"), b"ready").unwrap();
+        std::fs::write(pair.a.join(".ready-for-the-test"), b"ready").unwrap();
         pair.wait_for(
             Duration::from_secs(60),
             "the two Syncthing instances to connect",
-            || pair.b.join("ready.txt").exists(),
+            || pair.b.join(".ready-for-the-test").exists(),
         );
         pair
     }

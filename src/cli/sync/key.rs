@@ -42,7 +42,11 @@ impl KeyArgs {
             KeyCommand::Export { remote } => {
                 let store = env.open_store()?;
                 let remote = remote.open_plain(&store)?;
-                writeln!(out, "{}", encryption::export(&remote, &env.keys()?)?)?;
+                writeln!(
+                    out,
+                    "{}",
+                    encryption::export(&store, &remote, &env.keys()?)?
+                )?;
             }
             KeyCommand::Import { remote } => {
                 let mut line = String::new();
@@ -56,12 +60,19 @@ impl KeyArgs {
                     })?;
                 let store = env.open_store()?;
                 let remote = remote.open_plain(&store)?;
-                let id = encryption::import(&store, &remote, &env.keys()?, &line)?;
+                let done = encryption::import(&store, &remote, &env.keys()?, &line)?;
                 writeln!(
                     out,
-                    "key {id} imported: this home now opens {}",
+                    "key {} imported: this home now opens {}",
+                    done.key_id,
                     remote.location()
                 )?;
+                if done.restored_record {
+                    writeln!(
+                        out,
+                        "the remote's key record (encryption.json) was missing: put back"
+                    )?;
+                }
             }
         }
         Ok(Outcome::Ok)

@@ -257,7 +257,8 @@ impl Session {
             finished_at_ms: self.store.now_ms(),
             exit_status: i64::from(crate::exit_status(outcome)),
             outcome: outcome.as_str().to_string(),
-            summary: summary.to_string(),
+            // A secret a URL carried into an error message is never kept.
+            summary: context::remote::redact_in(&summary.to_string()),
         };
         if let Err(e) = self.store.record_run(&run) {
             tracing::warn!("could not log the run: {e}");

@@ -27,9 +27,12 @@ impl Status {
         let store = env.open_store_to_read()?;
         let remote = self.remote.open(&store, &env.keys()?)?;
         let s = sync::status(&store, &remote)?;
+        for p in &s.problems {
+            eprintln!("context: bad data: {p}");
+        }
         if self.json {
             print_json_pretty(out, &s)?;
-            return Ok(Outcome::Ok);
+            return Ok(s.outcome());
         }
         writeln!(
             out,
@@ -118,6 +121,6 @@ impl Status {
                 c.local.as_deref().unwrap_or("-")
             )?;
         }
-        Ok(Outcome::Ok)
+        Ok(s.outcome())
     }
 }
