@@ -59,7 +59,8 @@ soak:
 	PROPTEST_CASES=10000 $(CARGO) test --test integration convergence -- --nocapture
 	PROPTEST_CASES=10000 $(CARGO) test --test integration prune::prune_keeps -- --nocapture
 
-# The changeset decoder under libFuzzer for FUZZ_SECONDS (cargo-fuzz needs nightly features:
+# The changeset decoder, then the manifest and key record decoders (what else a hostile remote
+# holds), under libFuzzer for FUZZ_SECONDS each (cargo-fuzz needs nightly features:
 # RUSTC_BOOTSTRAP=1 lets the stable toolchain build it). Seeds: the golden and broken fixtures.
 # A crash is saved under fuzz/artifacts/decode/: copy it to fixtures/changesets/fuzz/, where
 # tests/golden.rs decodes every file forever after.
@@ -69,3 +70,6 @@ fuzz:
 	mkdir -p fuzz/corpus/decode
 	cp fixtures/changesets/v1/*/*.cset fixtures/changesets/v1/broken/*.cset fixtures/changesets/v1.2/*/*.cset fixtures/changesets/v3/*/*.cset fixtures/changesets/v2/*/*.cset fixtures/changesets/v4/*/*.cset fixtures/changesets/fuzz/*.cset fuzz/corpus/decode/ 2>/dev/null || true
 	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run decode corpus/decode -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048
+	mkdir -p fuzz/corpus/remote_files
+	cp fixtures/remote_files/* fuzz/corpus/remote_files/ 2>/dev/null || true
+	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run remote_files corpus/remote_files -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048
