@@ -253,7 +253,7 @@ pub(crate) fn misplaced_part(
 
 /// The other peers' manifests in a remote, read and checked.
 #[derive(Debug, Default)]
-pub(crate) struct Manifests {
+pub struct Manifests {
     pub good: BTreeMap<crate::ids::PeerId, Manifest>,
     /// (file, why): a manifest that is not what its peer wrote (unsealed in an encrypted
     /// remote, changed, another peer's): bad data.
