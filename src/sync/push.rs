@@ -19,9 +19,8 @@
 //! same remote are not echoed back. Each changeset is published atomically before the mark
 //! advances past it, so a crash between the two leaves a changeset the next push adopts.
 
-use std::collections::BTreeMap;
-
 use crate::changeset::{self, Changeset, Header};
+use crate::ids::PeerId;
 use crate::progress::Guard;
 use crate::record::Record;
 use crate::remote::{CsetName, Remote, RemoteError};
@@ -103,15 +102,8 @@ pub fn push(
         if !opts.force {
             return Err(SyncError::Diverged(divergence));
         }
-        let mine = remote
-            .list_peer(store.peer().id, None)?
-            .changesets
-            .iter()
-            .filter(|n| n.peer == store.peer().id)
-            .map(|n| n.generation)
-            .max()
-            .unwrap_or(0);
-        let next = generation.max(mine) + 1;
+        let mine = remote.list_peer(store.peer().id, None)?.changesets;
+        let next = next_generation(&mine, store.peer().id, generation);
         let host = store.runtime().host.clone();
         store.start_generation(next, &host)?;
         tracing::info!(from = generation, to = next, "starting a new generation");
@@ -136,17 +128,81 @@ pub fn push(
             .unwrap_or(super::deltas::DEFAULT_MIN_BODY),
     )
     .filter(|m| *m != usize::MAX);
-    export(
+    let target = Export {
         store,
         remote,
-        (remote_id, delta_min),
-        &mut state,
-        echo_filter,
-        &mut report,
-    )?;
+        remote_id,
+        exclude: echo_filter.then_some(remote_id),
+        delta_min,
+    };
+    export(&target, &mut state, &mut report)?;
     publish_manifest(store, remote, remote_id, !report.published.is_empty())?;
     report.entries = report.per_project.values().map(Counts::total).sum();
     Ok(report)
+}
+
+/// What the listing of this peer's stream says before any file is read: the plan of the
+/// check that comes before a push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamPlan {
+    /// The remote holds a changeset beyond the last one this database published that cannot
+    /// be the next one (a gap, or the last one gone): another database pushes as this peer.
+    Ahead(CsetName),
+    /// Check the last changeset this database published (`None`: it published nothing in this
+    /// generation yet; `listed`: whether the listing shows it, else it is asked for by name),
+    /// then the ones beyond it, in order, the first of them the next one: what an interrupted
+    /// push of this database may have left (adopted while each is exactly what it would export
+    /// next and follows the one before).
+    Check {
+        last: Option<CsetName>,
+        listed: bool,
+        beyond: Vec<CsetName>,
+    },
+}
+
+/// Plans the check of this peer's stream (`me`, in `state`'s generation) from its listing.
+pub fn plan_stream(listing: &[CsetName], me: PeerId, state: &Pushed) -> StreamPlan {
+    let stream: Vec<CsetName> = listing
+        .iter()
+        .filter(|n| n.peer == me && n.generation == state.generation)
+        .copied()
+        .collect();
+    let last = (state.last_seq > 0).then_some(CsetName {
+        peer: me,
+        generation: state.generation,
+        seq: state.last_seq,
+    });
+    let listed = last.is_some_and(|l| stream.contains(&l));
+    let beyond: Vec<CsetName> = stream
+        .iter()
+        .filter(|n| n.seq > state.last_seq)
+        .copied()
+        .collect();
+    // Its own last changeset gone while another database pushed past it (a prune), or a gap
+    // beyond it: not this database's doing.
+    let next = state.last_seq + 1;
+    if let Some(first) = beyond.first()
+        && (first.seq != next || (last.is_some() && !listed))
+    {
+        return StreamPlan::Ahead(*first);
+    }
+    StreamPlan::Check {
+        last,
+        listed,
+        beyond,
+    }
+}
+
+/// The generation a forced push starts: past this one and every one of this peer's the
+/// remote holds (`mine`: this peer's changesets there).
+pub fn next_generation(mine: &[CsetName], me: PeerId, generation: u64) -> u64 {
+    let highest = mine
+        .iter()
+        .filter(|n| n.peer == me)
+        .map(|n| n.generation)
+        .max()
+        .unwrap_or(0);
+    generation.max(highest) + 1
 }
 
 /// Compares this peer's stream in the remote with what this database remembers; adopts what
@@ -168,162 +224,172 @@ fn check_stream(
         seq: state.last_seq.saturating_sub(1),
     };
     let listing = remote.list_peer(me.id, Some(&from))?;
-    let mine: BTreeMap<u64, Vec<CsetName>> = listing
-        .changesets
-        .iter()
-        .filter(|n| n.peer == me.id)
-        .fold(BTreeMap::new(), |mut m, n| {
-            m.entry(n.generation).or_insert_with(Vec::new).push(*n);
-            m
-        });
-    let copied = if me.host != store.runtime().host {
-        format!(
-            " This home was created on host {:?} and now runs on {:?}: it looks copied.",
-            me.host,
-            store.runtime().host
-        )
-    } else {
-        String::new()
+    let refusal = Refusal {
+        store,
+        remote,
+        generation,
+        next_generation: next_generation(&listing.changesets, me.id, generation),
     };
-    let ahead = |what: String| {
-        Some(Divergence {
+    match plan_stream(&listing.changesets, me.id, state) {
+        StreamPlan::Ahead(found) => Ok(Some(refusal.ahead(format!(
+            "the remote holds {found}, beyond changeset {} that this database published last.",
+            state.last_seq
+        )))),
+        StreamPlan::Check {
+            last,
+            listed,
+            beyond,
+        } => {
+            if let Some(last) = last
+                && let Some(d) = check_last(remote, state, last, listed, &refusal)?
+            {
+                return Ok(Some(d));
+            }
+            adopt(store, remote, remote_id, state, &beyond, report, &refusal)
+        }
+    }
+}
+
+/// How a refused push explains itself.
+struct Refusal<'a> {
+    store: &'a Store,
+    remote: &'a Remote,
+    generation: u64,
+    /// What `--force` would start.
+    next_generation: u64,
+}
+
+impl Refusal<'_> {
+    /// Another database pushes as this peer.
+    fn ahead(&self, what: String) -> Divergence {
+        let me = self.store.peer();
+        let host = &self.store.runtime().host;
+        let copied = if &me.host != host {
+            format!(
+                " This home was created on host {:?} and now runs on {:?}: it looks copied.",
+                me.host, host
+            )
+        } else {
+            String::new()
+        };
+        Divergence {
             kind: DivergenceKind::RemoteAhead,
             explanation: format!(
                 "push refused: {what} Another database pushes as this peer ({}): this one was \
                  restored from a backup, or the home was copied to another machine.{copied} \
                  `context sync push --force` starts generation {} so that both histories are \
                  kept; `context sync pull` brings back what the other one published.",
-                me.id,
-                mine.keys()
-                    .max()
-                    .copied()
-                    .unwrap_or(generation)
-                    .max(generation)
-                    + 1
+                me.id, self.next_generation
             ),
-        })
-    };
-
-    // Other generations of this peer (its own past, or a copy's new start) are streams of their
-    // own, which pulls apply like any other; only this generation's stream is checked here.
-    let stream = mine.get(&generation).cloned().unwrap_or_default();
-
-    if state.last_seq > 0 {
-        let last = stream.iter().find(|n| n.seq == state.last_seq);
-        let missing = |what: String| {
-            Some(Divergence {
-                kind: DivergenceKind::RemoteMissing,
-                explanation: format!(
-                    "push refused: {what} Was the folder emptied or replaced, or is it not \
-                     mounted? `context sync push --force` publishes again everything this \
-                     database holds, as generation {}.",
-                    generation + 1
-                ),
-            })
-        };
-        // A listing may lag behind the store (S3-compatible stores that list eventually):
-        // the last changeset this peer published is asked for by name before it is called
-        // lost.
-        let by_name = CsetName {
-            peer: me.id,
-            generation,
-            seq: state.last_seq,
-        };
-        let last = match last {
-            Some(n) => Some(*n),
-            None => match remote.read_trailer(&by_name) {
-                Ok(_) => {
-                    tracing::info!(changeset = %by_name, "the listing lacked it; it is there");
-                    Some(by_name)
-                }
-                Err(crate::remote::RemoteError::NotFound { .. }) => None,
-                Err(e) => return Err(e.into()),
-            },
-        };
-        let Some(last) = last.as_ref() else {
-            if let Some(beyond) = stream.iter().find(|n| n.seq > state.last_seq) {
-                // Its own last changeset was pruned after another database pushed past it.
-                return Ok(ahead(format!(
-                    "the remote holds {beyond}, beyond changeset {} that this database \
-                     published last.",
-                    state.last_seq
-                )));
-            }
-            let present = remote
-                .list_peer(me.id, None)?
-                .changesets
-                .iter()
-                .filter(|n| n.generation == generation && n.seq <= state.last_seq)
-                .count();
-            return Ok(missing(format!(
-                "the remote {} lacks changesets this peer published there: {} of \
-                 generation {generation} were published, {present} of them are left.",
-                remote.location(),
-                state.last_seq
-            )));
-        };
-        // The trailer tells the file this peer published from any other; whether its bytes
-        // are intact is for the readers (pull, verify) to check.
-        let same = remote.read_trailer(last)? == state.last_checksum;
-        if !same {
-            // A sealed file read as plain (the key record gone) is no divergence: reading it
-            // whole says what it is.
-            if let Err(e @ crate::remote::RemoteError::SealedWithoutRecord { .. }) =
-                remote.read(last)
-            {
-                return Err(e.into());
-            }
-            return Ok(missing(format!(
-                "the changeset {} in the remote {} is not the one this peer published there.",
-                last,
-                remote.location()
-            )));
         }
     }
 
-    let known = state.last_seq;
-    for name in stream.iter().filter(|n| n.seq > known) {
+    /// The remote lost what this peer published.
+    fn missing(&self, what: String) -> Divergence {
+        Divergence {
+            kind: DivergenceKind::RemoteMissing,
+            explanation: format!(
+                "push refused: {what} Was the folder emptied or replaced, or is it not \
+                 mounted? `context sync push --force` publishes again everything this \
+                 database holds, as generation {}.",
+                self.generation + 1
+            ),
+        }
+    }
+}
+
+/// Checks that the last changeset this database published is in the remote, and is the one
+/// it published (by the checksum its trailer records). A listing may lag behind the store
+/// (S3-compatible stores that list eventually): one it lacks is asked for by name before it is
+/// called lost.
+fn check_last(
+    remote: &Remote,
+    state: &Pushed,
+    last: CsetName,
+    listed: bool,
+    refusal: &Refusal<'_>,
+) -> Result<Option<Divergence>, SyncError> {
+    let trailer = if listed {
+        remote.read_trailer(&last)?
+    } else {
+        match remote.read_trailer(&last) {
+            Ok(t) => {
+                tracing::info!(changeset = %last, "the listing lacked it; it is there");
+                t
+            }
+            Err(RemoteError::NotFound { .. }) => {
+                let present = remote
+                    .list_peer(last.peer, None)?
+                    .changesets
+                    .iter()
+                    .filter(|n| n.generation == last.generation && n.seq <= state.last_seq)
+                    .count();
+                return Ok(Some(refusal.missing(format!(
+                    "the remote {} lacks changesets this peer published there: {} of \
+                     generation {} were published, {present} of them are left.",
+                    refusal.remote.location(),
+                    state.last_seq,
+                    last.generation
+                ))));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    // The trailer tells the file this peer published from any other; whether its bytes are
+    // intact is for the readers (pull, verify) to check.
+    if trailer == state.last_checksum {
+        return Ok(None);
+    }
+    // A sealed file read as plain (the key record gone) is no divergence: reading it whole
+    // says what it is.
+    if let Err(e @ RemoteError::SealedWithoutRecord { .. }) = remote.read(&last) {
+        return Err(e.into());
+    }
+    Ok(Some(refusal.missing(format!(
+        "the changeset {} in the remote {} is not the one this peer published there.",
+        last,
+        remote.location()
+    ))))
+}
+
+/// Adopts the changesets beyond the last one this database published if each is exactly what
+/// it would export next (a push of this database published it and died before recording it);
+/// anything else is another database's.
+fn adopt(
+    store: &Store,
+    remote: &Remote,
+    remote_id: i64,
+    state: &mut Pushed,
+    beyond: &[CsetName],
+    report: &mut PushReport,
+    refusal: &Refusal<'_>,
+) -> Result<Option<Divergence>, SyncError> {
+    for name in beyond {
         if name.seq != state.last_seq + 1 {
-            return Ok(ahead(format!(
+            return Ok(Some(refusal.ahead(format!(
                 "the remote holds {name}, beyond changeset {} that this database published last.",
                 state.last_seq
-            )));
+            ))));
         }
         let bytes = remote.read(name)?;
         let Ok((cs, checksum)) = changeset::decode(&bytes) else {
-            return Ok(ahead(format!(
+            return Ok(Some(refusal.ahead(format!(
                 "the remote holds {name}, beyond what this database published, and it does \
                  not decode."
-            )));
+            ))));
         };
-        // Ours only if it is exactly what this database would export next: the same rows in
-        // the same order (with or without the rows pulled from this remote, as a push after
-        // a lost remote exports them too). Holding the same rows is not enough: a copy of this
-        // home can hold them through a snapshot, with rows of its own between them.
-        let ids: Vec<_> = cs.entries.iter().map(|e| e.id).collect();
-        let upto = store.max_seq()?;
-        let mut high_water = None;
-        for exclude in [Some(remote_id), None] {
-            let page = store.export_page(state.high_water, upto, exclude, ids.len())?;
-            if page.len() == ids.len() && page.iter().map(|(_, e)| e.id).eq(ids.iter().copied()) {
-                high_water = page.last().map(|(seq, _)| (*seq, exclude));
-                break;
-            }
-        }
-        let Some((high_water, exclude)) =
-            high_water.filter(|_| cs.header.prev == state.last_checksum)
-        else {
+        let Some((high_water, exclude)) = exported_next(store, remote_id, state, &cs)? else {
             let mut unknown = 0usize;
-            for id in &ids {
-                if store.seq_of(*id)?.is_none() {
+            for e in &cs.entries {
+                if store.seq_of(e.id)?.is_none() {
                     unknown += 1;
                 }
             }
-            return Ok(ahead(format!(
+            return Ok(Some(refusal.ahead(format!(
                 "the remote holds {name} (written on host {:?}), beyond what this database \
                  published, with {unknown} versions this database does not have.",
                 cs.header.host
-            )));
+            ))));
         };
         // Ours: a push of this database published it and died before recording it.
         tracing::info!(changeset = %name, "finishing an interrupted push");
@@ -339,7 +405,7 @@ fn check_stream(
             delta_reach: super::deltas::REACH,
         };
         *state = Pushed {
-            generation,
+            generation: state.generation,
             last_seq: name.seq,
             last_checksum: Some(checksum),
             high_water,
@@ -350,16 +416,56 @@ fn check_stream(
     Ok(None)
 }
 
-fn export(
+/// Whether `cs` is exactly what this database would export next: the same rows in the same
+/// order (with or without the rows pulled from this remote, as a push after a lost remote
+/// exports them too), chaining on from the last changeset. Holding the same rows is not
+/// enough: a copy of this home can hold them through a snapshot, with rows of its own between
+/// them. Returns the mark after them and which remote's rows were left out.
+fn exported_next(
     store: &Store,
-    remote: &Remote,
-    (remote_id, delta_min): (i64, Option<usize>),
+    remote_id: i64,
+    state: &Pushed,
+    cs: &Changeset,
+) -> Result<Option<(i64, Option<i64>)>, SyncError> {
+    if cs.header.prev != state.last_checksum {
+        return Ok(None);
+    }
+    let ids: Vec<_> = cs.entries.iter().map(|e| e.id).collect();
+    let upto = store.max_seq()?;
+    for exclude in [Some(remote_id), None] {
+        let page = store.export_page(state.high_water, upto, exclude, ids.len())?;
+        if page.len() == ids.len() && page.iter().map(|(_, e)| e.id).eq(ids.iter().copied()) {
+            return Ok(page.last().map(|(seq, _)| (*seq, exclude)));
+        }
+    }
+    Ok(None)
+}
+
+/// What a push's export and each changeset it publishes share: where it writes, and what it
+/// leaves out.
+struct Export<'a> {
+    store: &'a Store,
+    remote: &'a Remote,
+    remote_id: i64,
+    /// Rows pulled from this remote are not echoed back to it (`None`: everything, after a
+    /// lost remote).
+    exclude: Option<i64>,
+    /// The smallest body tried as a delta (`None`: every version whole).
+    delta_min: Option<usize>,
+}
+
+fn export(
+    target: &Export<'_>,
     state: &mut Pushed,
-    echo_filter: bool,
     report: &mut PushReport,
 ) -> Result<(), SyncError> {
+    let Export {
+        store,
+        remote_id,
+        exclude,
+        ..
+    } = *target;
     let upto = store.max_seq()?;
-    let exclude = echo_filter.then_some(remote_id);
     let progress = store.runtime().progress.clone();
     let total = match exclude {
         Some(r) if progress.listening() => store.count_unpushed(state.high_water, r)?,
@@ -379,15 +485,7 @@ fn export(
             }));
         }
         let n = chunk.len() as u64;
-        publish_chunk(
-            store,
-            remote,
-            (remote_id, exclude, delta_min),
-            state,
-            chunk,
-            last,
-            report,
-        )?;
+        publish_chunk(target, state, chunk, last, report)?;
         bar.advance(n);
         Ok(())
     })?;
@@ -435,14 +533,19 @@ pub(crate) fn export_chunks(
 }
 
 fn publish_chunk(
-    store: &Store,
-    remote: &Remote,
-    (remote_id, exclude, delta_min): (i64, Option<i64>, Option<usize>),
+    target: &Export<'_>,
     state: &mut Pushed,
     mut entries: Vec<Record>,
     covers: i64,
     report: &mut PushReport,
 ) -> Result<(), SyncError> {
+    let Export {
+        store,
+        remote,
+        remote_id,
+        exclude,
+        delta_min,
+    } = *target;
     let me = store.peer();
     let name = CsetName {
         peer: me.id,
@@ -518,4 +621,112 @@ fn publish_chunk(
         entries: count,
     });
     Ok(())
+}
+
+/// The plan of push's check, from listings alone (no remote, no database).
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::SeededIds;
+    use crate::record::Checksum;
+
+    fn name(peer: PeerId, generation: u64, seq: u64) -> CsetName {
+        CsetName {
+            peer,
+            generation,
+            seq,
+        }
+    }
+
+    fn state(generation: u64, last_seq: u64) -> Pushed {
+        Pushed {
+            generation,
+            last_seq,
+            last_checksum: (last_seq > 0).then_some(Checksum([last_seq as u8; 32])),
+            high_water: 0,
+        }
+    }
+
+    #[test]
+    fn nothing_new_checks_the_last_changeset_and_adopts_nothing() {
+        let (me, other) = (
+            PeerId::generate(&SeededIds::new(1)),
+            PeerId::generate(&SeededIds::new(2)),
+        );
+        let listing = [name(me, 1, 2), name(me, 1, 3), name(other, 1, 9)];
+        assert_eq!(
+            plan_stream(&listing, me, &state(1, 3)),
+            StreamPlan::Check {
+                last: Some(name(me, 1, 3)),
+                listed: true,
+                beyond: vec![],
+            }
+        );
+        // A first push into an empty remote: nothing to check.
+        assert_eq!(
+            plan_stream(&[], me, &state(1, 0)),
+            StreamPlan::Check {
+                last: None,
+                listed: false,
+                beyond: vec![],
+            }
+        );
+    }
+
+    #[test]
+    fn an_interrupted_push_leaves_changesets_to_adopt_in_order() {
+        let me = PeerId::generate(&SeededIds::new(1));
+        let listing = [name(me, 1, 3), name(me, 1, 4), name(me, 1, 5)];
+        assert_eq!(
+            plan_stream(&listing, me, &state(1, 3)),
+            StreamPlan::Check {
+                last: Some(name(me, 1, 3)),
+                listed: true,
+                beyond: vec![name(me, 1, 4), name(me, 1, 5)],
+            }
+        );
+    }
+
+    #[test]
+    fn a_listing_that_lacks_the_last_changeset_asks_for_it_by_name() {
+        let me = PeerId::generate(&SeededIds::new(1));
+        assert_eq!(
+            plan_stream(&[name(me, 1, 1)], me, &state(1, 2)),
+            StreamPlan::Check {
+                last: Some(name(me, 1, 2)),
+                listed: false,
+                beyond: vec![],
+            }
+        );
+    }
+
+    #[test]
+    fn another_database_ahead_and_the_generation_a_forced_push_starts() {
+        let me = PeerId::generate(&SeededIds::new(1));
+        // Beyond, but not the next one: a gap.
+        let gap = [name(me, 1, 3), name(me, 1, 5)];
+        assert_eq!(
+            plan_stream(&gap, me, &state(1, 3)),
+            StreamPlan::Ahead(name(me, 1, 5))
+        );
+        // Its own last one gone while another pushed past it.
+        let past = [name(me, 1, 4)];
+        assert_eq!(
+            plan_stream(&past, me, &state(1, 3)),
+            StreamPlan::Ahead(name(me, 1, 4))
+        );
+        // A new generation goes past every one of this peer's the remote holds.
+        let copies = [name(me, 1, 3), name(me, 3, 1)];
+        assert_eq!(next_generation(&copies, me, 2), 4);
+        assert_eq!(next_generation(&[], me, 2), 3);
+        // Another generation's changesets are not this stream's.
+        assert_eq!(
+            plan_stream(&copies, me, &state(2, 0)),
+            StreamPlan::Check {
+                last: None,
+                listed: false,
+                beyond: vec![],
+            }
+        );
+    }
 }
