@@ -381,23 +381,7 @@ fn gather(
         }
     }
 
-    // The snapshots that can stand for removed changesets.
-    let (mut sealed, damaged) = snapshot::sealed_snapshots(remote, &listing);
-    for d in damaged {
-        report.problems.push(format!("{}: {}", d.file, d.reason));
-    }
-    let mut unsound = Vec::new();
-    sealed.retain(|s| match s.check_parts(remote) {
-        Ok(()) => true,
-        Err((path, reason)) => {
-            report.problems.push(format!(
-                "{path}: {reason} (the snapshot {} is not relied on)",
-                s.seal
-            ));
-            unsound.push(s.clone());
-            false
-        }
-    });
+    let (sealed, unsound) = sound_snapshots(remote, &listing, report);
     let unsealed = listing
         .snapshot_files()
         .into_iter()
@@ -413,6 +397,34 @@ fn gather(
         unsealed,
         now_ms: now,
     })
+}
+
+/// The complete snapshots whose every part checks out (what can stand for removed
+/// changesets), and the complete ones that do not (never relied on); what is wrong with each
+/// is a problem of the report.
+fn sound_snapshots(
+    remote: &Remote,
+    listing: &crate::remote::Listing,
+    report: &mut PruneReport,
+) -> (Vec<snapshot::Sealed>, Vec<snapshot::Sealed>) {
+    // The snapshots that can stand for removed changesets.
+    let (mut sealed, damaged) = snapshot::sealed_snapshots(remote, listing);
+    for d in damaged {
+        report.problems.push(format!("{}: {}", d.file, d.reason));
+    }
+    let mut unsound = Vec::new();
+    sealed.retain(|s| match s.check_parts(remote) {
+        Ok(()) => true,
+        Err((path, reason)) => {
+            report.problems.push(format!(
+                "{path}: {reason} (the snapshot {} is not relied on)",
+                s.seal
+            ));
+            unsound.push(s.clone());
+            false
+        }
+    });
+    (sealed, unsound)
 }
 
 /// The plan alone, without SQLite or a remote: each rule of the module's doc comment.

@@ -116,25 +116,7 @@ pub fn status(store: &Store, remote: &Remote) -> Result<Status, SyncError> {
         .iter()
         .map(|(file, why)| format!("{}/{file}: {why}", remote.location()))
         .collect();
-    for (peer, m) in manifests.good {
-        let seen = match peers.iter_mut().find(|p| p.peer == m.peer) {
-            Some(seen) => seen,
-            None => {
-                peers.push(PeerSeen {
-                    peer: m.peer.clone(),
-                    generation: m.generation,
-                    host: None,
-                    last_push_at: None,
-                    changesets: 0,
-                    this_peer: peer == me.id,
-                });
-                peers.last_mut().expect("just pushed")
-            }
-        };
-        seen.generation = seen.generation.max(m.generation);
-        seen.host = Some(m.host);
-        seen.last_push_at = m.last_push_at;
-    }
+    add_manifests(&mut peers, manifests.good, me.id);
 
     let last = |command: &str| -> Result<Option<Run>, SyncError> {
         Ok(store
@@ -184,4 +166,32 @@ pub fn status(store: &Store, remote: &Remote) -> Result<Status, SyncError> {
             })
             .collect(),
     })
+}
+
+/// What each peer's manifest adds to what its changesets say of it: its host, its newest
+/// generation, its last push (a peer with a manifest and no changeset is seen too).
+fn add_manifests(
+    peers: &mut Vec<PeerSeen>,
+    manifests: std::collections::BTreeMap<crate::ids::PeerId, crate::remote::Manifest>,
+    me: crate::ids::PeerId,
+) {
+    for (peer, m) in manifests {
+        let seen = match peers.iter_mut().find(|p| p.peer == m.peer) {
+            Some(seen) => seen,
+            None => {
+                peers.push(PeerSeen {
+                    peer: m.peer.clone(),
+                    generation: m.generation,
+                    host: None,
+                    last_push_at: None,
+                    changesets: 0,
+                    this_peer: peer == me,
+                });
+                peers.last_mut().expect("just pushed")
+            }
+        };
+        seen.generation = seen.generation.max(m.generation);
+        seen.host = Some(m.host);
+        seen.last_push_at = m.last_push_at;
+    }
 }

@@ -90,24 +90,8 @@ pub fn verify(remote: &Remote) -> Result<VerifyReport, SyncError> {
     };
     name_irregular(remote, &mut report)?;
     let mut peers: BTreeMap<String, PeerReport> = BTreeMap::new();
+    name_skipped(&listing, &mut report, &mut peers);
     let peer_of = |path: &str| path.split_once('/').map(|(d, _)| d.to_string());
-    for s in &listing.skipped {
-        match (&s.why, peer_of(&s.path)) {
-            (Found::Temporary, _) => report.temporary.push(s.path.clone()),
-            (Found::ConflictCopy, Some(peer)) => {
-                peer_report(&mut peers, peer).problems.push(Problem {
-                    file: s.path.clone(),
-                    what: "a duplicate: a file-sync tool's conflict copy (two machines wrote \
-                               as the same peer)"
-                        .into(),
-                })
-            }
-            _ => report.other_problems.push(Problem {
-                file: s.path.clone(),
-                what: "a .cset file whose name this tool never writes".into(),
-            }),
-        }
-    }
     let (sealed, damaged) = super::snapshot::sealed_snapshots(remote, &listing);
     for d in damaged {
         peer_report(&mut peers, peer_of(&d.file).unwrap_or_default())
@@ -118,46 +102,9 @@ pub fn verify(remote: &Remote) -> Result<VerifyReport, SyncError> {
             });
     }
     for snap in &sealed {
-        let mut check = SnapshotCheck {
-            seal: snap.seal.rel_path(),
-            parts: snap.parts.len() as u64,
-            versions: 0,
-            tombstones: 0,
-            covers: snap.header.covers.len() as u64,
-        };
-        let mut prev = None;
-        for part in &snap.parts {
-            let problem = match super::read_changeset(remote, part) {
-                Ok((cs, checksum)) => {
-                    check.versions += cs.header.versions;
-                    check.tombstones += cs.header.tombstones;
-                    let problem = super::misplaced_part(&cs.header, part, prev);
-                    prev = Some(checksum);
-                    problem
-                }
-                Err(e) => {
-                    prev = None;
-                    Some(e)
-                }
-            };
-            if let Some(what) = problem {
-                peer_report(&mut peers, part.peer.to_string())
-                    .problems
-                    .push(Problem {
-                        file: part.rel_path(),
-                        what,
-                    });
-            }
-        }
-        if !snap.parts.is_empty() && prev.is_some() && snap.header.prev != prev {
-            peer_report(&mut peers, snap.seal.peer.to_string())
-                .problems
-                .push(Problem {
-                    file: snap.seal.rel_path(),
-                    what: "the seal does not chain on from the snapshot's last part".into(),
-                });
-        }
-        report.snapshots.push(check);
+        report
+            .snapshots
+            .push(check_snapshot(remote, snap, &mut peers));
     }
     let sealed_ids: Vec<_> = sealed.iter().map(|s| (s.seal.peer, s.seal.id)).collect();
     for ((peer, id), (parts, has_seal)) in listing.snapshot_files() {
@@ -166,68 +113,157 @@ pub fn verify(remote: &Remote) -> Result<VerifyReport, SyncError> {
         }
     }
     for ((peer, generation), names) in listing.streams() {
-        let entry = peer_report(&mut peers, peer.to_string());
-        let mut stream = StreamReport {
-            generation,
-            changesets: 0,
-            first_seq: names.first().map_or(0, |n| n.seq),
-            last_seq: names.last().map_or(0, |n| n.seq),
-            versions: 0,
-            tombstones: 0,
-        };
-        let mut prev = None;
-        let mut expected = 1;
-        // A stream whose beginning a prune removed starts where a snapshot takes over.
-        let first = stream.first_seq;
-        let covered = sealed
-            .iter()
-            .filter_map(|s| s.covers((peer, generation)))
-            .max_by_key(|c| c.seq);
-        if let Some(c) = covered.filter(|c| first > 1 && c.seq >= first - 1) {
-            expected = first;
-            prev = (c.seq == first - 1).then_some(c.checksum);
-        }
-        for name in &names {
-            report.changesets += 1;
-            stream.changesets += 1;
-            let problem = |what: String| Problem {
-                file: name.rel_path(),
-                what,
-            };
-            if name.seq != expected {
-                entry.problems.push(problem(format!(
-                    "gap: changesets {expected} to {} of generation {generation} are missing \
-                     (and no snapshot covers them)",
-                    name.seq - 1
-                )));
-                prev = None;
-            }
-            expected = name.seq + 1;
-            let (cs, checksum) = match super::read_changeset(remote, name) {
-                Ok(d) => d,
-                Err(e) => {
-                    entry.problems.push(problem(e));
-                    prev = None;
-                    continue;
-                }
-            };
-            let h = &cs.header;
-            if let Some(why) = super::misnamed(h, name) {
-                entry.problems.push(problem(why));
-            } else if prev.is_some() && h.prev != prev {
-                entry.problems.push(problem(
-                    "does not chain on from the changeset before it".into(),
-                ));
-            }
-            stream.versions += h.versions;
-            stream.tombstones += h.tombstones;
-            prev = Some(checksum);
-        }
-        entry.streams.push(stream);
+        let stream = check_stream(remote, (peer, generation), &names, &sealed, &mut peers);
+        report.changesets += stream.changesets;
+        peer_report(&mut peers, peer.to_string())
+            .streams
+            .push(stream);
     }
     check_manifests(remote, &listing, &sealed, &mut peers)?;
     report.peers = with_hosts(remote, peers)?;
     Ok(report)
+}
+
+/// The files the listing passed over: temporary ones (not damage), conflict copies (a
+/// duplicate of a peer's changeset) and `.cset` names this tool never writes.
+fn name_skipped(
+    listing: &crate::remote::Listing,
+    report: &mut VerifyReport,
+    peers: &mut BTreeMap<String, PeerReport>,
+) {
+    let peer_of = |path: &str| path.split_once('/').map(|(d, _)| d.to_string());
+    for s in &listing.skipped {
+        match (&s.why, peer_of(&s.path)) {
+            (Found::Temporary, _) => report.temporary.push(s.path.clone()),
+            (Found::ConflictCopy, Some(peer)) => peer_report(peers, peer).problems.push(Problem {
+                file: s.path.clone(),
+                what: "a duplicate: a file-sync tool's conflict copy (two machines wrote \
+                               as the same peer)"
+                    .into(),
+            }),
+            _ => report.other_problems.push(Problem {
+                file: s.path.clone(),
+                what: "a .cset file whose name this tool never writes".into(),
+            }),
+        }
+    }
+}
+
+/// One complete snapshot, part by part: each part's checksum and decoding, that it is the
+/// part its name says, and the chain from part to part to the seal.
+fn check_snapshot(
+    remote: &Remote,
+    snap: &super::snapshot::Sealed,
+    peers: &mut BTreeMap<String, PeerReport>,
+) -> SnapshotCheck {
+    let mut check = SnapshotCheck {
+        seal: snap.seal.rel_path(),
+        parts: snap.parts.len() as u64,
+        versions: 0,
+        tombstones: 0,
+        covers: snap.header.covers.len() as u64,
+    };
+    let mut prev = None;
+    for part in &snap.parts {
+        let problem = match super::read_changeset(remote, part) {
+            Ok((cs, checksum)) => {
+                check.versions += cs.header.versions;
+                check.tombstones += cs.header.tombstones;
+                let problem = super::misplaced_part(&cs.header, part, prev);
+                prev = Some(checksum);
+                problem
+            }
+            Err(e) => {
+                prev = None;
+                Some(e)
+            }
+        };
+        if let Some(what) = problem {
+            peer_report(peers, part.peer.to_string())
+                .problems
+                .push(Problem {
+                    file: part.rel_path(),
+                    what,
+                });
+        }
+    }
+    if !snap.parts.is_empty() && prev.is_some() && snap.header.prev != prev {
+        peer_report(peers, snap.seal.peer.to_string())
+            .problems
+            .push(Problem {
+                file: snap.seal.rel_path(),
+                what: "the seal does not chain on from the snapshot's last part".into(),
+            });
+    }
+    check
+}
+
+/// One stream: no gap (but where a snapshot covers a pruned beginning), every changeset
+/// decoding, named as its header says, and chaining on from the one before it.
+fn check_stream(
+    remote: &Remote,
+    (peer, generation): (crate::ids::PeerId, u64),
+    names: &[crate::remote::CsetName],
+    sealed: &[super::snapshot::Sealed],
+    peers: &mut BTreeMap<String, PeerReport>,
+) -> StreamReport {
+    let entry = peer_report(peers, peer.to_string());
+    let mut stream = StreamReport {
+        generation,
+        changesets: 0,
+        first_seq: names.first().map_or(0, |n| n.seq),
+        last_seq: names.last().map_or(0, |n| n.seq),
+        versions: 0,
+        tombstones: 0,
+    };
+    let mut prev = None;
+    let mut expected = 1;
+    // A stream whose beginning a prune removed starts where a snapshot takes over.
+    let first = stream.first_seq;
+    let covered = sealed
+        .iter()
+        .filter_map(|s| s.covers((peer, generation)))
+        .max_by_key(|c| c.seq);
+    if let Some(c) = covered.filter(|c| first > 1 && c.seq >= first - 1) {
+        expected = first;
+        prev = (c.seq == first - 1).then_some(c.checksum);
+    }
+    for name in names {
+        stream.changesets += 1;
+        let problem = |what: String| Problem {
+            file: name.rel_path(),
+            what,
+        };
+        if name.seq != expected {
+            entry.problems.push(problem(format!(
+                "gap: changesets {expected} to {} of generation {generation} are missing \
+                 (and no snapshot covers them)",
+                name.seq - 1
+            )));
+            prev = None;
+        }
+        expected = name.seq + 1;
+        let (cs, checksum) = match super::read_changeset(remote, name) {
+            Ok(d) => d,
+            Err(e) => {
+                entry.problems.push(problem(e));
+                prev = None;
+                continue;
+            }
+        };
+        let h = &cs.header;
+        if let Some(why) = super::misnamed(h, name) {
+            entry.problems.push(problem(why));
+        } else if prev.is_some() && h.prev != prev {
+            entry.problems.push(problem(
+                "does not chain on from the changeset before it".into(),
+            ));
+        }
+        stream.versions += h.versions;
+        stream.tombstones += h.tombstones;
+        prev = Some(checksum);
+    }
+    stream
 }
 
 /// Every peer's manifest: authentic (in an encrypted remote), that peer's own, and every
