@@ -1,6 +1,6 @@
 //! What the store and the wire format both speak: the kind of a row (a version or a
-//! tombstone), the SHA-256 digest type, and [`Record`], one row as it is exported by a push and
-//! imported by a pull. [`crate::store`] and [`crate::changeset`] import this module and never
+//! tombstone), the SHA-256 digest type, the largest body a row may have, and [`Record`], one
+//! row as it is exported by a push and imported by a pull. [`crate::store`] and [`crate::changeset`] import this module and never
 //! each other, so the wire format stands alone.
 
 use std::fmt;
@@ -9,6 +9,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Hlc;
 use crate::ids::{PeerId, VersionId};
+
+/// The largest document body a write accepts: 64 MiB. Every changeset a push can then write
+/// (at most 4 MiB of rows beside one such body, compressed) is far below what every reader of
+/// this version accepts ([`crate::changeset::MAX_FILE_BYTES`]); a delta is never rebuilt into
+/// more.
+pub const MAX_BODY_BYTES: usize = 64 << 20;
 
 /// What a row is. On the wire and in SQLite: 0 for a version, 1 for a tombstone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

@@ -13,7 +13,7 @@ use crate::record::Checksum;
 const LEVEL: i32 = 3;
 
 /// The largest body a delta may rebuild (the store's document limit).
-const MAX_BODY: u64 = crate::store::MAX_BODY_BYTES as u64;
+const MAX_BODY: u64 = crate::record::MAX_BODY_BYTES as u64;
 
 /// `body` as a delta against `base`, or `None` if zstd refuses.
 pub fn encode(base: &[u8], body: &[u8]) -> Option<Vec<u8>> {

@@ -17,8 +17,9 @@ use std::collections::{HashMap, HashSet};
 
 use rusqlite::{Connection, params};
 
-use super::documents::{COLUMNS, NEWEST_FIRST, read_version};
-use super::{Result, Store, StoreError, Version};
+use super::rows::Version;
+use super::rows::{COLUMNS, NEWEST_FIRST, read_version};
+use super::{Result, Store, StoreError};
 use crate::ids::{PeerId, VersionId};
 use crate::record::Kind;
 
@@ -254,7 +255,7 @@ impl Store {
 
     /// The unsettled conflicts of one key (newest loser first); empty when it has none.
     pub fn conflicts_of(&self, project: &str, key: &str) -> Result<Vec<Conflict>> {
-        super::documents::check_names(project, key)?;
+        super::rows::check_names(project, key)?;
         Ok(match KeyGraph::load(&self.conn, project, key)? {
             Some(g) => g.conflicts(self.peer.id),
             None => Vec::new(),
@@ -263,7 +264,7 @@ impl Store {
 
     /// The rows version `id` settled (the losing sides its writer held).
     pub fn settled_by(&self, id: VersionId) -> Result<Vec<VersionId>> {
-        super::sync_state::settled_by(&self.conn, id)
+        super::rows::settled_by(&self.conn, id)
     }
 
     /// The host `peer` writes from, where known (this home's own, or the last changeset read
@@ -272,6 +273,6 @@ impl Store {
         if peer == self.peer.id {
             return Ok(Some(self.rt.host.clone()));
         }
-        super::sync_state::host_of(&self.conn, peer)
+        super::rows::host_of(&self.conn, peer)
     }
 }

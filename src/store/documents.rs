@@ -9,64 +9,17 @@
 
 use std::time::Duration;
 
-use rusqlite::types::Type;
-use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use sha2::{Digest, Sha256};
 
+use super::rows::{
+    COLUMNS, NEWEST_FIRST, State, Version, body_on, check_names, insert_settles, read_version,
+    set_current,
+};
 use super::{Result, Store, StoreError};
 use crate::clock::{Hlc, rfc3339};
 use crate::ids::{PeerId, VersionId};
 use crate::record::Kind;
-
-/// The state of a key, derived from its current row and the reader's clock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum State {
-    Live,
-    Deleted,
-    Expired,
-}
-
-impl State {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Live => "live",
-            State::Deleted => "deleted",
-            State::Expired => "expired",
-        }
-    }
-}
-
-/// One version or tombstone, without its body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Version {
-    /// Position in this database's change log (local; differs between peers).
-    pub seq: i64,
-    pub id: VersionId,
-    pub project: String,
-    pub key: String,
-    pub kind: Kind,
-    /// Body size in bytes; `None` for a tombstone.
-    pub size: Option<u64>,
-    pub sha256: Option<[u8; 32]>,
-    pub hlc: Hlc,
-    /// The peer that wrote it.
-    pub peer: PeerId,
-    /// The row that was current for this key when it was written.
-    pub parent: Option<VersionId>,
-    /// Absolute expiry, milliseconds since the epoch.
-    pub expires_at_ms: Option<i64>,
-}
-
-impl Version {
-    /// The state of its key if this row is the current one, at `now_ms`.
-    pub fn state_at(&self, now_ms: i64) -> State {
-        match (self.kind, self.expires_at_ms) {
-            (Kind::Tombstone, _) => State::Deleted,
-            (Kind::Version, Some(at)) if at <= now_ms => State::Expired,
-            (Kind::Version, _) => State::Live,
-        }
-    }
-}
 
 /// A key in a listing: its current row and the state that gives it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,86 +35,20 @@ pub struct Document {
     pub body: Vec<u8>,
 }
 
-pub(super) const COLUMNS: &str = "seq, version_id, project, key, kind, length(body), body_sha256, hlc, \
-                       peer_id, parent_id, expires_at";
-/// Last-writer-wins order, newest first. Every peer sorts the same rows the same way.
-pub(super) const NEWEST_FIRST: &str = "hlc DESC, peer_id DESC, version_id DESC";
-
-fn conversion(idx: usize, what: &str) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(idx, Type::Blob, format!("invalid {what}").into())
-}
-
-pub(super) fn read_version(r: &Row<'_>) -> rusqlite::Result<Version> {
-    let id: Vec<u8> = r.get(1)?;
-    let kind = match r.get::<_, i64>(4)? {
-        0 => Kind::Version,
-        1 => Kind::Tombstone,
-        _ => return Err(conversion(4, "kind")),
-    };
-    let sha256 = match r.get::<_, Option<Vec<u8>>>(6)? {
-        None => None,
-        Some(bytes) => {
-            Some(<[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| conversion(6, "sha256"))?)
-        }
-    };
-    let peer: Vec<u8> = r.get(8)?;
-    let parent = match r.get::<_, Option<Vec<u8>>>(9)? {
-        None => None,
-        Some(bytes) => {
-            Some(VersionId::from_slice(&bytes).ok_or_else(|| conversion(9, "parent id"))?)
-        }
-    };
-    Ok(Version {
-        seq: r.get(0)?,
-        id: VersionId::from_slice(&id).ok_or_else(|| conversion(1, "version id"))?,
-        project: r.get(2)?,
-        key: r.get(3)?,
-        kind,
-        size: r.get::<_, Option<i64>>(5)?.map(|n| n as u64),
-        sha256,
-        hlc: Hlc::from_i64(r.get(7)?).ok_or_else(|| conversion(7, "timestamp"))?,
-        peer: PeerId::from_slice(&peer).ok_or_else(|| conversion(8, "peer id"))?,
-        parent,
-        expires_at_ms: r.get(10)?,
-    })
-}
-
-fn check_name(what: &'static str, value: &str, max_bytes: usize) -> Result<()> {
-    let reason = if value.is_empty() {
-        Some("it is empty")
-    } else if value.len() > max_bytes {
-        Some("it is too long")
-    } else if value.chars().any(char::is_control) {
-        Some("it contains a control character")
-    } else if value.trim() != value {
-        Some("it begins or ends with white space")
-    } else {
-        None
-    };
-    match reason {
-        Some(reason) => Err(StoreError::InvalidName {
-            what,
-            value: value.to_string(),
-            reason,
-        }),
-        None => Ok(()),
-    }
-}
-
-pub(super) fn check_names(project: &str, key: &str) -> Result<()> {
-    check_name("project name", project, 256)?;
-    check_name("key", key, 4096)
+/// Who writes a row, and when: the peer, its source of ids, and the instant.
+#[derive(Clone, Copy)]
+pub(crate) struct Writer<'a> {
+    pub ids: &'a dyn crate::ids::IdSource,
+    pub peer: PeerId,
+    pub now_ms: i64,
 }
 
 /// Writes a new row of `key` on `conn` (inside the caller's write transaction), as `peer` at
 /// `now_ms`: its parent is the current row, and it settles every other head of the key (its
 /// writer holds them), so the key has no conflict after it.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn write_on(
     conn: &rusqlite::Connection,
-    ids: &dyn crate::ids::IdSource,
-    peer: PeerId,
-    now_ms: i64,
+    Writer { ids, peer, now_ms }: Writer<'_>,
     project: &str,
     key: &str,
     body: Option<&[u8]>,
@@ -234,47 +121,6 @@ pub(crate) fn write_on(
         parent,
         expires_at_ms,
     })
-}
-
-/// Records the row at change-log position `seq` as the current row of `key`.
-pub(super) fn set_current(
-    conn: &rusqlite::Connection,
-    project: &str,
-    key: &str,
-    seq: i64,
-) -> Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO current_versions (project, key, seq) VALUES (?1, ?2, ?3)
-         ON CONFLICT (project, key) DO UPDATE SET seq = excluded.seq",
-    )?
-    .execute(params![project, key, seq])?;
-    Ok(())
-}
-
-/// Records that version `id` settled the rows `settled`.
-pub(super) fn insert_settles(
-    conn: &rusqlite::Connection,
-    id: VersionId,
-    settled: &[VersionId],
-) -> Result<()> {
-    let mut stmt = conn
-        .prepare_cached("INSERT OR IGNORE INTO settles (version_id, settled_id) VALUES (?1, ?2)")?;
-    for s in settled {
-        stmt.execute(params![id.as_bytes(), s.as_bytes()])?;
-    }
-    Ok(())
-}
-
-/// The body of the row at change-log position `seq` (`None` for a tombstone).
-pub(super) fn stored_body(conn: &rusqlite::Connection, seq: i64) -> Result<Option<Vec<u8>>> {
-    Ok(conn
-        .prepare_cached("SELECT body FROM document_versions WHERE seq = ?1")?
-        .query_row([seq], |r| r.get(0))?)
-}
-
-/// The body of the row at change-log position `seq` (empty for a tombstone).
-pub(crate) fn body_on(conn: &rusqlite::Connection, seq: i64) -> Result<Vec<u8>> {
-    Ok(stored_body(conn, seq)?.unwrap_or_default())
 }
 
 /// The current row of a key, on any connection or transaction.
@@ -367,7 +213,18 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let current = current_on(&tx, project, key)?;
         precondition(current.as_ref())?;
-        let written = write_on(&tx, ids.as_ref(), peer, now, project, key, body, ttl)?;
+        let written = write_on(
+            &tx,
+            Writer {
+                ids: ids.as_ref(),
+                peer,
+                now_ms: now,
+            },
+            project,
+            key,
+            body,
+            ttl,
+        )?;
         tx.commit()?;
         tracing::debug!(%project, %key, version = %written.id, kind = written.kind.as_str(), "wrote");
         Ok(written)

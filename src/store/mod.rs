@@ -8,12 +8,44 @@
 //!
 //! Every write runs in a `BEGIN IMMEDIATE` transaction, so writers queue on SQLite's busy
 //! timeout instead of failing with "database is locked" when several processes write at once.
+//!
+//! # The order of the modules
+//!
+//! Each module uses only the ones above it (`use super::X` of this list, and this file's
+//! `Store`, `Result`, `StoreError`); a test holds it:
+//!
+//! 1. [`migrations`]: the schema, step by step.
+//! 2. `peer`: this home's identity.
+//! 3. `rows`: a row as every other module reads and writes it (columns, names, bodies, which
+//!    rows a row settled, a peer's host).
+//! 4. `conflicts`: the heads of a key, and which keys have an unsettled conflict.
+//! 5. `documents`: writing and reading documents (a write settles the key's other heads).
+//! 6. `streams`: what sync keeps of each remote (published streams, applied positions, pages
+//!    to export).
+//! 7. `import`: the one transaction a pull applies everything in.
+//! 8. `runs`: the log of sync runs.
 
 mod conflicts;
 mod documents;
+mod import;
 pub mod migrations;
 mod peer;
-mod sync_state;
+mod rows;
+mod runs;
+mod streams;
+
+/// The modules in the order of the list above: each may use only those before it.
+#[cfg(test)]
+const MODULE_ORDER: [(&str, &str); 8] = [
+    ("migrations", include_str!("migrations.rs")),
+    ("peer", include_str!("peer.rs")),
+    ("rows", include_str!("rows.rs")),
+    ("conflicts", include_str!("conflicts.rs")),
+    ("documents", include_str!("documents.rs")),
+    ("streams", include_str!("streams.rs")),
+    ("import", include_str!("import.rs")),
+    ("runs", include_str!("runs.rs")),
+];
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -25,15 +57,18 @@ use crate::runtime::Runtime;
 
 pub use conflicts::Conflict;
 pub(crate) use conflicts::{KeyGraph, refresh as refresh_conflicts};
-pub use documents::{Document, Listed, State, Version};
-pub(crate) use documents::{body_on, write_on};
+pub use documents::{Document, Listed};
+pub(crate) use documents::{Writer, write_on};
+pub use import::Import;
 pub use peer::PeerIdentity;
-pub use sync_state::{Applied, Import, Pushed, Rebuild, RowRef, Run};
+pub(crate) use rows::body_on;
+pub use rows::{RowRef, State, Version};
+pub use runs::Run;
+pub use streams::{Applied, Pushed, Rebuild};
 
-/// The largest document body a write accepts: 64 MiB. Every changeset a push can then write
-/// (at most 4 MiB of rows beside one such body, compressed) is far below what every reader of
-/// this version accepts ([`crate::changeset::MAX_FILE_BYTES`]).
-pub const MAX_BODY_BYTES: usize = 64 << 20;
+/// The largest document body a write accepts (defined with the row, where the wire format
+/// reads it too).
+pub use crate::record::MAX_BODY_BYTES;
 
 /// The history index as schema 5 defines it (`migrations/0005_conflicts.sql`): a pull into an
 /// empty database builds it after loading the rows.
@@ -244,7 +279,7 @@ impl Store {
 
     /// Whether the database holds no version or tombstone at all.
     pub fn is_empty(&self) -> Result<bool> {
-        sync_state::is_empty(&self.conn)
+        rows::is_empty(&self.conn)
     }
 
     /// Switches the database to a rollback journal for one large transaction into an empty
@@ -410,4 +445,48 @@ pub fn backup(db: &Path, now_ms: i64, keep: usize) -> Result<PathBuf> {
         }
     }
     Ok(dest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MODULE_ORDER;
+
+    /// The modules of the store `source` names through `super::` (its uses and paths).
+    fn uses(source: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for (at, _) in source.match_indices("super::") {
+            let rest = &source[at + "super::".len()..];
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if MODULE_ORDER.iter().any(|(m, _)| *m == name) && !out.contains(&name) {
+                out.push(name);
+            }
+        }
+        out
+    }
+
+    /// No circle: each module of the store uses only the ones before it in the order its
+    /// documentation writes down.
+    #[test]
+    fn each_module_uses_only_the_ones_before_it() {
+        for (k, (module, source)) in MODULE_ORDER.iter().enumerate() {
+            // Its own tests may use anything.
+            let code = source.split("#[cfg(test)]").next().unwrap_or(source);
+            for used in uses(code) {
+                let at = MODULE_ORDER.iter().position(|(m, _)| *m == used);
+                assert!(
+                    at.is_some_and(|at| at < k),
+                    "store::{module} uses store::{used}, which comes after it in the order \
+                     written at the top of store/mod.rs"
+                );
+            }
+        }
+        // And the check can fail.
+        assert_eq!(
+            uses("use super::rows::X; super::import::y()"),
+            ["rows", "import"]
+        );
+    }
 }

@@ -166,11 +166,14 @@ pub(super) fn merge_conflict(
         // A merge larger than a document may be is left to a person.
         Ok(crate::merge::Merged::Clean(body)) if body.len() > store::MAX_BODY_BYTES => Ok(None),
         Ok(crate::merge::Merged::Clean(body)) => {
+            let writer = store::Writer {
+                ids,
+                peer: me,
+                now_ms: now,
+            };
             let v = store::write_on(
                 imp.conn(),
-                ids,
-                me,
-                now,
+                writer,
                 &item.project,
                 &item.key,
                 Some(&body),
