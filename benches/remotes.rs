@@ -28,8 +28,8 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use context::changeset::sealed::SecretKey;
 use context::clock::ManualClock;
+use context::encryption::sealed::SecretKey;
 use context::ids::SeededIds;
 use context::remote::{Folder, Remote};
 use context::runtime::Runtime;

@@ -200,7 +200,7 @@ pub const TEST_KEY: [u8; 32] = {
 /// [`TEST_KEY`], each with a nonce made from its name (fixed, so the files come out the same;
 /// a real write draws a random nonce). Also `v4/`: the v3 stream sealed (format 4.0).
 fn changesets_v2(v1: &Path, v2: &Path) -> Result<(), Box<dyn std::error::Error>> {
-    use changeset::sealed::{SecretKey, seal_with_nonce};
+    use context::encryption::sealed::{SecretKey, seal_with_nonce};
     use context::remote::names::{Found, classify};
     let key = SecretKey::from_bytes(TEST_KEY);
     for peer_dir in std::fs::read_dir(v1)?.flatten() {

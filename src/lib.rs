@@ -30,9 +30,10 @@
 pub mod changeset;
 pub mod clock;
 pub mod duration;
+pub mod encryption;
 pub mod home;
 pub mod ids;
-pub mod keys;
+
 pub mod merge;
 pub mod outcome;
 pub mod progress;

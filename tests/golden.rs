@@ -232,12 +232,12 @@ fn the_golden_snapshot_and_the_tail_alone_bootstrap_the_same_documents() {
 const V2: &str = "fixtures/changesets/v2";
 
 /// The key the sealed golden files were made with (`examples/make-fixtures.rs`): 0, 1, ..., 31.
-fn test_key() -> context::changeset::sealed::SecretKey {
+fn test_key() -> context::encryption::sealed::SecretKey {
     let mut k = [0u8; 32];
     for (i, b) in k.iter_mut().enumerate() {
         *b = i as u8;
     }
-    context::changeset::sealed::SecretKey::from_bytes(k)
+    context::encryption::sealed::SecretKey::from_bytes(k)
 }
 
 /// Makes `folder` an encrypted remote under the test key (its key record, as `sync init
@@ -262,7 +262,7 @@ fn encrypt_with_test_key(folder: &Folder, home: &Home) {
 /// very format-1 file it seals, says which file it is, and opens under no other key.
 #[test]
 fn the_sealed_golden_files_open_to_the_plain_ones() {
-    use context::changeset::sealed::{self, OpenError, SecretKey};
+    use context::encryption::sealed::{self, OpenError, SecretKey};
     use context::remote::names::{Found, classify};
     let key = test_key();
     let mut seen = 0;
@@ -394,7 +394,7 @@ const V4: &str = "fixtures/changesets/v4";
 /// the same versions, rebuilt exactly.
 #[test]
 fn the_format_4_golden_stream_seals_deltas_for_an_encrypted_remote() {
-    use context::changeset::sealed;
+    use context::encryption::sealed;
     let peer = only_peer(V4);
     let (stream, plain) = (Path::new(V4).join(&peer), Path::new(V3).join(&peer));
     let key = test_key();

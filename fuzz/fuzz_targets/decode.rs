@@ -10,7 +10,8 @@
 
 use libfuzzer_sys::fuzz_target;
 
-use context::changeset::{self, FORMAT_MINOR, sealed};
+use context::changeset::{self, FORMAT_MINOR};
+use context::encryption::sealed;
 
 fn framed(payload: &[u8]) -> Vec<u8> {
     changeset::frame_payload(FORMAT_MINOR, payload).0

@@ -6,7 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 
-use context::changeset::sealed;
+use context::encryption::sealed;
 use context::ids::PeerId;
 use context::remote::{KeyRecord, Manifest};
 

@@ -117,7 +117,7 @@ pub fn frame_payload(minor: u16, compressed: &[u8]) -> (Vec<u8>, Checksum) {
 }
 
 /// Frames `payload` as a file of format `major.minor`.
-pub(super) fn frame_as(major: u16, minor: u16, compressed: &[u8]) -> (Vec<u8>, Checksum) {
+pub(crate) fn frame_as(major: u16, minor: u16, compressed: &[u8]) -> (Vec<u8>, Checksum) {
     let mut out = Vec::with_capacity(PREAMBLE_LEN + compressed.len() + CHECKSUM_LEN);
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&major.to_be_bytes());
@@ -143,12 +143,12 @@ fn compress(payload: &[u8]) -> std::io::Result<Vec<u8>> {
 }
 
 /// The parts of a file whose framing is sound.
-pub(super) struct Framed<'a> {
-    pub(super) major: u16,
-    pub(super) minor: u16,
-    pub(super) payload: &'a [u8],
-    pub(super) stored: Checksum,
-    pub(super) computed: Checksum,
+pub(crate) struct Framed<'a> {
+    pub(crate) major: u16,
+    pub(crate) minor: u16,
+    pub(crate) payload: &'a [u8],
+    pub(crate) stored: Checksum,
+    pub(crate) computed: Checksum,
 }
 
 /// The framing of a plain file: format 1.x or 3.x (2 and 4 are the sealed formats, which
@@ -165,7 +165,7 @@ fn frame(bytes: &[u8]) -> Result<Framed<'_>, DecodeError> {
 }
 
 /// The framing of a file of a major version up to `newest` (the sealed format reads its own).
-pub(super) fn frame_upto(bytes: &[u8], newest: u16) -> Result<Framed<'_>, DecodeError> {
+pub(crate) fn frame_upto(bytes: &[u8], newest: u16) -> Result<Framed<'_>, DecodeError> {
     if bytes.len() < PREAMBLE_LEN + CHECKSUM_LEN {
         return Err(
             if bytes.len() >= MAGIC.len() && bytes[..MAGIC.len()] != MAGIC {

@@ -12,7 +12,6 @@
 
 pub mod codec;
 pub mod delta;
-pub mod sealed;
 
 use std::fmt;
 
@@ -36,7 +35,8 @@ pub const FORMAT_MINOR: u16 = 2;
 /// must: it could not rebuild those bodies.
 pub const DELTA_MAJOR: u16 = 3;
 /// The sealed format of a format-3 file (deltas inside): format 2's layout, for an encrypted
-/// remote. A reader of sealed 2.x refuses it as newer, as it must (see [`sealed`]).
+/// remote. A reader of sealed 2.x refuses it as newer, as it must (see
+/// [`crate::encryption::sealed`]).
 pub const SEALED_DELTA_MAJOR: u16 = 4;
 /// Largest changeset file a reader accepts.
 pub const MAX_FILE_BYTES: u64 = 256 << 20;

@@ -317,8 +317,8 @@ impl Env {
     }
 
     /// The keys of encrypted remotes this home holds.
-    fn keys(&self) -> Result<context::keys::KeyRing, CliError> {
-        Ok(context::keys::KeyRing::in_home(&self.home()?))
+    fn keys(&self) -> Result<context::encryption::KeyRing, CliError> {
+        Ok(context::encryption::KeyRing::in_home(&self.home()?))
     }
 
     /// The store, for a command that only reads (`get`, `ls`, `history`, `sync status`,

@@ -26,7 +26,10 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::changeset::MAX_FILE_BYTES;
-use crate::changeset::sealed::{self, KeyError, KeyId, SecretKey, hex, unhex};
+use crate::encryption::{self, Opened, SecretKey, sealed};
+// The key record and the evidence of encryption are the encryption module's; they are named
+// here too, where the remote reads and writes them.
+pub use crate::encryption::{Evidence, KeyRecord};
 use crate::ids::PeerId;
 use crate::record::Checksum;
 
@@ -259,17 +262,7 @@ impl Manifest {
     pub fn decode(bytes: &[u8], peer: PeerId, key: Option<&SecretKey>) -> Result<Manifest, String> {
         let plain = match key {
             None => bytes.to_vec(),
-            Some(k) => {
-                let sealed: SealedManifest = serde_json::from_slice(bytes)
-                    .map_err(|_| "not a sealed manifest, in an encrypted remote".to_string())?;
-                unhex(&sealed.sealed)
-                    .and_then(|s| k.decrypt(&manifest_aad(&peer.to_string()), &s))
-                    .ok_or_else(|| {
-                        "its encryption does not check out (changed, moved, or sealed under \
-                         another key)"
-                            .to_string()
-                    })?
-            }
+            Some(k) => encryption::open_manifest(k, &peer.to_string(), bytes)?,
         };
         serde_json::from_slice(&plain).map_err(|e| e.to_string())
     }
@@ -288,106 +281,6 @@ pub struct Remote {
     /// What was found before the first write: whether a remote opened without a key holds
     /// sealed files (see [`Remote::sealed_evidence`]).
     evidence: Arc<std::sync::OnceLock<Option<Evidence>>>,
-}
-
-/// A sealed file found in a remote that has no key record: what makes it encrypted whatever
-/// its record says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Evidence {
-    /// Relative to the remote.
-    pub file: String,
-    /// The file as it is (a sealed manifest, or a sealed changeset or snapshot file).
-    raw: Vec<u8>,
-    manifest_of: Option<String>,
-}
-
-impl Evidence {
-    /// The id of the key it was sealed under, as the file says.
-    pub fn key_id(&self) -> Option<KeyId> {
-        match &self.manifest_of {
-            Some(_) => serde_json::from_slice::<SealedManifest>(&self.raw)
-                .ok()
-                .and_then(|m| KeyId::parse(&m.key_id)),
-            None => sealed::public(&self.raw).ok().map(|p| p.key),
-        }
-    }
-
-    /// Whether `key` opens it.
-    pub fn opens(&self, key: &SecretKey) -> bool {
-        match &self.manifest_of {
-            Some(peer) => serde_json::from_slice::<SealedManifest>(&self.raw)
-                .ok()
-                .and_then(|m| unhex(&m.sealed))
-                .and_then(|s| key.decrypt(&manifest_aad(peer), &s))
-                .is_some(),
-            None => sealed::open(key, &self.raw).is_ok(),
-        }
-    }
-}
-
-/// `encryption.json`: an encrypted remote says so, names its key and carries a check of it
-/// (never the key).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KeyRecord {
-    pub format: u32,
-    pub cipher: String,
-    /// The key's public id.
-    pub key_id: String,
-    /// A fixed text sealed under the key, with a random nonce: hex.
-    pub check: String,
-}
-
-const KEY_CHECK_TEXT: &[u8] = b"context: this key opens this remote";
-const KEY_CHECK_AAD: &[u8] = b"context key record\0";
-const CIPHER: &str = "xchacha20-poly1305";
-
-impl KeyRecord {
-    /// A key record from the bytes of `encryption.json`, if it is one this version reads
-    /// (untrusted input: any bytes give a record or `None`, never a panic).
-    pub fn decode(bytes: &[u8]) -> Option<KeyRecord> {
-        serde_json::from_slice::<KeyRecord>(bytes)
-            .ok()
-            .filter(|r| r.format == 1 && r.cipher == CIPHER && r.key_id().is_some())
-    }
-
-    pub fn new(key: &SecretKey) -> std::result::Result<KeyRecord, KeyError> {
-        let sealed = key.encrypt(KEY_CHECK_AAD, KEY_CHECK_TEXT)?;
-        Ok(KeyRecord {
-            format: 1,
-            cipher: CIPHER.to_string(),
-            key_id: key.id().to_string(),
-            check: hex(&sealed),
-        })
-    }
-
-    /// The id of the key it names, if it is well formed.
-    pub fn key_id(&self) -> Option<KeyId> {
-        KeyId::parse(&self.key_id)
-    }
-
-    /// Whether `key` opens this remote: its id is the one named and the check opens.
-    pub fn opens(&self, key: &SecretKey) -> bool {
-        self.key_id() == Some(key.id()) && self.check_opens(key)
-    }
-
-    /// Whether the check opens with `key`, whatever id the record names.
-    pub fn check_opens(&self, key: &SecretKey) -> bool {
-        unhex(&self.check)
-            .and_then(|sealed| key.decrypt(KEY_CHECK_AAD, &sealed))
-            .is_some_and(|text| text == KEY_CHECK_TEXT)
-    }
-}
-
-/// A sealed manifest: what `manifest.json` holds in an encrypted remote.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct SealedManifest {
-    format: u32,
-    key_id: String,
-    sealed: String,
-}
-
-fn manifest_aad(peer: &str) -> Vec<u8> {
-    format!("context manifest\0{peer}").into_bytes()
 }
 
 /// The largest changeset or snapshot file: the largest payload, its preamble and its checksum.
@@ -416,12 +309,8 @@ impl Remote {
             let manifest = format!("{peer}/{}", names::MANIFEST);
             match self.objects.get(&manifest, MAX_MANIFEST_BYTES) {
                 Ok(raw) => {
-                    if serde_json::from_slice::<SealedManifest>(&raw).is_ok() {
-                        return Ok(Some(Evidence {
-                            file: manifest,
-                            raw,
-                            manifest_of: Some(peer.to_string()),
-                        }));
+                    if encryption::is_sealed_manifest(&raw) {
+                        return Ok(Some(Evidence::manifest(manifest, raw, peer)));
                     }
                     continue;
                 }
@@ -437,11 +326,7 @@ impl Remote {
             if let Some(name) = first {
                 match self.objects.get(&name.rel_path(), MAX_OBJECT_BYTES) {
                     Ok(raw) if sealed::is_sealed(&raw) || sealed::newer_format(&raw).is_some() => {
-                        return Ok(Some(Evidence {
-                            file: name.rel_path(),
-                            raw,
-                            manifest_of: None,
-                        }));
+                        return Ok(Some(Evidence::file(name.rel_path(), raw)));
                     }
                     Ok(_) | Err(RemoteError::NotFound { .. } | RemoteError::NotAFile { .. }) => {}
                     Err(e) => return Err(e),
@@ -512,51 +397,26 @@ impl Remote {
     /// Writes the key record of a new encrypted remote, only if none is there (two machines
     /// making the same remote encrypted at once: one wins). Returns whether it was written.
     pub fn create_key_record(&self, record: &KeyRecord) -> Result<bool> {
-        let mut bytes = serde_json::to_vec_pretty(record).unwrap_or_default();
-        bytes.push(b'\n');
-        Ok(self.objects.put_if_absent(names::KEY_RECORD, &bytes)? == Created::New)
+        Ok(self
+            .objects
+            .put_if_absent(names::KEY_RECORD, &record.encode())?
+            == Created::New)
     }
 
     /// Opens a sealed file read under `key` (the object's name) as the file it stands for.
     fn open_sealed(&self, name: &dyn FileName, raw: Vec<u8>) -> Result<Vec<u8>> {
-        let location = || self.named(&name.rel_path());
-        match &self.key {
+        match encryption::open_file(self.key.as_deref(), name.role(), raw) {
+            Opened::Plain(plain) => Ok(plain),
             // Opened as a plain remote (no key record), yet sealed: the record is gone, or
             // this is another spelling of an encrypted remote.
-            None if sealed::is_sealed(&raw) => Err(RemoteError::SealedWithoutRecord {
+            Opened::SealedWithoutKey => Err(RemoteError::SealedWithoutRecord {
                 location: self.location(),
                 file: name.rel_path(),
             }),
-            None => Ok(raw),
-            Some(key) => {
-                if let Some(newer) = sealed::newer_format(&raw) {
-                    return Err(RemoteError::Sealed {
-                        location: location(),
-                        reason: newer.to_string(),
-                    });
-                }
-                if !sealed::is_sealed(&raw) {
-                    return Err(RemoteError::Sealed {
-                        location: location(),
-                        reason: "a plain file in an encrypted remote: not written by a peer \
-                                 holding its key"
-                            .into(),
-                    });
-                }
-                let (public, plain) = sealed::open(key, &raw).map_err(|e| RemoteError::Sealed {
-                    location: location(),
-                    reason: e.to_string(),
-                })?;
-                if public.role != name.role() {
-                    return Err(RemoteError::Sealed {
-                        location: location(),
-                        reason: "it was sealed as another file (moved or copied from another \
-                                 name)"
-                            .into(),
-                    });
-                }
-                Ok(plain)
-            }
+            Opened::Refused(reason) => Err(RemoteError::Sealed {
+                location: self.named(&name.rel_path()),
+                reason,
+            }),
         }
     }
 
@@ -780,7 +640,7 @@ impl Remote {
             Err(RemoteError::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e),
         };
-        if self.key.is_none() && serde_json::from_slice::<SealedManifest>(&bytes).is_ok() {
+        if self.key.is_none() && encryption::is_sealed_manifest(&bytes) {
             return Err(RemoteError::SealedWithoutRecord {
                 location: self.location(),
                 file: key,
@@ -798,19 +658,12 @@ impl Remote {
         let mut bytes = serde_json::to_vec_pretty(manifest).unwrap_or_default();
         bytes.push(b'\n');
         if let Some(k) = &self.key {
-            let sealed = k
-                .encrypt(&manifest_aad(&manifest.peer), &bytes)
-                .map_err(|e| RemoteError::Sealed {
+            bytes = encryption::seal_manifest(k, &manifest.peer, &bytes).map_err(|e| {
+                RemoteError::Sealed {
                     location: self.named(&key),
                     reason: e.to_string(),
-                })?;
-            let wrapper = SealedManifest {
-                format: 1,
-                key_id: k.id().to_string(),
-                sealed: hex(&sealed),
-            };
-            bytes = serde_json::to_vec_pretty(&wrapper).unwrap_or_default();
-            bytes.push(b'\n');
+                }
+            })?;
         }
         self.objects.put(&key, &bytes)
     }

@@ -17,7 +17,7 @@
 
 use std::fmt;
 
-use crate::changeset::sealed::Role;
+use crate::encryption::sealed::Role;
 use crate::ids::PeerId;
 
 pub const EXTENSION: &str = ".cset";

@@ -10,8 +10,8 @@
 
 use serde::Serialize;
 
-use crate::changeset::sealed::{KeyId, SecretKey};
-use crate::keys::KeyRing;
+use crate::encryption::KeyRing;
+use crate::encryption::sealed::{KeyId, SecretKey};
 use crate::remote::{KeyRecord, Remote, RemoteError};
 use crate::store::Store;
 

@@ -94,9 +94,9 @@ pub enum SyncError {
     #[error("the remote {location} is already encrypted (key {key_id})")]
     AlreadyEncrypted { location: String, key_id: String },
     #[error(transparent)]
-    Keys(#[from] crate::keys::KeyRingError),
+    Keys(#[from] crate::encryption::KeyRingError),
     #[error(transparent)]
-    Key(#[from] crate::changeset::sealed::KeyError),
+    Key(#[from] crate::encryption::sealed::KeyError),
     #[error("interrupted; {0}")]
     Interrupted(String),
 }

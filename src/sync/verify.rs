@@ -317,7 +317,7 @@ fn check_manifests(
 /// Checks an encrypted remote without its key: every sealed file's framing and checksum, that
 /// it says it is the file its name says, and that no changeset is missing between two others.
 pub fn verify_structure(remote: &Remote) -> Result<VerifyReport, SyncError> {
-    use crate::changeset::sealed;
+    use crate::encryption::sealed;
     let listing = remote.list()?;
     let mut report = VerifyReport {
         remote: remote.location(),

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Serialize;
 
-use context::changeset::{self, Changeset, Header, MAX_FILE_BYTES, sealed};
+use context::changeset::{self, Changeset, Header, MAX_FILE_BYTES};
 use context::clock::rfc3339;
+use context::encryption::sealed;
 use context::outcome::Outcome;
 use context::record::Record;
 use context::sync::{self, PerProject, SyncError};

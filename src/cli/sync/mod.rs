@@ -23,7 +23,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use context::keys::KeyRing;
+use context::encryption::KeyRing;
 use context::outcome::Outcome;
 use context::remote::{self, Location, Remote};
 use context::store::{Run, Store};

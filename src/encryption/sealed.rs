@@ -30,7 +30,7 @@ use chacha20poly1305::aead::{AeadInOut, KeyInit};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use sha2::{Digest, Sha256};
 
-use super::codec::{self, DecodeError};
+use crate::changeset::codec::{self, DecodeError};
 use crate::ids::PeerId;
 use crate::record::Checksum;
 
@@ -40,15 +40,15 @@ pub const SEALED_MAJOR: u16 = 2;
 /// The major of the file inside a sealed file of major `sealed`, if that is a sealed format.
 pub fn inner_major(sealed: u16) -> Option<u16> {
     match sealed {
-        SEALED_MAJOR => Some(super::FORMAT_MAJOR),
-        super::SEALED_DELTA_MAJOR => Some(super::DELTA_MAJOR),
+        SEALED_MAJOR => Some(crate::changeset::FORMAT_MAJOR),
+        crate::changeset::SEALED_DELTA_MAJOR => Some(crate::changeset::DELTA_MAJOR),
         _ => None,
     }
 }
 
 /// The major of the sealed file that holds a file of major `inner`, if it can be sealed.
 fn sealed_major(inner: u16) -> Option<u16> {
-    [SEALED_MAJOR, super::SEALED_DELTA_MAJOR]
+    [SEALED_MAJOR, crate::changeset::SEALED_DELTA_MAJOR]
         .into_iter()
         .find(|&m| inner_major(m) == Some(inner))
 }
@@ -295,7 +295,7 @@ pub enum OpenError {
 /// Whether `bytes` are a sealed (format 2 or 4) file, by their preamble alone.
 pub fn is_sealed(bytes: &[u8]) -> bool {
     bytes.len() >= 12
-        && bytes[..8] == super::MAGIC
+        && bytes[..8] == crate::changeset::MAGIC
         && inner_major(u16::from_be_bytes([bytes[8], bytes[9]])).is_some()
 }
 
@@ -303,12 +303,13 @@ pub fn is_sealed(bytes: &[u8]) -> bool {
 /// an encrypted remote (rather than take it for a plain file, as it is not sealed as far as
 /// this binary can tell).
 pub fn newer_format(bytes: &[u8]) -> Option<DecodeError> {
-    if bytes.len() < 12 || bytes[..8] != super::MAGIC {
+    if bytes.len() < 12 || bytes[..8] != crate::changeset::MAGIC {
         return None;
     }
     let major = u16::from_be_bytes([bytes[8], bytes[9]]);
     let minor = u16::from_be_bytes([bytes[10], bytes[11]]);
-    (major > super::SEALED_DELTA_MAJOR).then_some(DecodeError::NewerFormat { major, minor })
+    (major > crate::changeset::SEALED_DELTA_MAJOR)
+        .then_some(DecodeError::NewerFormat { major, minor })
 }
 
 /// Seals the format-1 or format-3 file `plain` for `role` under `key`.
@@ -326,7 +327,7 @@ pub fn seal_with_nonce(
     plain: &[u8],
     nonce: [u8; 24],
 ) -> Result<Vec<u8>, OpenError> {
-    let inner = codec::frame_upto(plain, super::DELTA_MAJOR)?;
+    let inner = codec::frame_upto(plain, crate::changeset::DELTA_MAJOR)?;
     let major = sealed_major(inner.major).ok_or(OpenError::Inner(DecodeError::NewerFormat {
         major: inner.major,
         minor: inner.minor,
@@ -338,7 +339,7 @@ pub fn seal_with_nonce(
         }));
     }
     let mut head = Vec::with_capacity(20 + BODY_HEAD);
-    head.extend_from_slice(&super::MAGIC);
+    head.extend_from_slice(&crate::changeset::MAGIC);
     head.extend_from_slice(&major.to_be_bytes());
     head.extend_from_slice(&0u16.to_be_bytes());
     let body_len = BODY_HEAD + inner.payload.len() + TAG_LEN;
@@ -363,7 +364,7 @@ pub fn public(bytes: &[u8]) -> Result<Public, OpenError> {
 
 /// The public part of a sealed file and its body, framing and checksum checked once.
 fn parse(bytes: &[u8]) -> Result<(Public, &[u8]), OpenError> {
-    let f = codec::frame_upto(bytes, super::SEALED_DELTA_MAJOR)?;
+    let f = codec::frame_upto(bytes, crate::changeset::SEALED_DELTA_MAJOR)?;
     let inner_major = inner_major(f.major).ok_or(OpenError::BadHeader)?;
     if f.stored != f.computed {
         return Err(OpenError::Damaged(DecodeError::BadChecksum {
@@ -502,7 +503,7 @@ mod tests {
             }),
         }];
         let (three, _) = encode(&Changeset::new(header(peer, 1), entries)).unwrap();
-        assert_eq!(&three[8..10], &super::super::DELTA_MAJOR.to_be_bytes());
+        assert_eq!(&three[8..10], &crate::changeset::DELTA_MAJOR.to_be_bytes());
         let key = SecretKey::generate().unwrap();
         let role = role(peer);
         let sealed = seal(&key, role, &three).unwrap();

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::changeset::sealed::{KeyId, SecretKey};
+use super::sealed::{KeyId, SecretKey};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyRingError {
