@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 #[cfg(test)]
 use super::MAX_ENTRIES;
+use super::compression::{Inflated, compress};
 use super::{
     Changeset, Checksum, DELTA_MAJOR, FORMAT_MAJOR, FORMAT_MINOR, MAGIC, MAX_FILE_BYTES,
     MAX_PAYLOAD_BYTES,
@@ -24,11 +25,6 @@ use crate::record::Kind;
 
 const PREAMBLE_LEN: usize = 20;
 const CHECKSUM_LEN: usize = 32;
-/// zstd level: the default. Higher levels shrink files by a few percent and slow a full push
-/// by more than half (measured in `benches/sync.rs`).
-const ZSTD_LEVEL: i32 = 3;
-/// At most this many compression threads.
-const ZSTD_MAX_WORKERS: u32 = 4;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
@@ -127,19 +123,6 @@ pub(crate) fn frame_as(major: u16, minor: u16, compressed: &[u8]) -> (Vec<u8>, C
     let checksum = Checksum(Sha256::digest(&out).into());
     out.extend_from_slice(&checksum.0);
     (out, checksum)
-}
-
-/// One zstd frame, compressed on several threads when the machine has them (the frame is the
-/// same format either way; readers need nothing special).
-fn compress(payload: &[u8]) -> std::io::Result<Vec<u8>> {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get() as u32)
-        .min(ZSTD_MAX_WORKERS);
-    let mut compressor = zstd::bulk::Compressor::new(ZSTD_LEVEL)?;
-    if workers > 1 && payload.len() > 1 << 20 {
-        compressor.set_parameter(zstd::zstd_safe::CParameter::NbWorkers(workers))?;
-    }
-    compressor.compress(payload)
 }
 
 /// The parts of a file whose framing is sound.
@@ -332,39 +315,6 @@ fn decode_payload(payload: &[u8], major: u16) -> Result<Changeset, DecodeError> 
     }
     cs.distribute_settles().map_err(DecodeError::Inconsistent)?;
     Ok(cs)
-}
-
-/// The inflating payload, counted, and cut off past [`MAX_PAYLOAD_BYTES`]; remembers why the
-/// decompressor failed, if it did (to tell bad zstd from bad MessagePack).
-struct Inflated<R> {
-    inner: R,
-    read: u64,
-    failed: Option<String>,
-}
-
-impl<R: Read> Read for Inflated<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.read > MAX_PAYLOAD_BYTES as u64 {
-            return Err(std::io::Error::other(
-                "the payload inflates past the ceiling",
-            ));
-        }
-        match self.inner.read(buf) {
-            Ok(n) => {
-                self.read += n as u64;
-                if self.read > MAX_PAYLOAD_BYTES as u64 {
-                    return Err(std::io::Error::other(
-                        "the payload inflates past the ceiling",
-                    ));
-                }
-                Ok(n)
-            }
-            Err(e) => {
-                self.failed = Some(e.to_string());
-                Err(e)
-            }
-        }
-    }
 }
 
 fn check_consistency(cs: &Changeset) -> Result<(), DecodeError> {

@@ -11,6 +11,7 @@
 //! replacement from a continuation.
 
 pub mod codec;
+mod compression;
 pub mod delta;
 
 use std::fmt;

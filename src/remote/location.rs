@@ -91,7 +91,7 @@ impl fmt::Display for Location {
         match self {
             Location::Folder(path) => write!(f, "{}", path.display()),
             Location::S3 { bucket, prefix } => {
-                f.write_str(&super::s3::display_location(bucket, prefix))
+                f.write_str(&super::aws::display_location(bucket, prefix))
             }
             Location::Ssh(target) => f.write_str(&target.location()),
         }

@@ -11,6 +11,7 @@
 //! other's state cheaply. [`open`] turns a [`Location`] (what the user wrote) into a remote.
 //! One test suite runs over every object store.
 
+mod aws;
 mod folder;
 mod location;
 mod memory;
@@ -33,12 +34,13 @@ pub use crate::encryption::{Evidence, KeyRecord};
 use crate::ids::PeerId;
 use crate::record::Checksum;
 
+pub use aws::S3Config;
 pub use folder::{Folder, FolderIo, RealIo};
 pub use location::{KNOWN_FORMS, Location, LocationError, redact, redact_in};
 pub use memory::Memory;
 pub use names::{CsetName, FileName, Found, SnapshotName};
 pub use objects::{Created, ObjectStore};
-pub use s3::{S3, S3Config};
+pub use s3::S3;
 pub use ssh::{Ssh, SshTarget};
 
 /// A cause from whatever a transport is built on (the file system, an HTTP client, ssh).
