@@ -176,7 +176,7 @@ fn main() -> Res<()> {
         let enc_dir = root.join(format!("encrypted-{rep}"));
         std::fs::create_dir_all(&enc_dir)?;
         let key = SecretKey::generate()?;
-        let encrypted = Remote::new(Folder::open(&enc_dir)?).with_key(key);
+        let encrypted = Remote::new(Folder::open(&enc_dir)?).with_secret(key);
         let bucket = Bucket::new();
         let s3 = bucket.remote();
         let over_ssh = SshFolder::new();

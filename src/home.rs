@@ -13,9 +13,9 @@ pub const DATABASE_FILE: &str = "context.db";
 )]
 pub struct HomeError;
 
-/// Resolves the home from the environment `var` (empty values count as unset; the XDG base
+/// Locates the home from the environment `var` (empty values count as unset; the XDG base
 /// directory specification ignores a relative `XDG_DATA_HOME`, and so do we).
-pub fn resolve(var: impl Fn(&str) -> Option<OsString>) -> Result<PathBuf, HomeError> {
+pub fn locate(var: impl Fn(&str) -> Option<OsString>) -> Result<PathBuf, HomeError> {
     let set = |name: &str| var(name).filter(|v| !v.is_empty()).map(PathBuf::from);
     if let Some(home) = set("CONTEXT_HOME") {
         return Ok(home);
@@ -53,16 +53,16 @@ mod tests {
             ("XDG_DATA_HOME", "/x"),
             ("HOME", "/h"),
         ];
-        assert_eq!(resolve(env(&all)).ok(), Some(PathBuf::from("/c")));
+        assert_eq!(locate(env(&all)).ok(), Some(PathBuf::from("/c")));
         assert_eq!(
-            resolve(env(&all[1..])).ok(),
+            locate(env(&all[1..])).ok(),
             Some(PathBuf::from("/x/context"))
         );
         assert_eq!(
-            resolve(env(&all[2..])).ok(),
+            locate(env(&all[2..])).ok(),
             Some(PathBuf::from("/h/.local/share/context"))
         );
-        assert!(resolve(env(&[])).is_err());
+        assert!(locate(env(&[])).is_err());
     }
 
     #[test]
@@ -73,7 +73,7 @@ mod tests {
             ("HOME", "/h"),
         ];
         assert_eq!(
-            resolve(env(&pairs)).ok(),
+            locate(env(&pairs)).ok(),
             Some(PathBuf::from("/h/.local/share/context"))
         );
     }

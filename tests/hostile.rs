@@ -153,7 +153,7 @@ fn a_fifo_named_like_a_file_context_reads_never_hangs_a_sync() {
 
 #[test]
 fn two_writers_of_one_name_never_replace_each_other_in_a_folder() {
-    use context::remote::{Created, Folder as FolderRemote, ObjectStore};
+    use context::remote::{Created, Folder as FolderRemote, Transport};
     let folder = Folder::new();
     for round in 0..20 {
         let key = format!("peer/{round:08}.cset");

@@ -730,7 +730,7 @@ fn the_log_says_what_each_run_did_filters_and_keeps_by_age() {
         for i in 0..(7 * 96) {
             let at = now + i64::from(i) * 15 * 60_000;
             store
-                .record_run(&context::store::Run {
+                .log_run(&context::store::Run {
                     command: if i % 2 == 0 { "pull" } else { "push" }.into(),
                     remote: None,
                     scenario_id: format!("tick-{i}"),

@@ -7,8 +7,8 @@
 use context::ids::{PeerId, SeededIds};
 use context::record::Checksum;
 use context::remote::{
-    Created, CsetName, Folder, Listing, Manifest, Memory, ObjectStore, Remote, RemoteError,
-    SnapshotName,
+    Created, CsetName, Folder, Listing, Manifest, Memory, Remote, RemoteError, SnapshotName,
+    Transport,
 };
 
 use crate::util::s3::Bucket;
@@ -110,7 +110,7 @@ fn snapshots_are_listed_apart(r: &Remote) {
 
 /// The object layer itself: listing under a prefix and after a name (what lets a cron
 /// tick list only what is new), create-if-absent, overwrite, delete, the tail.
-fn objects_list_under_a_prefix_after_a_name(o: &dyn ObjectStore) {
+fn objects_list_under_a_prefix_after_a_name(o: &dyn Transport) {
     for key in ["a/1", "a/2", "a/3", "b/1", "top"] {
         assert_eq!(o.put_if_absent(key, key.as_bytes()).unwrap(), Created::New);
     }
@@ -145,7 +145,7 @@ fn objects_list_under_a_prefix_after_a_name(o: &dyn ObjectStore) {
 
 /// The top level lists folders once each; a cron tick's listing starts each peer's folder
 /// after what it already has, and still sees later generations, snapshots and manifests.
-fn a_listing_after_a_changeset_keeps_what_sorts_after_it(r: &Remote, o: &dyn ObjectStore) {
+fn a_listing_after_a_changeset_keeps_what_sorts_after_it(r: &Remote, o: &dyn Transport) {
     for s in 1..=5 {
         r.publish(&name(1, s), b"x").unwrap();
     }

@@ -283,7 +283,7 @@ impl Env {
     }
 
     fn home(&self) -> Result<PathBuf, CliError> {
-        Ok(home::resolve(|name| std::env::var_os(name))?)
+        Ok(home::locate(|name| std::env::var_os(name))?)
     }
 
     /// `--project`, else `$CONTEXT_PROJECT`, else `default`.

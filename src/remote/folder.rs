@@ -27,7 +27,7 @@ use std::time::Duration;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 
-use super::objects::{Created, ObjectStore};
+use super::transport::{Created, Transport};
 use super::{RemoteError, Result, names};
 use crate::ids::PeerId;
 
@@ -82,7 +82,7 @@ pub struct RealIo;
 
 impl FolderIo for RealIo {}
 
-/// A folder as an [`ObjectStore`]: a key `PEER/NAME` is the file `NAME` in the folder `PEER`.
+/// A folder as an [`Transport`]: a key `PEER/NAME` is the file `NAME` in the folder `PEER`.
 #[derive(Debug, Clone)]
 pub struct Folder {
     root: PathBuf,
@@ -465,7 +465,7 @@ fn file_type(kind: fs::FileType) -> FileType {
     }
 }
 
-impl ObjectStore for Folder {
+impl Transport for Folder {
     fn location(&self) -> String {
         self.root.display().to_string()
     }

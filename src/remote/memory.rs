@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::objects::{Created, ObjectStore};
+use super::transport::{Created, Transport};
 use super::{RemoteError, Result};
 
 #[derive(Debug, Clone)]
@@ -39,7 +39,7 @@ impl Memory {
     }
 }
 
-impl ObjectStore for Memory {
+impl Transport for Memory {
     fn location(&self) -> String {
         self.location.clone()
     }

@@ -2,7 +2,7 @@
 //! Dropbox folder, an NFS mount, a USB stick), or any other place that holds objects; no
 //! server of ours runs anywhere.
 //!
-//! Two layers. [`ObjectStore`] is the narrow trait a transport implements (get, the tail of an
+//! Two layers. [`Transport`] is the narrow trait a transport implements (get, the tail of an
 //! object, create-if-absent, put, list under a prefix after a name, delete): [`Folder`] is the
 //! shared folder, [`Memory`] keeps everything in memory for the property tests that run
 //! thousands of cases. [`Remote`] is what sync needs of a remote, built once over any object
@@ -16,10 +16,10 @@ mod folder;
 mod location;
 mod memory;
 pub mod names;
-mod objects;
 pub mod retry;
 mod s3;
 mod ssh;
+mod transport;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -39,9 +39,9 @@ pub use folder::{Folder, FolderIo, RealIo};
 pub use location::{KNOWN_FORMS, Location, LocationError, redact, redact_in};
 pub use memory::Memory;
 pub use names::{CsetName, FileName, Found, SnapshotName};
-pub use objects::{Created, ObjectStore};
 pub use s3::S3;
 pub use ssh::{Ssh, SshTarget};
+pub use transport::{Created, Transport};
 
 /// A cause from whatever a transport is built on (the file system, an HTTP client, ssh).
 pub type Cause = Box<dyn std::error::Error + Send + Sync>;
@@ -80,7 +80,7 @@ pub enum RemoteError {
     #[error("cannot reach {location}: {reason}")]
     Unreachable { location: String, reason: String },
     #[error("{location}: {reason}")]
-    Sealed { location: String, reason: String },
+    CompleteSnapshot { location: String, reason: String },
     #[error(
         "the remote {location} holds encrypted files ({file}) but no key record \
          (encryption.json): nothing is written to it in plaintext. On a machine that holds its \
@@ -270,7 +270,7 @@ impl Manifest {
     }
 }
 
-/// What sync needs of a place to keep changesets, over any [`ObjectStore`]. Clones share the
+/// What sync needs of a place to keep changesets, over any [`Transport`]. Clones share the
 /// same store.
 ///
 /// An encrypted remote ([`Remote::with_key`]) seals every changeset, snapshot file and manifest
@@ -278,8 +278,10 @@ impl Manifest {
 /// either way; a file that does not open is an error naming it, as damage is.
 #[derive(Debug, Clone)]
 pub struct Remote {
-    objects: Arc<dyn ObjectStore>,
-    key: Option<Arc<SecretKey>>,
+    objects: Arc<dyn Transport>,
+    /// The encryption key of an encrypted remote (a secret, never a document key or an
+    /// object name).
+    secret: Option<Arc<SecretKey>>,
     /// What was found before the first write: whether a remote opened without a key holds
     /// sealed files (see [`Remote::sealed_evidence`]).
     evidence: Arc<std::sync::OnceLock<Option<Evidence>>>,
@@ -289,10 +291,10 @@ pub struct Remote {
 pub(crate) const MAX_OBJECT_BYTES: u64 = MAX_FILE_BYTES + 64;
 
 impl Remote {
-    pub fn new(objects: impl ObjectStore + 'static) -> Remote {
+    pub fn new(objects: impl Transport + 'static) -> Remote {
         Remote {
             objects: Arc::new(objects),
-            key: None,
+            secret: None,
             evidence: Arc::default(),
         }
     }
@@ -342,7 +344,7 @@ impl Remote {
     /// or this remote reached by another spelling of its URL): looked up once per remote, before
     /// its first write.
     fn refuse_plaintext_into_sealed(&self) -> Result<()> {
-        if self.key.is_some() {
+        if self.secret.is_some() {
             if self.evidence.get().is_none() {
                 self.refuse_foreign(&self.objects.list_top()?)?;
                 let _ = self.evidence.set(None);
@@ -369,14 +371,14 @@ impl Remote {
 
     /// The same remote, encrypted under `key`: every file written is sealed, every file read
     /// must open.
-    pub fn with_key(mut self, key: SecretKey) -> Remote {
-        self.key = Some(Arc::new(key));
+    pub fn with_secret(mut self, secret: SecretKey) -> Remote {
+        self.secret = Some(Arc::new(secret));
         self
     }
 
     /// Whether this remote seals what it writes.
     pub fn is_encrypted(&self) -> bool {
-        self.key.is_some()
+        self.secret.is_some()
     }
 
     /// The remote's key record, if it is an encrypted remote. A record that cannot be read
@@ -407,7 +409,7 @@ impl Remote {
 
     /// Opens a sealed file read under `key` (the object's name) as the file it stands for.
     fn open_sealed(&self, name: &dyn FileName, raw: Vec<u8>) -> Result<Vec<u8>> {
-        match encryption::open_file(self.key.as_deref(), name.role(), raw) {
+        match encryption::open_file(self.secret.as_deref(), name.role(), raw) {
             Opened::Plain(plain) => Ok(plain),
             // Opened as a plain remote (no key record), yet sealed: the record is gone, or
             // this is another spelling of an encrypted remote.
@@ -415,7 +417,7 @@ impl Remote {
                 location: self.location(),
                 file: name.rel_path(),
             }),
-            Opened::Refused(reason) => Err(RemoteError::Sealed {
+            Opened::Refused(reason) => Err(RemoteError::CompleteSnapshot {
                 location: self.named(&name.rel_path()),
                 reason,
             }),
@@ -551,7 +553,7 @@ impl Remote {
     /// what tells one published file from another without reading it whole), or `None` for a
     /// file too short to have one.
     pub fn read_trailer(&self, name: &dyn FileName) -> Result<Option<Checksum>> {
-        if self.key.is_some() {
+        if self.secret.is_some() {
             // The trailer of the file inside the seal: only opening it tells.
             let plain = self.read(name)?;
             return Ok(plain
@@ -572,11 +574,11 @@ impl Remote {
         name: &dyn FileName,
         bytes: &'b [u8],
     ) -> Result<std::borrow::Cow<'b, [u8]>> {
-        match &self.key {
+        match &self.secret {
             None => Ok(std::borrow::Cow::Borrowed(bytes)),
             Some(k) => sealed::seal(k, name.role(), bytes)
                 .map(std::borrow::Cow::Owned)
-                .map_err(|e| RemoteError::Sealed {
+                .map_err(|e| RemoteError::CompleteSnapshot {
                     location: self.named(&name.rel_path()),
                     reason: format!("cannot seal it: {e}"),
                 }),
@@ -592,13 +594,13 @@ impl Remote {
         let written = self.sealed(name, bytes)?;
         match self.objects.put_if_absent(&key, &written)? {
             Created::New => Ok(()),
-            // Sealed twice, the same file differs (a fresh nonce): compare what is inside.
+            // CompleteSnapshot twice, the same file differs (a fresh nonce): compare what is inside.
             // Only a read that succeeds and differs means another writer: a read that fails
             // (a store throttling, a connection lost) is an error of the store, retried by the
             // next run.
             Created::Existed => match self.read(name) {
                 Ok(existing) if existing == bytes => Ok(()),
-                Ok(_) | Err(RemoteError::Sealed { .. }) => Err(RemoteError::Exists {
+                Ok(_) | Err(RemoteError::CompleteSnapshot { .. }) => Err(RemoteError::Exists {
                     location: self.named(&key),
                 }),
                 Err(e) => Err(e),
@@ -642,13 +644,13 @@ impl Remote {
             Err(RemoteError::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e),
         };
-        if self.key.is_none() && encryption::is_sealed_manifest(&bytes) {
+        if self.secret.is_none() && encryption::is_sealed_manifest(&bytes) {
             return Err(RemoteError::SealedWithoutRecord {
                 location: self.location(),
                 file: key,
             });
         }
-        Manifest::decode(&bytes, peer, self.key.as_deref())
+        Manifest::decode(&bytes, peer, self.secret.as_deref())
             .map(Some)
             .map_err(bad)
     }
@@ -659,9 +661,9 @@ impl Remote {
         let key = format!("{}/{}", manifest.peer, names::MANIFEST);
         let mut bytes = serde_json::to_vec_pretty(manifest).unwrap_or_default();
         bytes.push(b'\n');
-        if let Some(k) = &self.key {
+        if let Some(k) = &self.secret {
             bytes = encryption::seal_manifest(k, &manifest.peer, &bytes).map_err(|e| {
-                RemoteError::Sealed {
+                RemoteError::CompleteSnapshot {
                     location: self.named(&key),
                     reason: e.to_string(),
                 }

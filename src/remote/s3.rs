@@ -1,7 +1,7 @@
 //! `s3://BUCKET[/PREFIX]`: S3 and every S3-compatible store (MinIO, R2, B2, Garage).
 //!
 //! Requests are signed with SigV4 by `rusty-s3` (sans-IO: it signs, it sends nothing) and sent
-//! by `ureq`, a blocking HTTP client: the [`ObjectStore`] trait is synchronous, so no async
+//! by `ureq`, a blocking HTTP client: the [`Transport`] trait is synchronous, so no async
 //! runtime stands between a command and its requests, and no credential provider runs that
 //! we did not ask for. Configuration comes from the environment as the AWS tools name it
 //! ([`S3Config::from_env`]); the instance metadata service is asked only when
@@ -20,7 +20,7 @@ use rusty_s3::actions::ListObjectsV2;
 use rusty_s3::{Bucket, S3Action, UrlStyle};
 
 use super::aws::{S3Config, display_location};
-use super::objects::{Created, ObjectStore};
+use super::transport::{Created, Transport};
 use super::{Cause, RemoteError, Result};
 
 /// Changesets a pull fetches at once: enough to hide a round trip of tens of milliseconds,
@@ -33,7 +33,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// minute is 1 Mbit/s).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// An S3 bucket (or a prefix in one) as an [`ObjectStore`].
+/// An S3 bucket (or a prefix in one) as an [`Transport`].
 #[derive(Debug, Clone)]
 pub struct S3 {
     config: S3Config,
@@ -330,7 +330,7 @@ fn retriable(e: &ureq::Error) -> bool {
     )
 }
 
-impl ObjectStore for S3 {
+impl Transport for S3 {
     fn location(&self) -> String {
         self.location.clone()
     }

@@ -3,7 +3,7 @@
 //!
 //! One `ssh ... -s sftp` process per command, opened when the remote is and reused for
 //! everything the command does; SFTP is spoken over its stdin and stdout by
-//! `openssh-sftp-client`, on a small tokio runtime behind the synchronous [`ObjectStore`]
+//! `openssh-sftp-client`, on a small tokio runtime behind the synchronous [`Transport`]
 //! (several reads in flight on a pull). `ssh` runs in batch mode, so it never prompts: a host
 //! that is down, a refused key or an unknown host key is an error naming the host and what ssh
 //! said, within `ConnectTimeout`. `CONTEXT_SSH` replaces the `ssh` command, split as a shell
@@ -26,7 +26,7 @@ use openssh_sftp_client::error::SftpErrorKind;
 use openssh_sftp_client::{Error as SftpError, Sftp, SftpOptions};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use super::objects::{Created, ObjectStore};
+use super::transport::{Created, Transport};
 use super::{RemoteError, Result, names};
 use crate::ids::PeerId;
 
@@ -69,7 +69,7 @@ impl SshTarget {
     }
 }
 
-/// A folder over SFTP as an [`ObjectStore`]. Clones share the connection.
+/// A folder over SFTP as an [`Transport`]. Clones share the connection.
 #[derive(Clone)]
 pub struct Ssh(Arc<Inner>);
 
@@ -412,7 +412,7 @@ fn is_not_found(e: &SftpError) -> bool {
     matches!(e, SftpError::SftpError(SftpErrorKind::NoSuchFile, _))
 }
 
-impl ObjectStore for Ssh {
+impl Transport for Ssh {
     fn location(&self) -> String {
         self.0.location.clone()
     }

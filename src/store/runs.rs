@@ -28,7 +28,7 @@ const RUNS_KEPT_AT_MOST: i64 = 100_000;
 
 impl Store {
     /// Logs a run, keeping the newest few hundred.
-    pub fn record_run(&self, run: &Run) -> Result<()> {
+    pub fn log_run(&self, run: &Run) -> Result<()> {
         let remote_id = match &run.remote {
             Some(location) => Some(self.remote_id(location)?),
             None => None,

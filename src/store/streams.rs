@@ -104,7 +104,7 @@ impl Store {
     /// Records that changeset `p.last_seq` of the stream (`remote_id`, `p.generation`) was
     /// published, with what rebuilds it, and that the stream now stands at `p`: one
     /// transaction.
-    pub fn record_published(&self, remote_id: i64, p: &Pushed, how: &Rebuild) -> Result<()> {
+    pub fn remember_published(&self, remote_id: i64, p: &Pushed, how: &Rebuild) -> Result<()> {
         let tx = self.conn.unchecked_transaction()?;
         tx.execute(
             "INSERT OR REPLACE INTO published

@@ -61,7 +61,7 @@ pub fn unlock(remote: Remote, store: &Store, keys: &KeyRing) -> Result<Unlocked,
                     }
                     Ok(Unlocked::Locked(remote))
                 }
-                Some(key) if record.opens(&key) => Ok(Unlocked::Open(remote.with_key(key))),
+                Some(key) if record.opens(&key) => Ok(Unlocked::Open(remote.with_secret(key))),
                 // The key of that id is the one: its check must open. It does not: changed.
                 Some(_) => Err(SyncError::Remote(bad_record(
                     &remote,

@@ -28,7 +28,7 @@ use crate::remote::{CsetName, FileName, Remote, SnapshotName};
 use crate::store::Store;
 
 use super::SyncError;
-use super::snapshot::{self, Sealed, SnapshotReport, StreamId};
+use super::snapshot::{self, CompleteSnapshot, SnapshotReport, StreamId};
 
 /// A temporary file this old was left by a killed write (a write takes seconds).
 pub const STALE_TEMPORARY: Duration = Duration::from_secs(3600);
@@ -118,10 +118,10 @@ pub struct PruneInputs {
     /// cover).
     pub mine: HashMap<StreamId, u64>,
     /// Complete snapshots whose parts all pass their checksum, newest first.
-    pub sealed: Vec<Sealed>,
+    pub sealed: Vec<CompleteSnapshot>,
     /// Complete snapshots with a damaged part: not relied on, removed once a sound one
     /// stands for them.
-    pub unsound: Vec<Sealed>,
+    pub unsound: Vec<CompleteSnapshot>,
     /// Parts of snapshots without a seal, by (peer, snapshot id).
     pub unsealed: Vec<((PeerId, u64), Vec<SnapshotName>)>,
     pub now_ms: i64,
@@ -406,9 +406,12 @@ fn sound_snapshots(
     remote: &Remote,
     listing: &crate::remote::Listing,
     report: &mut PruneReport,
-) -> (Vec<snapshot::Sealed>, Vec<snapshot::Sealed>) {
+) -> (
+    Vec<snapshot::CompleteSnapshot>,
+    Vec<snapshot::CompleteSnapshot>,
+) {
     // The snapshots that can stand for removed changesets.
-    let (mut sealed, damaged) = snapshot::sealed_snapshots(remote, listing);
+    let (mut sealed, damaged) = snapshot::complete_snapshots(remote, listing);
     for d in damaged {
         report.problems.push(format!("{}: {}", d.file, d.reason));
     }
@@ -451,14 +454,19 @@ mod tests {
     }
 
     /// A sealed snapshot of `by`, begun at `began_ms`, covering `covers` (stream, up to).
-    fn sealed(by: PeerId, began_ms: i64, parts: u64, covers: &[(StreamId, u64)]) -> Sealed {
+    fn sealed(
+        by: PeerId,
+        began_ms: i64,
+        parts: u64,
+        covers: &[(StreamId, u64)],
+    ) -> CompleteSnapshot {
         let id = (began_ms as u64) << 16;
         let seal = SnapshotName {
             peer: by,
             id,
             part: None,
         };
-        Sealed {
+        CompleteSnapshot {
             seal,
             parts: (1..=parts)
                 .map(|p| SnapshotName {

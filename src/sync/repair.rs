@@ -99,7 +99,7 @@ pub fn repair(store: &Store, remote: &Remote, dry_run: bool) -> Result<RepairRep
             },
             Err(RemoteError::NotFound { .. }) => "missing",
             // A sealed file that does not open, or one too large to be ours: damaged.
-            Err(RemoteError::Sealed { .. } | RemoteError::TooLarge { .. }) => "damaged",
+            Err(RemoteError::CompleteSnapshot { .. } | RemoteError::TooLarge { .. }) => "damaged",
             Err(e) => return Err(e.into()),
         };
         let mut item = Repair {

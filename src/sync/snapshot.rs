@@ -96,7 +96,10 @@ pub fn snapshot(store: &Store, remote: &Remote) -> Result<SnapshotReport, SyncEr
 }
 
 /// Writes a snapshot; returns what it wrote, and the snapshot as a reader finds it.
-pub(crate) fn write(store: &Store, remote: &Remote) -> Result<(SnapshotReport, Sealed), SyncError> {
+pub(crate) fn write(
+    store: &Store,
+    remote: &Remote,
+) -> Result<(SnapshotReport, CompleteSnapshot), SyncError> {
     let location = remote.location();
     let remote_id = store.remote_id(&location)?;
     let me = store.peer().clone();
@@ -190,7 +193,7 @@ pub(crate) fn write(store: &Store, remote: &Remote) -> Result<(SnapshotReport, S
     report.bytes += bytes.len() as u64;
     report.parts = part;
     report.seal = seal_name.rel_path();
-    let sealed = Sealed {
+    let sealed = CompleteSnapshot {
         seal: seal_name,
         parts,
         header: cs.header,
@@ -200,13 +203,13 @@ pub(crate) fn write(store: &Store, remote: &Remote) -> Result<(SnapshotReport, S
 
 /// A complete snapshot in a remote: its seal read, its parts listed.
 #[derive(Debug, Clone)]
-pub struct Sealed {
+pub struct CompleteSnapshot {
     pub seal: SnapshotName,
     pub parts: Vec<SnapshotName>,
     pub header: Header,
 }
 
-impl Sealed {
+impl CompleteSnapshot {
     /// How far it covers `stream` (0: not at all).
     pub fn covers(&self, stream: StreamId) -> Option<&Cover> {
         self.header
@@ -216,7 +219,7 @@ impl Sealed {
     }
 
     /// Whether `self` covers at least as much as `other` of every stream `other` covers.
-    pub fn dominates(&self, other: &Sealed) -> bool {
+    pub fn dominates(&self, other: &CompleteSnapshot) -> bool {
         other.header.covers.iter().all(|c| {
             self.covers((c.peer, c.generation))
                 .is_some_and(|mine| mine.seq >= c.seq)
@@ -255,7 +258,10 @@ pub struct BadSnapshot {
 /// Every complete snapshot of `listing`, newest first, with the seals that could not be read
 /// or whose parts are not all there. Parts without a seal (an interrupted snapshot, or one
 /// being written) are neither.
-pub fn sealed_snapshots(remote: &Remote, listing: &Listing) -> (Vec<Sealed>, Vec<BadSnapshot>) {
+pub fn complete_snapshots(
+    remote: &Remote,
+    listing: &Listing,
+) -> (Vec<CompleteSnapshot>, Vec<BadSnapshot>) {
     let mut good = Vec::new();
     let mut bad = Vec::new();
     for ((peer, id), (parts, sealed)) in listing.snapshot_files() {
@@ -311,7 +317,7 @@ pub fn sealed_snapshots(remote: &Remote, listing: &Listing) -> (Vec<Sealed>, Vec
             bad.push(failed);
             continue;
         }
-        good.push(Sealed {
+        good.push(CompleteSnapshot {
             seal,
             parts,
             header,

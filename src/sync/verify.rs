@@ -92,7 +92,7 @@ pub fn verify(remote: &Remote) -> Result<VerifyReport, SyncError> {
     let mut peers: BTreeMap<String, PeerReport> = BTreeMap::new();
     name_skipped(&listing, &mut report, &mut peers);
     let peer_of = |path: &str| path.split_once('/').map(|(d, _)| d.to_string());
-    let (sealed, damaged) = super::snapshot::sealed_snapshots(remote, &listing);
+    let (sealed, damaged) = super::snapshot::complete_snapshots(remote, &listing);
     for d in damaged {
         peer_report(&mut peers, peer_of(&d.file).unwrap_or_default())
             .problems
@@ -153,7 +153,7 @@ fn name_skipped(
 /// part its name says, and the chain from part to part to the seal.
 fn check_snapshot(
     remote: &Remote,
-    snap: &super::snapshot::Sealed,
+    snap: &super::snapshot::CompleteSnapshot,
     peers: &mut BTreeMap<String, PeerReport>,
 ) -> SnapshotCheck {
     let mut check = SnapshotCheck {
@@ -204,7 +204,7 @@ fn check_stream(
     remote: &Remote,
     (peer, generation): (crate::ids::PeerId, u64),
     names: &[crate::remote::CsetName],
-    sealed: &[super::snapshot::Sealed],
+    sealed: &[super::snapshot::CompleteSnapshot],
     peers: &mut BTreeMap<String, PeerReport>,
 ) -> StreamReport {
     let entry = peer_report(peers, peer.to_string());
@@ -271,7 +271,7 @@ fn check_stream(
 fn check_manifests(
     remote: &Remote,
     listing: &crate::remote::Listing,
-    sealed: &[super::snapshot::Sealed],
+    sealed: &[super::snapshot::CompleteSnapshot],
     peers: &mut BTreeMap<String, PeerReport>,
 ) -> Result<(), SyncError> {
     let nobody = crate::ids::PeerId::from_bytes([0; 16]);

@@ -33,7 +33,7 @@ struct Json {
     file: String,
     format: String,
     size: usize,
-    /// Sealed for an encrypted remote: the id of its key, and whether this home opened it.
+    /// CompleteSnapshot for an encrypted remote: the id of its key, and whether this home opened it.
     encrypted: Option<Encrypted>,
     checksum: ChecksumJson,
     header: Option<HeaderJson>,

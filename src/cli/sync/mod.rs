@@ -2,7 +2,6 @@
 //! the library and prints its report. What they share lives here: the flags every remote
 //! command takes, the lock-store-remote-span-log [`Session`], and the warnings printer.
 
-mod default_remote;
 mod init;
 mod inspect;
 mod key;
@@ -10,6 +9,7 @@ mod log;
 mod prune;
 mod pull;
 mod push;
+mod remotes;
 mod repair;
 mod run;
 mod schedule;
@@ -48,7 +48,7 @@ pub struct SyncArgs {
 enum SyncCommand {
     /// Set the default remote (a folder every machine sees, an s3:// bucket, an ssh:// folder);
     /// without one, print it; with --unset, forget it.
-    Remote(default_remote::SetRemote),
+    Remote(remotes::SetRemote),
     /// Write this peer's changes since its last push to the remote.
     Push(push::Push),
     /// Apply, in one transaction, every changeset of the remote not yet applied here.
@@ -260,7 +260,7 @@ impl Session {
             // A secret a URL carried into an error message is never kept.
             summary: context::remote::redact_in(&summary.to_string()),
         };
-        if let Err(e) = self.store.record_run(&run) {
+        if let Err(e) = self.store.log_run(&run) {
             tracing::warn!("could not log the run: {e}");
         }
     }

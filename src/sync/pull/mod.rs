@@ -194,7 +194,7 @@ pub fn pull(
     let applied: HashMap<StreamId, Applied> = store.applied(remote_id)?.into_iter().collect();
     let listing = remote.list_after(&listed_from(&applied, (me.id, me.generation as u64)))?;
     let mut plan = plan_reads(&listing, &applied, (me.id, me.generation as u64), || {
-        snapshot::sealed_snapshots(remote, &listing)
+        snapshot::complete_snapshots(remote, &listing)
     });
     let manifests = super::read_manifests(remote, listing.manifests.iter().copied(), me.id)?;
     plan.add_manifests(&manifests, &applied, (me.id, me.generation as u64));

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::ids::PeerId;
 use crate::remote::{CsetName, FileName, Found, Listing, SnapshotName};
 use crate::store::{Applied, RowRef};
-use crate::sync::snapshot::{BadSnapshot, Sealed, StreamId};
+use crate::sync::snapshot::{BadSnapshot, CompleteSnapshot, StreamId};
 
 use super::{Action, BadFile, SkippedFile};
 use crate::sync::Manifests;
@@ -48,7 +48,7 @@ pub struct ReadPlan {
     /// Seals whose parts are not all there yet (in transit, or lost: the apply judges).
     pub incomplete: Vec<BadFile>,
     /// The snapshots to apply, in order.
-    pub snapshots: Vec<Sealed>,
+    pub snapshots: Vec<CompleteSnapshot>,
     pub streams: Vec<StreamRead>,
     /// How far each stream must reach, as its peer's manifest says it published (only the
     /// streams this home has not applied that far): a changeset short of it that the listing
@@ -120,7 +120,7 @@ pub fn plan_reads(
     listing: &Listing,
     applied: &HashMap<StreamId, Applied>,
     mine: StreamId,
-    sealed: impl FnOnce() -> (Vec<Sealed>, Vec<BadSnapshot>),
+    sealed: impl FnOnce() -> (Vec<CompleteSnapshot>, Vec<BadSnapshot>),
 ) -> ReadPlan {
     let mut plan = ReadPlan::default();
     for s in &listing.skipped {
@@ -170,7 +170,7 @@ pub fn plan_reads(
             }
         }
         for &(stream, need) in &gaps {
-            let reaches = |s: &Sealed| s.covers(stream).is_some_and(|c| c.seq >= need);
+            let reaches = |s: &CompleteSnapshot| s.covers(stream).is_some_and(|c| c.seq >= need);
             if plan.snapshots.iter().any(reaches) {
                 continue;
             }
@@ -296,7 +296,7 @@ mod tests {
         }
     }
 
-    fn no_snapshots_asked() -> (Vec<Sealed>, Vec<BadSnapshot>) {
+    fn no_snapshots_asked() -> (Vec<CompleteSnapshot>, Vec<BadSnapshot>) {
         panic!("no stream lost its beginning: the snapshots must not be read")
     }
 
@@ -430,7 +430,7 @@ mod tests {
             id: 7,
             part: None,
         };
-        let snapshot = Sealed {
+        let snapshot = CompleteSnapshot {
             seal,
             parts: vec![SnapshotName {
                 part: Some(1),

@@ -281,7 +281,7 @@ fn adopt(
             last_checksum: Some(checksum),
             high_water,
         };
-        store.record_published(remote_id, state, &rebuild)?;
+        store.remember_published(remote_id, state, &rebuild)?;
         report.adopted.push(name.to_string());
     }
     Ok(None)

@@ -317,7 +317,7 @@ fn publish_chunk(
         last_checksum: Some(checksum),
         high_water: covers,
     };
-    store.record_published(remote_id, state, &rebuild)?;
+    store.remember_published(remote_id, state, &rebuild)?;
     tracing::info!(changeset = %name, entries = count, bytes = bytes.len(), "published");
     report.changesets += 1;
     report.published.push(PublishedFile {

@@ -1,5 +1,6 @@
 //! The narrow trait every transport implements: a flat namespace of objects named by
-//! `/`-separated keys relative to the remote's root, with the few operations sync needs.
+//! `/`-separated names relative to the remote's root (what S3 calls keys; here "key" is only
+//! ever a document's), with the few operations sync needs.
 //!
 //! Everything a remote means to sync (which names are changesets, how a publish that meets an
 //! existing object is judged, where manifests live) is built once over this trait in
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 use super::Result;
 
-/// What [`ObjectStore::put_if_absent`] found.
+/// What [`Transport::put_if_absent`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Created {
     /// The object was created with the given bytes.
@@ -24,17 +25,17 @@ pub enum Created {
 ///
 /// Every method names its failures with [`super::RemoteError`], whose messages name the
 /// remote's location and the object.
-pub trait ObjectStore: Send + Sync + fmt::Debug {
-    /// Where it is, in the form a user writes it (also the key under which a home remembers
+pub trait Transport: Send + Sync + fmt::Debug {
+    /// Where it is, in the form a user writes it (also the name under which a home remembers
     /// what it applied from this remote: the same remote must always give the same string).
     fn location(&self) -> String;
 
-    /// Every key under `prefix` (`""` for all), sorted, only those after `after` when given.
-    /// Keys are relative to the root; a folder lists its files at most one folder deep.
+    /// Every object name under `prefix` (`""` for all), sorted, only those after `after` when given.
+    /// Names are relative to the root; a folder lists its files at most one folder deep.
     fn list(&self, prefix: &str, after: Option<&str>) -> Result<Vec<String>>;
 
     /// The top level: its objects (`name`) and its folders (`name/`), sorted. A store of
-    /// flat keys gives the first segment of each key once.
+    /// flat names gives the first segment of each name once.
     fn list_top(&self) -> Result<Vec<String>> {
         let mut top: Vec<String> = self
             .list("", None)?
@@ -59,20 +60,20 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
     /// than `max` bytes, [`super::RemoteError::NotFound`] when there is none, and
     /// [`super::RemoteError::NotAFile`] when it is a link, a FIFO or anything but a file
     /// (never followed, never waited on).
-    fn get(&self, key: &str, max: u64) -> Result<Vec<u8>>;
+    fn get(&self, name: &str, max: u64) -> Result<Vec<u8>>;
 
     /// The last `len` bytes of an object, or `None` for one shorter than that.
-    fn get_tail(&self, key: &str, len: u64) -> Result<Option<Vec<u8>>>;
+    fn get_tail(&self, name: &str, len: u64) -> Result<Option<Vec<u8>>>;
 
     /// Creates the object only if no object of that name exists, atomically: it appears whole
     /// or not at all, and never replaces another object.
-    fn put_if_absent(&self, key: &str, bytes: &[u8]) -> Result<Created>;
+    fn put_if_absent(&self, name: &str, bytes: &[u8]) -> Result<Created>;
 
     /// Creates or replaces the object atomically (it appears whole or not at all).
-    fn put(&self, key: &str, bytes: &[u8]) -> Result<()>;
+    fn put(&self, name: &str, bytes: &[u8]) -> Result<()>;
 
     /// Deletes the object; one already gone is no error.
-    fn delete(&self, key: &str) -> Result<()>;
+    fn delete(&self, name: &str) -> Result<()>;
 
     /// How many reads a pull keeps in flight: one ahead for a local folder, more where each
     /// read is a round trip.
@@ -87,7 +88,7 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
     }
 
     /// Deletes what this tool's interrupted writes left behind (temporary objects) last
-    /// modified at least `older_than` ago; with `dry_run`, only lists them. Returns their keys.
+    /// modified at least `older_than` ago; with `dry_run`, only lists them. Returns their names.
     /// A transport whose writes leave nothing behind has nothing to sweep.
     fn sweep_temporary(&self, older_than: Duration, dry_run: bool) -> Result<Vec<String>> {
         let _ = (older_than, dry_run);
