@@ -169,24 +169,6 @@ pub fn count(per_project: &mut PerProject, project: &str, kind: crate::record::K
     }
 }
 
-/// "3 versions, 1 tombstone in default; 2 versions in work".
-pub fn describe_counts(per_project: &PerProject) -> String {
-    per_project
-        .iter()
-        .map(|(project, c)| {
-            let mut parts = Vec::new();
-            if c.versions > 0 {
-                parts.push(plural(c.versions, "version"));
-            }
-            if c.tombstones > 0 {
-                parts.push(plural(c.tombstones, "tombstone"));
-            }
-            format!("{} in {project}", parts.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
 pub fn plural(n: u64, word: &str) -> String {
     if n == 1 {
         format!("1 {word}")

@@ -5,10 +5,11 @@ use std::io::Write;
 use clap::Args;
 use serde::Serialize;
 
+use super::describe_counts;
 use context::clock::rfc3339;
 use context::outcome::Outcome;
 use context::store::Run;
-use context::sync::{self, describe_counts};
+use context::sync;
 
 use super::print_json_pretty;
 use crate::cli::{CliError, Env};

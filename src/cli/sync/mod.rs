@@ -265,3 +265,21 @@ impl Session {
         }
     }
 }
+
+/// "3 versions, 1 tombstone in default; 2 versions in work".
+pub(crate) fn describe_counts(per_project: &context::sync::PerProject) -> String {
+    per_project
+        .iter()
+        .map(|(project, c)| {
+            let mut parts = Vec::new();
+            if c.versions > 0 {
+                parts.push(context::sync::plural(c.versions, "version"));
+            }
+            if c.tombstones > 0 {
+                parts.push(context::sync::plural(c.tombstones, "tombstone"));
+            }
+            format!("{} in {project}", parts.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}

@@ -4,8 +4,9 @@ use std::io::Write;
 
 use clap::Args;
 
+use super::describe_counts;
 use context::outcome::Outcome;
-use context::sync::{self, PullOptions, PullReport, describe_counts, plural};
+use context::sync::{self, PullOptions, PullReport, plural};
 
 use super::{RemoteFlag, Session, WaitFlag, print_json, print_warnings};
 use crate::cli::{CliError, Env};

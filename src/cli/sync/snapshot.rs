@@ -4,8 +4,9 @@ use std::io::Write;
 
 use clap::Args;
 
+use super::describe_counts;
 use context::outcome::Outcome;
-use context::sync::{self, SnapshotReport, describe_counts, plural};
+use context::sync::{self, SnapshotReport, plural};
 
 use super::{RemoteFlag, Session, WaitFlag, print_json};
 use crate::cli::{CliError, Env};
