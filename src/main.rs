@@ -49,6 +49,7 @@ pub fn exit_status(outcome: Outcome) -> u8 {
         Outcome::Diverged => 3,
         Outcome::Busy => 4,
         Outcome::BadData => 5,
+        Outcome::Unhealthy => 6,
         // 128 + SIGINT, as a shell reports a process Ctrl-C stopped.
         Outcome::Interrupted => 130,
     }

@@ -22,6 +22,8 @@ pub enum Outcome {
     BadData,
     /// The user stopped it (Ctrl-C); what was not committed was undone.
     Interrupted,
+    /// `sync status --check`: sync is stale, failing or waiting for a person.
+    Unhealthy,
 }
 
 impl Outcome {
@@ -35,6 +37,7 @@ impl Outcome {
             Outcome::Busy => "busy",
             Outcome::BadData => "bad-data",
             Outcome::Interrupted => "interrupted",
+            Outcome::Unhealthy => "unhealthy",
         }
     }
 

@@ -67,6 +67,10 @@ fn outputs() -> BTreeMap<&'static str, Value> {
         "context sync status --json",
         a.sync("status", &folder, &["--json"]).code(0).json(),
     );
+    out.insert(
+        "context sync status --check --json",
+        a.sync("status", &folder, &["--check", "--json"]).json(),
+    );
     b.sync("pull", &folder, &[]).code(0);
     a.sync("pull", &folder, &[]).code(0);
     // No snapshot yet: prune writes one first.

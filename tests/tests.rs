@@ -15,6 +15,7 @@ mod divergence;
 mod encryption;
 mod faults;
 mod golden;
+mod health;
 mod hostile;
 mod housekeeping;
 mod json_docs;

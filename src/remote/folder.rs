@@ -395,7 +395,7 @@ impl Folder {
 }
 
 /// A path made absolute and canonical, so the same folder is one remote however it is named.
-fn normalise(path: &Path) -> PathBuf {
+pub(super) fn normalise(path: &Path) -> PathBuf {
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     fs::canonicalize(&absolute).unwrap_or(absolute)
 }

@@ -86,6 +86,18 @@ impl std::str::FromStr for Location {
     }
 }
 
+impl Location {
+    /// The string the remote will call itself once opened ([`super::Remote::location`]: a
+    /// folder's canonical path), found without reaching it: what the run log and the home's
+    /// records of this remote are keyed by.
+    pub fn canonical(&self) -> String {
+        match self {
+            Location::Folder(path) => super::folder::normalise(path).display().to_string(),
+            other => other.to_string(),
+        }
+    }
+}
+
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -269,6 +269,15 @@ impl Store {
             .optional()?)
     }
 
+    /// Every setting whose name begins with `prefix`, by name.
+    pub fn settings_with_prefix(&self, prefix: &str) -> Result<Vec<(String, String)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT name, value FROM settings WHERE substr(name, 1, length(?1)) = ?1 ORDER BY name",
+        )?;
+        let rows = stmt.query_map([prefix], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
     /// Forgets a setting; returns the value it had.
     pub fn unset_setting(&self, name: &str) -> Result<Option<String>> {
         let old = self.setting(name)?;

@@ -14,6 +14,7 @@
 
 pub(crate) mod deltas;
 pub mod encryption;
+pub mod health;
 mod lock;
 mod prefetch;
 pub mod prune;
@@ -34,6 +35,7 @@ use crate::record::Checksum;
 use crate::remote::{Ack, CsetName, FileName, Manifest, Remote, RemoteError, SnapshotName};
 use crate::store::{Store, StoreError};
 
+pub use health::{Health, health};
 pub use lock::{LOCK_FILE, SyncLock};
 pub use prune::{PeerStatus, PruneOptions, PruneReport, prune};
 pub use pull::{PullOptions, PullReport, pull};

@@ -49,6 +49,10 @@ pub struct Status {
     pub conflicts_resolved: Vec<KeyPlan>,
     /// Keys with an unsettled conflict, whatever remote brought it (`context conflicts`).
     pub conflicts: u64,
+    /// When a pull and a push last both succeeded with this remote (RFC 3339), if ever.
+    pub last_good_sync_at: Option<String>,
+    /// The error of the last run, if the last pull or push failed.
+    pub last_error: Option<String>,
     /// What is wrong in the remote as far as status looks (a peer's manifest that fails its
     /// check): bad data, exit 5.
     pub problems: Vec<String>,
@@ -130,6 +134,7 @@ pub fn status(store: &Store, remote: &Remote) -> Result<Status, SyncError> {
         exit_status: r.exit_status,
         scenario_id: r.scenario_id.clone(),
     };
+    let health = super::health(store, &location, super::health::DEFAULT_MAX_AGE_MS)?;
     let last_push = last("push")?;
     let last_pull = last("pull")?;
     // The most recent forced pull that replaced local versions, however many pulls came since.
@@ -156,6 +161,8 @@ pub fn status(store: &Store, remote: &Remote) -> Result<Status, SyncError> {
         peers,
         conflicts_resolved,
         conflicts: store.count_conflicted_keys()?,
+        last_good_sync_at: health.last_good_sync_at,
+        last_error: health.last_error,
         problems,
         in_transit: store
             .in_transit(remote_id)?

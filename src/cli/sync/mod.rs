@@ -118,6 +118,20 @@ impl RemoteFlag {
         }
     }
 
+    /// The remote's name as the run log keeps it, found without reaching the remote.
+    fn canonical(&self, store: &Store) -> Result<String, CliError> {
+        let location = match &self.remote {
+            Some(l) => l.clone(),
+            None => {
+                let stored = store
+                    .setting(DEFAULT_REMOTE_SETTING)?
+                    .ok_or(SyncError::NoRemote)?;
+                Location::parse(&stored).map_err(|e| CliError::StoredRemote(stored, e))?
+            }
+        };
+        Ok(location.canonical())
+    }
+
     /// The remote, not yet unlocked: what `init` and `key` start from.
     fn open_plain(&self, store: &Store) -> Result<Remote, CliError> {
         let location = match &self.remote {
@@ -217,7 +231,7 @@ impl Session {
         let remote = flag.open(&self.store, &self.keys);
         let location = match &remote {
             Ok(r) => Some(r.location()),
-            Err(_) => flag.remote.as_ref().map(|l| l.to_string()),
+            Err(_) => flag.canonical(&self.store).ok(),
         };
         if let Some(l) = &location {
             span.record("remote", l.as_str());

@@ -12,7 +12,7 @@ use crate::cli::{CliError, Env};
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  context sync status\n  context sync status --remote s3://my-bucket/context --json"
+    after_help = "Examples:\n  context sync status\n  context sync status --remote s3://my-bucket/context --json\n  context sync status --check || notify-send \"context sync is not working\"\n  context sync status --check --max-age 2h"
 )]
 pub struct Status {
     #[command(flatten)]
@@ -20,10 +20,22 @@ pub struct Status {
     /// Print the status as JSON.
     #[arg(long)]
     json: bool,
+    /// Only say whether sync works, from what this home recorded (no request to the remote):
+    /// exit 0 when healthy (printing nothing), 6 with one line saying why when no sync
+    /// completed within --max-age (or ever), the last run failed, a conflict waits for a
+    /// person, or another peer has not been seen for 14 days.
+    #[arg(long)]
+    check: bool,
+    /// With --check: how old the last completed sync may be (default 1h).
+    #[arg(long, value_name = "DURATION", value_parser = context::duration::parse, requires = "check")]
+    max_age: Option<std::time::Duration>,
 }
 
 impl Status {
     pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
+        if self.check {
+            return self.check(env, out);
+        }
         let store = env.open_store_to_read()?;
         let remote = self.remote.open(&store, &env.keys()?)?;
         let s = sync::status(&store, &remote)?;
@@ -54,6 +66,22 @@ impl Status {
         };
         writeln!(out, "pushed   {}", last(&s.last_push_run))?;
         writeln!(out, "pulled   {}", last(&s.last_pull_run))?;
+        writeln!(
+            out,
+            "synced   {}",
+            s.last_good_sync_at.as_deref().map_or(
+                "never (no pull and push have both succeeded)".to_string(),
+                |t| {
+                    format!(
+                        "{} (the last pull and push that both succeeded)",
+                        context::clock::local_of(t)
+                    )
+                }
+            )
+        )?;
+        if let Some(e) = &s.last_error {
+            writeln!(out, "error    {e}")?;
+        }
         for p in &s.peers {
             // This peer's pushes are the `pushed` line above (the run log): one source, so the
             // two never disagree; another peer's come from its manifest.
@@ -122,5 +150,27 @@ impl Status {
             )?;
         }
         Ok(s.outcome())
+    }
+}
+
+impl Status {
+    /// `--check`: the health of this home's sync with the remote, from its own records.
+    fn check(&self, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
+        let store = env.open_store_to_read()?;
+        let location = self.remote.canonical(&store)?;
+        let max_age = self.max_age.map_or(sync::health::DEFAULT_MAX_AGE_MS, |d| {
+            i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+        });
+        let health = sync::health(&store, &location, max_age)?;
+        if self.json {
+            print_json_pretty(out, &health)?;
+        } else if !health.healthy {
+            writeln!(out, "unhealthy: {}", health.reason)?;
+        }
+        Ok(if health.healthy {
+            Outcome::Ok
+        } else {
+            Outcome::Unhealthy
+        })
     }
 }

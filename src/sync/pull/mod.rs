@@ -198,6 +198,9 @@ pub fn pull(
     });
     let manifests = super::read_manifests(remote, listing.manifests.iter().copied(), me.id)?;
     plan.add_manifests(&manifests, &applied, (me.id, me.generation as u64));
+    if !opts.dry_run {
+        super::health::note_peers_seen(store, &manifests.good)?;
+    }
     // A new peer's first pull writes its rows straight into the database file, with a
     // rollback journal (tiny for an empty database) in place of a WAL as large as the
     // database; back to WAL after it, whatever happened.
