@@ -8,6 +8,9 @@ trap 'rm -rf "$work"' EXIT
 shared="$work/shared-folder"
 mkdir -p "$shared"
 unset CONTEXT_PROJECT XDG_DATA_HOME CONTEXT_NOW CONTEXT_HOST
+# The demo shows each step by hand; in daily use a write syncs itself in the background (the
+# last section shows it).
+export CONTEXT_AUTO_SYNC=0
 
 # Each machine is a home; the shared folder stands for a Syncthing or Dropbox folder.
 on() {
@@ -95,6 +98,18 @@ echo; echo "# a new machine joins after the prune: it starts from the snapshot"
 on server sync pull --remote "$shared"
 on server history research/background-sync
 on server sync verify --remote "$shared"
+
+echo; echo "# sync after writes: a put on the laptop is pushed with no sync typed there"
+printf "\n[laptop]$ echo 'Written on the laptop, pushed by itself.' | context put notes/auto\n"
+echo 'Written on the laptop, pushed by itself.' \
+    | CONTEXT_AUTO_SYNC=1 CONTEXT_HOME="$work/laptop" CONTEXT_HOST=laptop "$bin" put notes/auto
+for _ in $(seq 1 50); do  # (the background sync takes a moment)
+    CONTEXT_HOME="$work/laptop" "$bin" sync status --json 2>/dev/null | grep -q '"ahead": 0' && break
+    sleep 0.2
+done
+on desktop sync pull
+on desktop get notes/auto
+on laptop sync status --check && echo "(healthy: --check said nothing and exited 0)"
 
 echo; echo "# where each stands"
 on laptop sync status

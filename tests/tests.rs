@@ -3,6 +3,7 @@
 
 mod util;
 
+mod autosync;
 mod bad_data;
 mod build;
 mod cli_store;

@@ -165,6 +165,7 @@ impl Resolve {
         match resolve::resolve(&mut store, &project, &self.key, &how) {
             Ok(r) => {
                 writeln!(out, "{}", r.version.id)?;
+                env.sync_after_write(&store);
                 let what = match &how {
                     How::Merge => "merged the two sides".to_string(),
                     How::Keep(Keep::Mine) => "kept mine".to_string(),

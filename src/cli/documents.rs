@@ -44,6 +44,7 @@ impl Put {
         let mut store = env.open_store()?;
         let version = store.put(&env.project(self.project.project), &self.key, &body, ttl)?;
         writeln!(out, "{}", version.id)?;
+        env.sync_after_write(&store);
         Ok(())
     }
 }
@@ -157,6 +158,7 @@ impl Edit {
         }
         let version = store.put(&project, &self.key, &after, None)?;
         writeln!(out, "{}", version.id)?;
+        env.sync_after_write(&store);
         Ok(())
     }
 }
@@ -202,6 +204,7 @@ impl Rm {
         let mut store = env.open_store()?;
         let tombstone = store.rm(&env.project(self.project.project), &self.key)?;
         writeln!(out, "{}", tombstone.id)?;
+        env.sync_after_write(&store);
         Ok(())
     }
 }
@@ -453,6 +456,7 @@ impl Restore {
         let version =
             store.restore(&env.project(self.project.project), &self.key, &self.version)?;
         writeln!(out, "{}", version.id)?;
+        env.sync_after_write(&store);
         Ok(())
     }
 }

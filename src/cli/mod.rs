@@ -2,6 +2,7 @@
 //! the formatting of results. No domain logic lives here; errors are returned to `main`, the
 //! only place that prints them and turns them into exit statuses.
 
+mod autosync;
 mod conflicts;
 mod documents;
 mod progress;
@@ -33,6 +34,7 @@ Environment:
   CONTEXT_NOW           the clock, as an RFC 3339 instant or epoch milliseconds (for tests)
   CONTEXT_SSH           replaces the `ssh` command of ssh:// remotes (split like a shell would)
   CONTEXT_S3_IMDS=1     lets an s3:// remote ask the instance metadata service for credentials
+  CONTEXT_AUTO_SYNC=0   no background sync after this command's write (`sync auto off`: the home)
   CONTEXT_RETRY_BUDGET  how long a failing request to a network store is retried (default 1m)
   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION (AWS_DEFAULT_REGION),
   AWS_ENDPOINT_URL (AWS_ENDPOINT_URL_S3), AWS_ALLOW_HTTP=true
@@ -282,6 +284,13 @@ impl Env {
             .filter(|v| !v.is_empty())
     }
 
+    /// After a command wrote: starts a background sync where the home syncs after writes.
+    fn sync_after_write(&self, store: &Store) {
+        if let Ok(home) = self.home() {
+            autosync::after_write(&home, store);
+        }
+    }
+
     fn home(&self) -> Result<PathBuf, CliError> {
         Ok(home::locate(|name| std::env::var_os(name))?)
     }
@@ -369,6 +378,7 @@ mod tests {
             "CONTEXT_SSH",
             "CONTEXT_S3_IMDS",
             "CONTEXT_RETRY_BUDGET",
+            "CONTEXT_AUTO_SYNC",
             "AWS_ACCESS_KEY_ID",
             "AWS_SECRET_ACCESS_KEY",
             "AWS_SESSION_TOKEN",

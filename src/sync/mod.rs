@@ -36,7 +36,7 @@ use crate::remote::{Ack, CsetName, FileName, Manifest, Remote, RemoteError, Snap
 use crate::store::{Store, StoreError};
 
 pub use health::{Health, health};
-pub use lock::{LOCK_FILE, SyncLock};
+pub use lock::{Holder, LOCK_FILE, SyncLock};
 pub use prune::{PeerStatus, PruneOptions, PruneReport, prune};
 pub use pull::{PullOptions, PullReport, pull};
 pub use push::{PushOptions, PushReport, push};

@@ -189,6 +189,9 @@ pub fn bare_command(args: &[&str]) -> Command {
     ] {
         cmd.env_remove(var);
     }
+    // No background sync after writes unless a test asks for it (tests/autosync.rs): a test
+    // that sets a default remote would otherwise race its own background syncs.
+    cmd.env("CONTEXT_AUTO_SYNC", "0");
     cmd
 }
 

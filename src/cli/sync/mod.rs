@@ -2,6 +2,7 @@
 //! the library and prints its report. What they share lives here: the flags every remote
 //! command takes, the lock-store-remote-span-log [`Session`], and the warnings printer.
 
+mod auto;
 mod init;
 mod inspect;
 mod key;
@@ -73,6 +74,9 @@ enum SyncCommand {
     Init(init::Init),
     /// Carry an encrypted remote's key to another machine: `export` prints it, `import` reads it.
     Key(key::KeyArgs),
+    /// Whether writes sync this home in the background (on by default once it has a remote):
+    /// without an argument, print it; `on` or `off` to set it.
+    Auto(auto::Auto),
 }
 
 impl SyncArgs {
@@ -92,9 +96,14 @@ impl SyncArgs {
             Some(SyncCommand::Inspect(c)) => c.run(env, out),
             Some(SyncCommand::Init(c)) => c.run(env, out),
             Some(SyncCommand::Key(c)) => c.run(env, out),
+            Some(SyncCommand::Auto(c)) => c.run(env, out),
         }
     }
 }
+
+/// Set for `context sync --background` (what a write starts): its runs hold the lock as a
+/// background sync, which a sync started by hand waits for.
+static BACKGROUND: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// `--remote R`: which remote, else the default one.
 #[derive(Debug, Args, Clone)]
@@ -197,7 +206,12 @@ impl Session {
     fn open(env: &Env, command: &'static str, wait: &WaitFlag) -> Result<Session, CliError> {
         super::catch_ctrl_c();
         let home = env.home()?;
-        let lock = SyncLock::acquire(&home, wait.wait).map_err(CliError::from)?;
+        let holder = if BACKGROUND.load(std::sync::atomic::Ordering::Relaxed) {
+            sync::Holder::Background
+        } else {
+            sync::Holder::Foreground
+        };
+        let lock = SyncLock::acquire_as(&home, wait.wait, holder).map_err(CliError::from)?;
         let store = env.open_store()?;
         let scenario_id = env.scenario_id();
         let span = tracing::info_span!(

@@ -32,6 +32,10 @@ pub struct SyncRun {
     /// Print both reports as one JSON object: {"pull": ..., "push": ...}.
     #[arg(long)]
     json: bool,
+    /// What a write starts (sync after writes): quiet, gives way to any sync already running,
+    /// and one that a sync started by hand waits for.
+    #[arg(long, hide = true, conflicts_with_all = ["json", "force", "merge"])]
+    background: bool,
 }
 
 #[derive(Serialize)]
@@ -42,6 +46,35 @@ struct Json<'a> {
 
 impl SyncRun {
     pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
+        let background = self.background;
+        if background {
+            super::BACKGROUND.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        let mut sink = std::io::sink();
+        let out: &mut dyn Write = if background { &mut sink } else { out };
+        if background && !settle(env)? {
+            // Another sync is running: it takes the write when it ends.
+            return Ok(Outcome::Ok);
+        }
+        let outcome = match self.run_once(env, out) {
+            // A background sync that finds another running leaves the write to it.
+            Err(e) if background && e.outcome() == Outcome::Busy => return Ok(Outcome::Ok),
+            other => other?,
+        };
+        // Writes made while it ran: one more sync takes them (only after one that succeeded,
+        // so a remote that is away is not retried in a loop).
+        if outcome.is_ok()
+            && let Ok(store) = env.open_store()
+            && crate::cli::autosync::enabled(&store)
+            && unpushed(&store, &self.remote).unwrap_or(false)
+            && let Ok(home) = env.home()
+        {
+            crate::cli::autosync::start(&home);
+        }
+        Ok(outcome)
+    }
+
+    fn run_once(&self, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
         let pull = pull::Pull {
             remote: self.remote.clone(),
             force: self.force,
@@ -56,9 +89,9 @@ impl SyncRun {
             pull::print(&pulled, false, out)?;
         }
         let push = push::Push {
-            remote: self.remote,
+            remote: self.remote.clone(),
             force: self.force,
-            wait: self.wait,
+            wait: self.wait.clone(),
             json: self.json,
         };
         let pushed = match push.report(env) {
@@ -86,4 +119,43 @@ impl SyncRun {
         }
         Ok(pulled.outcome().then(Outcome::Ok))
     }
+}
+
+/// Whether this home holds rows its last push to the remote did not take.
+fn unpushed(store: &context::store::Store, remote: &RemoteFlag) -> Result<bool, CliError> {
+    let location = remote.canonical(store)?;
+    let Some(remote_id) = store.known_remote_id(&location)? else {
+        return Ok(false);
+    };
+    let generation = store.peer().generation as u64;
+    let mark = store.high_water(remote_id, generation)?;
+    Ok(store.count_unpushed(mark, remote_id)? > 0)
+}
+
+/// How long a burst of writes must pause before a background sync runs...
+const QUIET: std::time::Duration = std::time::Duration::from_millis(300);
+/// ...but it runs after this at the latest, however long the burst.
+const SETTLE_AT_MOST: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// A background sync holds the lock (so the writes of a burst start no other) until the writes
+/// pause for [`QUIET`], or [`SETTLE_AT_MOST`]: a script writing a thousand documents starts a
+/// handful of syncs, not one per write. False: another sync holds the lock.
+fn settle(env: &Env) -> Result<bool, CliError> {
+    use context::sync::{Holder, SyncLock};
+    let home = env.home()?;
+    let Ok(_lock) = SyncLock::acquire_as(&home, std::time::Duration::ZERO, Holder::Background)
+    else {
+        return Ok(false);
+    };
+    let store = env.open_store()?;
+    let started = std::time::Instant::now();
+    let mut last = (store.max_seq()?, std::time::Instant::now());
+    while started.elapsed() < SETTLE_AT_MOST && last.1.elapsed() < QUIET {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let now = store.max_seq()?;
+        if now != last.0 {
+            last = (now, std::time::Instant::now());
+        }
+    }
+    Ok(true)
 }
