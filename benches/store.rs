@@ -48,6 +48,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     row("library put, one durable commit each", put, floor);
     row("  per put (vs floor per row)", per(put), per(floor));
     row("ls of every key", ls, floor);
+    let puts = if quick { 6 } else { 40 };
+    let (plain, auto) = put_processes(puts)?;
+    println!(
+        "{:<44} {:>10.3}ms {:>13.2}×  (put_autosync_over_plain)",
+        "`context put` with sync after writes, per put",
+        auto.as_secs_f64() * 1e3 / puts as f64,
+        auto.as_secs_f64() / plain.as_secs_f64()
+    );
     row("history of one key", history, floor);
     Ok(())
 }
@@ -162,4 +170,49 @@ fn reads(
         Ok(start.elapsed())
     })?;
     Ok((ls, history))
+}
+
+/// `n` whole `context put` processes into a home with a default remote (a folder), with sync
+/// after writes off and then on, each the median of [`REPS`] rounds taking both in turn: what a
+/// write costs the person who typed it when it also starts a background sync (which it does
+/// not wait for).
+fn put_processes(n: usize) -> Result<(Duration, Duration), Box<dyn std::error::Error>> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let run = |auto: bool| -> Result<Duration, Box<dyn std::error::Error>> {
+        let home = tempfile::tempdir()?;
+        let folder = tempfile::tempdir()?;
+        let ctx = |args: &[&str]| {
+            let mut c = Command::new(env!("CARGO_BIN_EXE_context"));
+            c.args(args)
+                .env("CONTEXT_HOME", home.path())
+                .env("CONTEXT_AUTO_SYNC", if auto { "1" } else { "0" })
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            c
+        };
+        ctx(&["sync", "remote", folder.path().to_str().unwrap_or_default()]).status()?;
+        let started = Instant::now();
+        for i in 0..n {
+            let mut child = ctx(&["put", &format!("k{i}")]).spawn()?;
+            if let Some(mut stdin) = child.stdin.take() {
+                stdin.write_all(&body(i as u64))?;
+            }
+            child.wait()?;
+        }
+        let took = started.elapsed();
+        // Let the background syncs end before the folders go.
+        std::thread::sleep(Duration::from_millis(if auto { 4_000 } else { 0 }));
+        Ok(took)
+    };
+    let mut plain = Vec::new();
+    let mut auto = Vec::new();
+    for _ in 0..REPS {
+        plain.push(run(false)?);
+        auto.push(run(true)?);
+    }
+    plain.sort();
+    auto.sort();
+    Ok((plain[REPS / 2], auto[REPS / 2]))
 }
