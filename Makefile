@@ -16,6 +16,7 @@ test-deps:
 	@python3 -c 'import moto.server' >/dev/null 2>&1 || python3 -m pip install --quiet 'moto[server]'
 	@test -x /usr/sbin/sshd || (apt-get update -qq && apt-get install -y -qq openssh-server openssh-client)
 	@command -v syncthing >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq syncthing curl)
+	@command -v crontab >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq cron)
 
 fmt:
 	$(CARGO) fmt --check

@@ -25,6 +25,7 @@ mod prune;
 mod remote_suite;
 mod repair;
 mod s3;
+mod schedule;
 mod schema;
 mod ssh;
 mod store_model;

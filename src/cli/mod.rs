@@ -36,6 +36,8 @@ Environment:
   CONTEXT_S3_IMDS=1     lets an s3:// remote ask the instance metadata service for credentials
   CONTEXT_AUTO_SYNC=0   no background sync after this command's write (`sync auto off`: the home)
   CONTEXT_RETRY_BUDGET  how long a failing request to a network store is retried (default 1m)
+  CONTEXT_CRONTAB       replaces the `crontab` command of `sync schedule --install` (e.g. for -u)
+  XDG_CONFIG_HOME       where `sync schedule --systemd --install` writes user units (systemd/user)
   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION (AWS_DEFAULT_REGION),
   AWS_ENDPOINT_URL (AWS_ENDPOINT_URL_S3), AWS_ALLOW_HTTP=true
                         s3:// credentials, region and endpoint, as the AWS tools name them
@@ -120,6 +122,8 @@ pub enum CliError {
         value: String,
         reason: String,
     },
+    #[error("{0}")]
+    Schedule(String),
     #[error("the default remote {0:?} stored in this home cannot be read: {1}")]
     StoredRemote(String, LocationError),
     #[error("cannot read {what}: {source}")]
@@ -379,6 +383,8 @@ mod tests {
             "CONTEXT_S3_IMDS",
             "CONTEXT_RETRY_BUDGET",
             "CONTEXT_AUTO_SYNC",
+            "CONTEXT_CRONTAB",
+            "XDG_CONFIG_HOME",
             "AWS_ACCESS_KEY_ID",
             "AWS_SECRET_ACCESS_KEY",
             "AWS_SESSION_TOKEN",

@@ -180,6 +180,8 @@ pub fn bare_command(args: &[&str]) -> Command {
         "AWS_PROFILE",
         "CONTEXT_S3_IMDS",
         "CONTEXT_RETRY_BUDGET",
+        "CONTEXT_CRONTAB",
+        "XDG_CONFIG_HOME",
         "ALL_PROXY",
         "HTTPS_PROXY",
         "HTTP_PROXY",
