@@ -31,3 +31,4 @@ mod ssh;
 mod store_model;
 mod sync_cli;
 mod transit;
+mod watch;

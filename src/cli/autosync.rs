@@ -14,6 +14,17 @@ use std::process::{Command, Stdio};
 use context::store::Store;
 use context::sync::{DEFAULT_REMOTE_SETTING, SyncLock};
 
+/// What `context sync watch` holds so that there is one per home.
+pub const WATCH_LOCK: &str = "watch.lock";
+
+/// Whether a `context sync watch` runs for `home` now (it pushes the writes itself).
+pub fn watching(home: &Path) -> bool {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .open(home.join(WATCH_LOCK))
+        .is_ok_and(|f| matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock)))
+}
+
 /// The home's setting: `off` turns sync after writes off.
 pub const SETTING: &str = "sync.auto";
 
@@ -39,6 +50,10 @@ pub fn enabled(store: &Store) -> bool {
 /// write when it ends). Never fails the write.
 pub fn after_write(home: &Path, store: &Store) {
     if !enabled(store) {
+        return;
+    }
+    if watching(home) {
+        tracing::debug!("a watch runs: it pushes this write");
         return;
     }
     if SyncLock::is_held(home) {

@@ -124,6 +124,8 @@ pub enum CliError {
     },
     #[error("{0}")]
     Schedule(String),
+    #[error("a `context sync watch` already runs for this home (it holds {0}): one is enough")]
+    WatchRunning(PathBuf),
     #[error("the default remote {0:?} stored in this home cannot be read: {1}")]
     StoredRemote(String, LocationError),
     #[error("cannot read {what}: {source}")]
@@ -153,6 +155,7 @@ impl CliError {
             CliError::Sync(e) => e.outcome(),
             CliError::BadChangeset { .. } | CliError::TooLarge { .. } => Outcome::BadData,
             CliError::BadValue { .. } => Outcome::Usage,
+            CliError::WatchRunning(_) => Outcome::Busy,
             CliError::Resolve(e) if e.is_overlap() => Outcome::Diverged,
             _ => Outcome::Error,
         }

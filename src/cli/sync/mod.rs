@@ -17,6 +17,7 @@ mod schedule;
 mod snapshot;
 mod status;
 mod verify;
+mod watch;
 
 use std::io::Write;
 use std::time::Duration;
@@ -77,6 +78,9 @@ enum SyncCommand {
     /// Whether writes sync this home in the background (on by default once it has a remote):
     /// without an argument, print it; `on` or `off` to set it.
     Auto(auto::Auto),
+    /// Keep this home in sync within about a second, until SIGTERM or Ctrl-C: for a systemd
+    /// user service, a launchd agent or a terminal.
+    Watch(watch::Watch),
 }
 
 impl SyncArgs {
@@ -97,6 +101,7 @@ impl SyncArgs {
             Some(SyncCommand::Init(c)) => c.run(env, out),
             Some(SyncCommand::Key(c)) => c.run(env, out),
             Some(SyncCommand::Auto(c)) => c.run(env, out),
+            Some(SyncCommand::Watch(c)) => c.run(env, out),
         }
     }
 }

@@ -45,6 +45,21 @@ struct Json<'a> {
 }
 
 impl SyncRun {
+    /// What `sync watch` runs at each cycle: pull, then push, as bare `context sync`.
+    pub(super) fn watched(remote: RemoteFlag) -> SyncRun {
+        SyncRun {
+            remote,
+            force: false,
+            merge: false,
+            wait: super::WaitFlag {
+                wait: std::time::Duration::from_secs(60),
+            },
+            transit_grace: std::time::Duration::from_secs(3600),
+            json: false,
+            background: false,
+        }
+    }
+
     pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
         let background = self.background;
         if background {
@@ -74,7 +89,7 @@ impl SyncRun {
         Ok(outcome)
     }
 
-    fn run_once(&self, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
+    pub(super) fn run_once(&self, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
         let pull = pull::Pull {
             remote: self.remote.clone(),
             force: self.force,
@@ -122,7 +137,10 @@ impl SyncRun {
 }
 
 /// Whether this home holds rows its last push to the remote did not take.
-fn unpushed(store: &context::store::Store, remote: &RemoteFlag) -> Result<bool, CliError> {
+pub(super) fn unpushed(
+    store: &context::store::Store,
+    remote: &RemoteFlag,
+) -> Result<bool, CliError> {
     let location = remote.canonical(store)?;
     let Some(remote_id) = store.known_remote_id(&location)? else {
         return Ok(false);

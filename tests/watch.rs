@@ -1,0 +1,165 @@
+//! `context sync watch`: two homes watching one remote see each other's writes within seconds
+//! (over a folder, by file-system events; over S3, by polling); one watch per home; SIGTERM
+//! ends it with exit 0; a remote gone for a while and back, and a conflict, do not end it.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::s3::{Bucket, moto};
+use crate::util::{Folder, Home};
+
+struct Watching {
+    child: Child,
+    log: tempfile::NamedTempFile,
+}
+
+impl Watching {
+    fn start(home: &Home, args: &[&str]) -> Watching {
+        let log = tempfile::NamedTempFile::new().unwrap();
+        let mut all = vec!["sync", "watch"];
+        all.extend_from_slice(args);
+        let child = home
+            .command(&all)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log.reopen().unwrap())
+            .spawn()
+            .unwrap();
+        Watching { child, log }
+    }
+
+    /// SIGTERM; the exit status, within 10 s.
+    fn stop(mut self) -> i32 {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "SIGTERM did not end it"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn alive(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    fn said(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+}
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits until `key` reads `body` in `home` (a watch pulls it), for at most `secs`.
+#[track_caller]
+fn arrives(home: &Home, key: &str, body: &str, secs: u64) -> Duration {
+    let started = Instant::now();
+    loop {
+        let got = home.run(&["get", key]);
+        if got.code == 0 && got.stdout == body {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(secs),
+            "{key} did not arrive within {secs}s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn two_homes_watching_a_folder_see_each_others_writes_within_seconds() {
+    let (a, b, folder) = (Home::new(), Home::new(), Folder::new());
+    for h in [&a, &b] {
+        h.run(&["sync", "remote", folder.arg()]).code(0);
+    }
+    let (wa, wb) = (Watching::start(&a, &[]), Watching::start(&b, &[]));
+    std::thread::sleep(Duration::from_millis(500));
+    // One watch per home.
+    let second = a.run(&["sync", "watch"]).code(4);
+    assert!(second.stderr.contains("already runs"), "{}", second.stderr);
+
+    a.put("from/a", "one");
+    let took = arrives(&b, "from/a", "one", 15);
+    b.put("from/b", "two");
+    arrives(&a, "from/b", "two", 15);
+    for i in 0..5 {
+        a.put(&format!("burst/{i}"), "x");
+    }
+    arrives(&b, "burst/4", "x", 15);
+    eprintln!("a write on a readable on b after {took:?}");
+    assert_eq!(wa.stop(), 0);
+    assert_eq!(wb.stop(), 0);
+    // Nothing left half-done: both hold everything, the remote verifies.
+    a.sync("verify", &folder, &[]).code(0);
+}
+
+#[test]
+fn a_watch_over_s3_polls_and_rides_out_a_remote_away_and_a_conflict() {
+    let bucket = Bucket::new();
+    let env = moto().env();
+    let with = |h: Home| env.iter().fold(h, |h, (k, v)| h.with_env(k, v));
+    let (a, b) = (with(Home::new()), with(Home::new()));
+    for h in [&a, &b] {
+        h.run(&["sync", "remote", &bucket.url]).code(0);
+    }
+    let mut wa = Watching::start(&a, &["--poll", "1s"]);
+    b.put("from/b", "over s3");
+    b.run(&["sync"]).code(0);
+    arrives(&a, "from/b", "over s3", 20);
+
+    // The store away for a while (an endpoint that answers nothing): the watch goes on.
+    let dead = format!("http://127.0.0.1:{}", crate::util::server::free_port());
+    let mut away = Watching::start(
+        &Home::new()
+            .with_env("AWS_ENDPOINT_URL", &dead)
+            .with_env("AWS_ACCESS_KEY_ID", "x")
+            .with_env("AWS_SECRET_ACCESS_KEY", "y")
+            .with_env("AWS_ALLOW_HTTP", "true")
+            .with_env("CONTEXT_RETRY_BUDGET", "1s"),
+        &["--remote", &bucket.url, "--poll", "1s"],
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(
+        away.alive(),
+        "a remote away does not end a watch: {}",
+        away.said()
+    );
+    assert_eq!(away.stop(), 0);
+
+    // A conflict: said once, and this home's other writes still go out.
+    a.put("shared", "a's");
+    b.put("shared", "b's, newer");
+    b.run(&["sync"]).code(0);
+    std::thread::sleep(Duration::from_secs(3));
+    a.put("after/conflict", "still pushed");
+    let started = Instant::now();
+    while b.run(&["get", "after/conflict"]).code != 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "a's write after the conflict was not pushed: {}",
+            wa.said()
+        );
+        let _ = b.run(&["sync", "pull"]);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(wa.alive());
+    let said = wa.said();
+    assert_eq!(
+        said.matches("writes are still pushed").count(),
+        1,
+        "said once: {said}"
+    );
+    assert_eq!(wa.stop(), 0);
+}
