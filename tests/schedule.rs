@@ -205,4 +205,43 @@ fn systemd_units_are_written_checked_and_removed() {
     home.run_with(&["sync", "schedule", "--systemd", "--uninstall"], b"", &xdg)
         .code(0);
     assert!(!service.exists() && !timer.exists());
+
+    // A watch instead of a timer: a long-running service, restarted if it stops.
+    home.run_with(
+        &["sync", "schedule", "--systemd", "--watch", "--install"],
+        b"",
+        &xdg,
+    )
+    .code(0);
+    let watch = dir.join("context-sync-watch.service");
+    let text = std::fs::read_to_string(&watch).unwrap();
+    assert!(
+        text.contains("sync watch") && text.contains("Restart=on-failure"),
+        "{text}"
+    );
+    if let Ok(out) = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&watch)
+        .output()
+    {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    home.run_with(
+        &["sync", "schedule", "--systemd", "--watch", "--uninstall"],
+        b"",
+        &xdg,
+    )
+    .code(0);
+    assert!(!watch.exists());
+    // For cron, a watch starts at boot.
+    let cron = home.run(&["sync", "schedule", "--cron", "--watch"]).code(0);
+    assert!(
+        cron.stdout.starts_with("@reboot ") && cron.stdout.contains("sync watch"),
+        "{}",
+        cron.stdout
+    );
 }

@@ -121,15 +121,13 @@ fn a_watch_over_s3_polls_and_rides_out_a_remote_away_and_a_conflict() {
 
     // The store away for a while (an endpoint that answers nothing): the watch goes on.
     let dead = format!("http://127.0.0.1:{}", crate::util::server::free_port());
-    let mut away = Watching::start(
-        &Home::new()
-            .with_env("AWS_ENDPOINT_URL", &dead)
-            .with_env("AWS_ACCESS_KEY_ID", "x")
-            .with_env("AWS_SECRET_ACCESS_KEY", "y")
-            .with_env("AWS_ALLOW_HTTP", "true")
-            .with_env("CONTEXT_RETRY_BUDGET", "1s"),
-        &["--remote", &bucket.url, "--poll", "1s"],
-    );
+    let lonely = Home::new()
+        .with_env("AWS_ENDPOINT_URL", &dead)
+        .with_env("AWS_ACCESS_KEY_ID", "x")
+        .with_env("AWS_SECRET_ACCESS_KEY", "y")
+        .with_env("AWS_ALLOW_HTTP", "true")
+        .with_env("CONTEXT_RETRY_BUDGET", "1s");
+    let mut away = Watching::start(&lonely, &["--remote", &bucket.url, "--poll", "1s"]);
     std::thread::sleep(Duration::from_secs(4));
     assert!(
         away.alive(),
@@ -162,4 +160,53 @@ fn a_watch_over_s3_polls_and_rides_out_a_remote_away_and_a_conflict() {
         "said once: {said}"
     );
     assert_eq!(wa.stop(), 0);
+}
+
+/// SIGTERM in the middle of a pull: exit 0, the database intact with all or nothing of the
+/// backlog, and the next watch finishes the job. And a folder that goes away and comes back
+/// (an unmounted disk) does not end a watch.
+#[test]
+fn sigterm_mid_pull_leaves_nothing_partial_and_a_folder_away_and_back_is_ridden_out() {
+    let (a, b, folder) = (Home::new(), Home::new(), Folder::new());
+    a.bulk_put("doc", 3_000, 2_000);
+    a.sync("push", &folder, &[]).code(0);
+    b.run(&["sync", "remote", folder.arg()]).code(0);
+    let wb = Watching::start(&b, &[]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(wb.stop(), 0);
+    b.assert_intact();
+    let rows = b.rows_if_any();
+    assert!(rows == 0 || rows == 3_000, "a partial pull: {rows} rows");
+    let mut wb = Watching::start(&b, &[]);
+    let started = Instant::now();
+    while b.rows_if_any() < 3_000 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the next watch did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // The folder away (renamed), a write made meanwhile on a, the folder back.
+    let away = folder.path().with_extension("away");
+    std::fs::rename(folder.path(), &away).unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        wb.alive(),
+        "a folder away does not end a watch: {}",
+        wb.said()
+    );
+    std::fs::rename(&away, folder.path()).unwrap();
+    a.put("after/return", "back");
+    a.sync("push", &folder, &[]).code(0);
+    let started = Instant::now();
+    while b.run(&["get", "after/return"]).code != 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(40),
+            "nothing arrived after the folder came back: {}",
+            wb.said()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(wb.stop(), 0);
 }

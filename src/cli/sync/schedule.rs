@@ -31,6 +31,10 @@ pub struct Schedule {
     /// A systemd user service and timer.
     #[arg(long)]
     systemd: bool,
+    /// A watch instead of a timer: `context sync watch` as a long-running systemd user service
+    /// (restarted if it stops), or an `@reboot` crontab line.
+    #[arg(long)]
+    watch: bool,
     /// Install it: add the line to your crontab (every other line kept, its own marked), or
     /// write and enable the systemd user units. Idempotent; says what it changed.
     #[arg(long, conflicts_with = "uninstall")]
@@ -92,7 +96,11 @@ impl Schedule {
             self.refuse_missing_credentials(env)?;
         }
         if systemd {
-            let units = systemd_units(&home, &exe, minutes, &passed);
+            let units = if self.watch {
+                watch_unit(&home, &exe, &passed)
+            } else {
+                systemd_units(&home, &exe, minutes, &passed)
+            };
             if self.install || self.uninstall {
                 return install_systemd(&units, self.install, out);
             }
@@ -103,6 +111,7 @@ impl Schedule {
             return Ok(Outcome::Ok);
         }
         let spec = match minutes {
+            _ if self.watch => "@reboot".to_string(),
             m if m < 60 && 60 % m == 0 => format!("*/{m} * * * *"),
             m if m % 60 == 0 && m < 24 * 60 && (24 * 60) % m == 0 => {
                 format!("0 */{} * * *", m / 60)
@@ -122,8 +131,13 @@ impl Schedule {
             .iter()
             .map(|(k, v)| format!(" {k}={}", quote(v)))
             .collect();
+        let command = if self.watch {
+            "sync watch"
+        } else {
+            "sync --wait 120"
+        };
         let line = format!(
-            "{spec} CONTEXT_HOME={}{vars} {} sync --wait 120",
+            "{spec} CONTEXT_HOME={}{vars} {} {command}",
             quote(&home),
             quote(&exe)
         );
@@ -286,6 +300,26 @@ fn systemd_units(
     ]
 }
 
+/// The user service of a watch: `context sync watch`, restarted if it stops.
+fn watch_unit(home: &str, exe: &str, passed: &[(String, String)]) -> Vec<(&'static str, String)> {
+    let unit = |s: &str| format!("\"{}\"", s.replace('%', "%%").replace('"', "\\\""));
+    let mut env = vec![format!(
+        "Environment={}",
+        unit(&format!("CONTEXT_HOME={home}"))
+    )];
+    env.extend(
+        passed
+            .iter()
+            .map(|(k, v)| format!("Environment={}", unit(&format!("{k}={v}")))),
+    );
+    let service = format!(
+        "[Unit]\nDescription=context sync watch: this home in sync within seconds\n\n[Service]\n{}\nExecStart={} sync watch\nRestart=on-failure\nRestartSec=30\n\n[Install]\nWantedBy=default.target\n",
+        env.join("\n"),
+        unit(exe)
+    );
+    vec![("context-sync-watch.service", service)]
+}
+
 /// Whether a systemd user manager runs for this user (what `--install` uses by default).
 fn user_manager_runs() -> bool {
     std::process::Command::new("systemctl")
@@ -327,7 +361,7 @@ fn install_systemd(
     };
     if !install {
         if manager {
-            systemctl(&["disable", "--now", "context-sync.timer"]);
+            systemctl(&["disable", "--now", enabled_unit(units)]);
         }
         let mut removed = false;
         for (name, _) in units {
@@ -361,14 +395,20 @@ fn install_systemd(
     }
     if manager {
         systemctl(&["daemon-reload"]);
-        systemctl(&["enable", "--now", "context-sync.timer"]);
-        writeln!(out, "enabled context-sync.timer")?;
+        systemctl(&["enable", "--now", enabled_unit(units)]);
+        writeln!(out, "enabled {}", enabled_unit(units))?;
     } else {
         writeln!(
             out,
             "no systemd user manager runs here: where one does, enable it with \
-             `systemctl --user daemon-reload && systemctl --user enable --now context-sync.timer`"
+             `systemctl --user daemon-reload && systemctl --user enable --now {}`",
+            enabled_unit(units)
         )?;
     }
     Ok(Outcome::Ok)
+}
+
+/// The unit that is enabled: the timer, or the watch's service.
+fn enabled_unit(units: &[(&'static str, String)]) -> &'static str {
+    units.last().map_or("context-sync.timer", |(name, _)| name)
 }
