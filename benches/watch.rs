@@ -69,12 +69,7 @@ fn watch(home: &Path, env: &[(String, String)], args: &[&str]) -> Res<Watch> {
 }
 
 /// `n` writes on `a`, each timed until `b` reads it.
-fn latencies(
-    a: &Path,
-    b: &Path,
-    env: &[(String, String)],
-    n: usize,
-) -> Res<Vec<Duration>> {
+fn latencies(a: &Path, b: &Path, env: &[(String, String)], n: usize) -> Res<Vec<Duration>> {
     let mut out = Vec::new();
     for i in 0..n {
         let (key, body) = (format!("watched/{i}"), format!("body {i}"));
@@ -119,7 +114,12 @@ fn main() -> Res<()> {
     std::fs::create_dir_all(&folder)?;
     let none: Vec<(String, String)> = Vec::new();
     for h in [&a, &b] {
-        run(h, &none, &["sync", "remote", folder.to_str().unwrap_or_default()], b"")?;
+        run(
+            h,
+            &none,
+            &["sync", "remote", folder.to_str().unwrap_or_default()],
+            b"",
+        )?;
     }
     let folder_times = {
         let _wa = watch(&a, &none, &[])?;

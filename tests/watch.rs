@@ -210,3 +210,80 @@ fn sigterm_mid_pull_leaves_nothing_partial_and_a_folder_away_and_back_is_ridden_
     }
     assert_eq!(wb.stop(), 0);
 }
+
+/// SIGTERM in the middle of a push: exit 0, every changeset in the remote whole, and the next
+/// watch publishes the rest, each version once.
+#[test]
+fn sigterm_mid_push_keeps_what_was_published_and_the_next_watch_finishes() {
+    let (a, b, folder) = (Home::new(), Home::new(), Folder::new());
+    a.bulk_put("doc", 3_000, 2_000);
+    a.run(&["sync", "remote", folder.arg()]).code(0);
+    let wa = Watching::start(&a, &[]);
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(wa.stop(), 0);
+    for f in folder.changesets() {
+        assert_eq!(
+            crate::util::inspect(&f)["checksum"]["ok"],
+            true,
+            "{}",
+            f.display()
+        );
+    }
+    let _wa = Watching::start(&a, &[]);
+    let started = Instant::now();
+    loop {
+        let status = a.run(&["sync", "status", "--json"]).code(0).json();
+        if status["ahead"] == 0 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "{status}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mut ids = crate::util::published_ids(&folder);
+    let n = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "a version published twice");
+    b.sync("pull", &folder, &[]).code(0);
+    assert_eq!(b.rows(), 3_000);
+}
+
+/// A long run of cycles: the watch's peak memory after 150 writes is that after 50.
+#[test]
+fn a_long_run_of_cycles_keeps_memory_flat() {
+    let (a, folder) = (Home::new(), Folder::new());
+    a.run(&["sync", "remote", folder.arg()]).code(0);
+    let wa = Watching::start(&a, &[]);
+    let peak = || -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", wa.child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let write = |from: usize, to: usize| {
+        for i in from..to {
+            a.put(&format!("k{i}"), &format!("body {i}"));
+            std::thread::sleep(Duration::from_millis(40));
+        }
+    };
+    write(0, 50);
+    std::thread::sleep(Duration::from_secs(1));
+    let after_50 = peak();
+    write(50, 150);
+    std::thread::sleep(Duration::from_secs(1));
+    let after_150 = peak();
+    eprintln!("peak RSS of the watch: {after_50} kB after 50 writes, {after_150} kB after 150");
+    assert!(after_50 > 0, "no /proc status for the watch");
+    assert!(
+        after_150 <= after_50 + after_50 / 5 + 2_048,
+        "memory grew: {after_50} kB after 50 writes, {after_150} kB after 150"
+    );
+    let pushes = a.run(&["sync", "log", "--json"]).code(0).json();
+    assert!(
+        pushes.as_array().unwrap().len() >= 2,
+        "the watch synced: {pushes}"
+    );
+}
