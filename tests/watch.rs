@@ -115,9 +115,12 @@ fn a_watch_over_s3_polls_and_rides_out_a_remote_away_and_a_conflict() {
         h.run(&["sync", "remote", &bucket.url]).code(0);
     }
     let mut wa = Watching::start(&a, &["--poll", "1s"]);
+    let wb = Watching::start(&b, &["--poll", "1s"]);
     b.put("from/b", "over s3");
-    b.run(&["sync"]).code(0);
     arrives(&a, "from/b", "over s3", 20);
+    a.put("from/a", "back over s3");
+    arrives(&b, "from/a", "back over s3", 20);
+    assert_eq!(wb.stop(), 0);
 
     // The store away for a while (an endpoint that answers nothing): the watch goes on.
     let dead = format!("http://127.0.0.1:{}", crate::util::server::free_port());
