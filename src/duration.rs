@@ -15,8 +15,9 @@ pub struct DurationError {
     pub reason: &'static str,
 }
 
-/// The longest duration: what an expiry instant in milliseconds can hold with room to spare.
-const MAX_SECS: u64 = i64::MAX as u64 / 1_000_000;
+/// The longest duration: a hundred years (of 365 days). Longer means nothing for a TTL or a
+/// wait, and an expiry that far ahead would not be a four-digit-year RFC 3339 instant.
+const MAX_SECS: u64 = 100 * 365 * 86_400;
 
 /// A DURATION of more than zero.
 pub fn parse(value: &str) -> Result<Duration, DurationError> {
@@ -27,6 +28,28 @@ pub fn parse(value: &str) -> Result<Duration, DurationError> {
     Ok(d)
 }
 
+/// `d` as a DURATION is written, largest unit first: `7m`, `1h30m`, `2w`, `0s`.
+pub fn format(d: Duration) -> String {
+    let mut secs = d.as_secs();
+    if secs == 0 {
+        return "0s".to_string();
+    }
+    let mut out = String::new();
+    for (unit, size) in [
+        ("w", 604_800),
+        ("d", 86_400),
+        ("h", 3_600),
+        ("m", 60),
+        ("s", 1),
+    ] {
+        if secs >= size {
+            out.push_str(&format!("{}{unit}", secs / size));
+            secs %= size;
+        }
+    }
+    out
+}
+
 /// A DURATION, zero included, or a bare number of seconds (`--wait 30`, `--wait 0`).
 pub fn parse_wait(value: &str) -> Result<Duration, DurationError> {
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
@@ -34,7 +57,7 @@ pub fn parse_wait(value: &str) -> Result<Duration, DurationError> {
             .parse()
             .ok()
             .filter(|s| *s <= MAX_SECS)
-            .ok_or_else(|| error(value, "too long"))?;
+            .ok_or_else(|| error(value, "too long (at most 100 years, 5214w)"))?;
         return Ok(Duration::from_secs(secs));
     }
     parse_parts(value)
@@ -79,12 +102,14 @@ fn parse_parts(value: &str) -> Result<Duration, DurationError> {
             return Err(err("units must go from the largest down, each once"));
         }
         last_unit = unit_secs;
-        let n: u64 = digits.parse().map_err(|_| err("too long"))?;
+        let n: u64 = digits
+            .parse()
+            .map_err(|_| err("too long (at most 100 years, 5214w)"))?;
         total = n
             .checked_mul(unit_secs)
             .and_then(|s| total.checked_add(s))
             .filter(|s| *s <= MAX_SECS)
-            .ok_or_else(|| err("too long"))?;
+            .ok_or_else(|| err("too long (at most 100 years, 5214w)"))?;
         rest = next;
     }
     Ok(Duration::from_secs(total))
@@ -144,6 +169,11 @@ mod tests {
             let e = parse(bad).expect_err(bad);
             assert!(e.to_string().contains(&format!("{bad:?}")), "{e}");
         }
+        assert!(parse("1000000w").unwrap_err().reason.contains("100 years"));
+        for text in ["7m", "1h30m", "2w", "1d12h", "45s"] {
+            assert_eq!(format(parse(text).unwrap()), text);
+        }
+        assert_eq!(parse("5214w").unwrap().as_secs(), 5214 * 7 * 86_400);
         for bad in ["soon", "-5", "5 m", "99999999999999999999"] {
             assert!(parse_wait(bad).is_err(), "{bad}");
         }

@@ -8,16 +8,32 @@ use std::path::{Path, PathBuf};
 pub const DATABASE_FILE: &str = "context.db";
 
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "cannot find a home for the database: set CONTEXT_HOME (or XDG_DATA_HOME, or HOME) to a folder"
-)]
-pub struct HomeError;
+pub enum HomeError {
+    #[error(
+        "cannot find a home for the database: set CONTEXT_HOME (or XDG_DATA_HOME, or HOME) to a \
+         folder"
+    )]
+    Unset,
+    #[error(
+        "CONTEXT_HOME={0:?} is a relative path: it would name another home in every folder a \
+         command runs from (a cron job's is not yours); give it as an absolute path"
+    )]
+    Relative(PathBuf),
+    #[error("CONTEXT_HOME={0:?} names a file, not a folder: a home is a folder")]
+    NotAFolder(PathBuf),
+}
 
 /// Locates the home from the environment `var` (empty values count as unset; the XDG base
 /// directory specification ignores a relative `XDG_DATA_HOME`, and so do we).
 pub fn locate(var: impl Fn(&str) -> Option<OsString>) -> Result<PathBuf, HomeError> {
     let set = |name: &str| var(name).filter(|v| !v.is_empty()).map(PathBuf::from);
     if let Some(home) = set("CONTEXT_HOME") {
+        if home.is_relative() {
+            return Err(HomeError::Relative(home));
+        }
+        if home.exists() && !home.is_dir() {
+            return Err(HomeError::NotAFolder(home));
+        }
         return Ok(home);
     }
     if let Some(xdg) = set("XDG_DATA_HOME").filter(|p| p.is_absolute()) {
@@ -26,7 +42,7 @@ pub fn locate(var: impl Fn(&str) -> Option<OsString>) -> Result<PathBuf, HomeErr
     if let Some(home) = set("HOME") {
         return Ok(home.join(".local").join("share").join("context"));
     }
-    Err(HomeError)
+    Err(HomeError::Unset)
 }
 
 pub fn database_path(home: &Path) -> PathBuf {
@@ -63,6 +79,20 @@ mod tests {
             Some(PathBuf::from("/h/.local/share/context"))
         );
         assert!(locate(env(&[])).is_err());
+    }
+
+    #[test]
+    fn a_relative_context_home_and_one_naming_a_file_are_refused() {
+        assert!(matches!(
+            locate(env(&[("CONTEXT_HOME", "notes/home")])),
+            Err(HomeError::Relative(_))
+        ));
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let path = file.path().to_str().unwrap().to_string();
+        assert!(matches!(
+            locate(env(&[("CONTEXT_HOME", path.as_str())])),
+            Err(HomeError::NotAFolder(_))
+        ));
     }
 
     #[test]

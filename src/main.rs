@@ -29,7 +29,13 @@ fn main() -> ExitCode {
     init_tracing(cli.verbose, cli.quiet);
     let mut stdout = std::io::stdout().lock();
     let mut sink = std::io::sink();
-    let out: &mut dyn std::io::Write = if cli.quiet { &mut sink } else { &mut stdout };
+    // `-q` silences reports (a sync's summary, for cron), never a command's result: `get`
+    // still prints the body, `put` the version id.
+    let out: &mut dyn std::io::Write = if cli.quiet && cli.reports_only() {
+        &mut sink
+    } else {
+        &mut stdout
+    };
     match cli::run(cli, out) {
         Ok(outcome) => ExitCode::from(exit_status(outcome)),
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,

@@ -27,6 +27,7 @@ mod repair;
 mod s3;
 mod schedule;
 mod schema;
+mod second_day;
 mod ssh;
 mod store_model;
 mod sync_cli;

@@ -239,6 +239,14 @@ fn write_man_pages(dir: &std::path::Path) -> io::Result<()> {
     write(&cmd, "context", dir)
 }
 
+impl Cli {
+    /// Whether what the command prints on stdout is a report `-q` silences (the sync
+    /// commands'), rather than the command's result (a body, a version id, a listing).
+    pub fn reports_only(&self) -> bool {
+        matches!(&self.command, Command::Sync(s) if s.prints_a_report())
+    }
+}
+
 /// Runs the parsed command, writing its results to `out`; returns how it ended.
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome, CliError> {
     QUIET.store(cli.quiet, std::sync::atomic::Ordering::Relaxed);

@@ -342,9 +342,9 @@ fn print_changeset(cs: &Changeset, out: &mut dyn Write) -> Result<(), CliError> 
         .collect();
     writeln!(
         out,
-        "entries    {} versions, {} tombstones ({})",
-        h.versions,
-        h.tombstones,
+        "entries    {}, {} ({})",
+        context::sync::plural(h.versions, "version"),
+        context::sync::plural(h.tombstones, "tombstone"),
         projects.join(", ")
     )?;
     writeln!(out)?;

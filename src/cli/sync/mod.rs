@@ -84,6 +84,23 @@ enum SyncCommand {
 }
 
 impl SyncArgs {
+    /// Whether its stdout is a summary of what a run did (what `-q` silences for cron), not a
+    /// result asked for (a key line, a crontab line, a log, a status).
+    pub fn prints_a_report(&self) -> bool {
+        matches!(
+            self.command,
+            None | Some(
+                SyncCommand::Push(_)
+                    | SyncCommand::Pull(_)
+                    | SyncCommand::Snapshot(_)
+                    | SyncCommand::Prune(_)
+                    | SyncCommand::Repair(_)
+                    | SyncCommand::Verify(_)
+                    | SyncCommand::Watch(_)
+            )
+        )
+    }
+
     pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
         match self.command {
             None => self.run.run(env, out),

@@ -75,7 +75,7 @@ impl Schedule {
         let every = self.every.as_secs();
         let bad = |reason: &str| CliError::BadValue {
             flag: "--every",
-            value: format!("{}s", every),
+            value: context::duration::format(self.every),
             reason: reason.to_string(),
         };
         if !every.is_multiple_of(60) {

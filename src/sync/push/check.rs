@@ -197,10 +197,12 @@ fn check_last(
                     .count();
                 return Ok(Some(refusal.missing(format!(
                     "the remote {} lacks changesets this peer published there: {} of \
-                     generation {} were published, {present} of them are left.",
+                     generation {} {} published, {present} of them {} left.",
                     refusal.remote.location(),
-                    state.last_seq,
-                    last.generation
+                    crate::sync::plural(state.last_seq, "changeset"),
+                    last.generation,
+                    if state.last_seq == 1 { "was" } else { "were" },
+                    if present == 1 { "is" } else { "are" }
                 ))));
             }
             Err(e) => return Err(e.into()),
