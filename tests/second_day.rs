@@ -81,3 +81,23 @@ fn a_relative_home_or_one_naming_a_file_is_refused_with_why() {
         assert!(run.stderr.contains("names a file"), "{}", run.stderr);
     }
 }
+
+/// `sync --json` that fails still gives a script a JSON object on stdout.
+#[test]
+fn sync_json_with_a_bad_remote_prints_a_json_error() {
+    let home = Home::new();
+    home.put("k", "v");
+    let run = home
+        .run(&["sync", "--remote", "/nonexistent/remote", "--json"])
+        .code(1);
+    let v = run.json();
+    assert_eq!(v["error"]["exit_status"], 1, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("/nonexistent/remote"),
+        "{v}"
+    );
+    assert!(v["pull"].is_null() && v["push"].is_null(), "{v}");
+}

@@ -99,7 +99,19 @@ impl SyncRun {
             wait: self.wait.clone(),
             json: self.json,
         };
-        let pulled = pull.report(env)?;
+        let pulled = match pull.report(env) {
+            Ok(report) => report,
+            Err(e) => {
+                if self.json {
+                    // A script reads stdout: it gets what went wrong there too.
+                    print_json(
+                        out,
+                        &serde_json::json!({ "pull": null, "push": null, "error": error_json(&e) }),
+                    )?;
+                }
+                return Err(e);
+            }
+        };
         if !self.json {
             pull::print(&pulled, false, out)?;
         }
@@ -114,7 +126,10 @@ impl SyncRun {
             Err(e) => {
                 if self.json {
                     // What the pull did still reaches a script.
-                    print_json(out, &serde_json::json!({ "pull": &pulled, "push": null }))?;
+                    print_json(
+                        out,
+                        &serde_json::json!({ "pull": &pulled, "push": null, "error": error_json(&e) }),
+                    )?;
                 }
                 return Err(e);
             }
@@ -176,4 +191,12 @@ fn settle(env: &Env) -> Result<bool, CliError> {
         }
     }
     Ok(true)
+}
+
+/// An error as `sync --json` prints it: the message and the exit status it ends with.
+fn error_json(e: &CliError) -> serde_json::Value {
+    serde_json::json!({
+        "message": context::remote::redact_in(&e.to_string()),
+        "exit_status": crate::exit_status(e.outcome()),
+    })
 }
