@@ -101,3 +101,31 @@ fn sync_json_with_a_bad_remote_prints_a_json_error() {
     );
     assert!(v["pull"].is_null() && v["push"].is_null(), "{v}");
 }
+
+/// A version is found by what a person types from `history`'s short form, its beginning too;
+/// an unknown one is told with the forms that exist.
+#[test]
+fn a_version_is_found_by_the_beginning_of_its_short_form() {
+    let home = Home::new();
+    for body in ["one", "two", "three"] {
+        home.put("k", body);
+    }
+    let history = home.run(&["history", "k", "--json"]).code(0).json();
+    let ids: Vec<String> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["id"].as_str().unwrap().replace('-', ""))
+        .collect();
+    // history shows the last 8 hex digits; a person types the first 4 of those.
+    let shown = &ids[2][ids[2].len() - 8..];
+    assert!(
+        home.run(&["history", "k"]).code(0).stdout.contains(shown),
+        "history shows {shown}"
+    );
+    let typed = &shown[..4];
+    let got = home.run(&["get", "k", "--version", typed]).code(0);
+    assert_eq!(got.stdout, "one");
+    let unknown = home.run(&["get", "k", "--version", "zzzz"]).code(1);
+    assert!(unknown.stderr.contains(shown), "{}", unknown.stderr);
+}

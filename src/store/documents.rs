@@ -269,16 +269,35 @@ impl Store {
                 project,
                 key,
                 id: version.to_string(),
+                known: Vec::new(),
             },
             e => e,
         })?;
-        matches.retain(|v| v.id.matches(version));
+        // The short form `history` shows, and what a person types from it: its beginning too.
+        let ids: Vec<_> = matches.iter().map(|v| v.id).collect();
+        let len = crate::ids::short_len(&ids);
+        let shown: Vec<String> = ids.iter().map(|id| id.short(len)).collect();
+        let wanted = version.to_ascii_lowercase().replace('-', "");
+        let all = std::mem::take(&mut matches);
+        matches = all
+            .iter()
+            .filter(|v| v.id.matches(version))
+            .cloned()
+            .collect();
+        if matches.is_empty() && !wanted.is_empty() {
+            matches = all
+                .iter()
+                .filter(|v| v.id.short(len).starts_with(&wanted))
+                .cloned()
+                .collect();
+        }
         match matches.len() {
             1 => Ok(matches.remove(0)),
             0 => Err(StoreError::NoSuchVersion {
                 project: project.to_string(),
                 key: key.to_string(),
                 id: version.to_string(),
+                known: shown.into_iter().take(8).collect(),
             }),
             count => Err(StoreError::AmbiguousVersion {
                 key: key.to_string(),

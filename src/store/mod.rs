@@ -134,12 +134,19 @@ pub enum StoreError {
         at: String,
     },
     #[error(
-        "{key:?} in project {project:?} has no version {id:?} (`context history {key}` lists them)"
+        "{key:?} in project {project:?} has no version {id:?}{}",
+        if known.is_empty() {
+            format!(" (`context history {key}` lists them)")
+        } else {
+            format!("; its versions, newest first: {} (`context history {key}`)", known.join(", "))
+        }
     )]
     NoSuchVersion {
         project: String,
         key: String,
         id: String,
+        /// The short forms of the key's versions, as `history` shows them (a few).
+        known: Vec<String>,
     },
     #[error(
         "version {id:?} of {key:?} is ambiguous: it begins {count} version ids; give more of it"
