@@ -129,3 +129,20 @@ fn a_version_is_found_by_the_beginning_of_its_short_form() {
     let unknown = home.run(&["get", "k", "--version", "zzzz"]).code(1);
     assert!(unknown.stderr.contains(shown), "{}", unknown.stderr);
 }
+
+/// `-v` and `-q` are shown apart from a command's own options.
+#[test]
+fn global_flags_are_listed_apart_from_a_commands_own() {
+    let help = Home::new().run(&["put", "--help"]).code(0).stdout;
+    let (own, global) = help
+        .split_once("Global options:")
+        .expect("a Global options section");
+    assert!(
+        !own.contains("--quiet") && !own.contains("--verbose"),
+        "{own}"
+    );
+    assert!(
+        global.contains("--quiet") && global.contains("--verbose"),
+        "{global}"
+    );
+}

@@ -55,11 +55,18 @@ Environment:
 )]
 pub struct Cli {
     /// More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = "Global options")]
     pub verbose: u8,
 
-    /// Errors only: no summaries, no warnings (for cron; the exit status still tells).
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    /// Errors only: no sync summaries, no warnings (for cron; a command's result, such as
+    /// `get`'s body, still prints; the exit status still tells).
+    #[arg(
+        short,
+        long,
+        global = true,
+        conflicts_with = "verbose",
+        help_heading = "Global options"
+    )]
     pub quiet: bool,
 
     #[command(subcommand)]
