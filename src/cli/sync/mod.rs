@@ -151,7 +151,12 @@ impl RemoteFlag {
 
     /// The remote's name as the run log keeps it, found without reaching the remote.
     fn canonical(&self, store: &Store) -> Result<String, CliError> {
-        let location = match &self.remote {
+        Ok(self.location(store)?.canonical())
+    }
+
+    /// Where the flag (else the home's default remote) says the remote is.
+    fn location(&self, store: &Store) -> Result<Location, CliError> {
+        Ok(match &self.remote {
             Some(l) => l.clone(),
             None => {
                 let stored = store
@@ -159,21 +164,12 @@ impl RemoteFlag {
                     .ok_or(SyncError::NoRemote)?;
                 Location::parse(&stored).map_err(|e| CliError::StoredRemote(stored, e))?
             }
-        };
-        Ok(location.canonical())
+        })
     }
 
     /// The remote, not yet unlocked: what `init` and `key` start from.
     fn open_plain(&self, store: &Store) -> Result<Remote, CliError> {
-        let location = match &self.remote {
-            Some(l) => l.clone(),
-            None => {
-                let stored = store
-                    .setting(DEFAULT_REMOTE_SETTING)?
-                    .ok_or(SyncError::NoRemote)?;
-                Location::parse(&stored).map_err(|e| CliError::StoredRemote(stored, e))?
-            }
-        };
+        let location = self.location(store)?;
         Ok(remote::open(&location).map_err(SyncError::from)?)
     }
 }
