@@ -262,6 +262,20 @@ fn crontab_command() -> Result<Vec<String>, CliError> {
     }
 }
 
+/// A value as a unit file writes it: in double quotes (spaces), `%%` for a literal `%`.
+fn unit_value(s: &str) -> String {
+    format!("\"{}\"", s.replace('%', "%%").replace('"', "\\\""))
+}
+
+/// The `Environment=` lines of a unit: this home, and what the remote needs.
+fn environment(home: &str, passed: &[(String, String)]) -> String {
+    std::iter::once(format!("CONTEXT_HOME={home}"))
+        .chain(passed.iter().map(|(k, v)| format!("{k}={v}")))
+        .map(|pair| format!("Environment={}", unit_value(&pair)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The two user units: a oneshot service running `context sync` for this home, and its timer.
 fn systemd_units(
     home: &str,
@@ -269,21 +283,10 @@ fn systemd_units(
     minutes: u64,
     passed: &[(String, String)],
 ) -> Vec<(&'static str, String)> {
-    // systemd: double quotes around a value with spaces, `%%` for a literal `%`.
-    let unit = |s: &str| format!("\"{}\"", s.replace('%', "%%").replace('"', "\\\""));
-    let mut env = vec![format!(
-        "Environment={}",
-        unit(&format!("CONTEXT_HOME={home}"))
-    )];
-    env.extend(
-        passed
-            .iter()
-            .map(|(k, v)| format!("Environment={}", unit(&format!("{k}={v}")))),
-    );
     let service = format!(
         "[Unit]\nDescription=context sync: pull, then push\n\n[Service]\nType=oneshot\n{}\nExecStart={} sync --wait 120\n",
-        env.join("\n"),
-        unit(exe)
+        environment(home, passed),
+        unit_value(exe)
     );
     // A calendar timer with Persistent=true catches up a run missed while the machine was
     // off; an interval that no calendar expression holds runs from boot instead.
@@ -302,20 +305,10 @@ fn systemd_units(
 
 /// The user service of a watch: `context sync watch`, restarted if it stops.
 fn watch_unit(home: &str, exe: &str, passed: &[(String, String)]) -> Vec<(&'static str, String)> {
-    let unit = |s: &str| format!("\"{}\"", s.replace('%', "%%").replace('"', "\\\""));
-    let mut env = vec![format!(
-        "Environment={}",
-        unit(&format!("CONTEXT_HOME={home}"))
-    )];
-    env.extend(
-        passed
-            .iter()
-            .map(|(k, v)| format!("Environment={}", unit(&format!("{k}={v}")))),
-    );
     let service = format!(
         "[Unit]\nDescription=context sync watch: this home in sync within seconds\n\n[Service]\n{}\nExecStart={} sync watch\nRestart=on-failure\nRestartSec=30\n\n[Install]\nWantedBy=default.target\n",
-        env.join("\n"),
-        unit(exe)
+        environment(home, passed),
+        unit_value(exe)
     );
     vec![("context-sync-watch.service", service)]
 }
