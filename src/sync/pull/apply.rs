@@ -239,13 +239,24 @@ impl Apply<'_> {
         part: &crate::remote::SnapshotName,
         prev: Option<Checksum>,
     ) -> Result<Result<Checksum, String>, SyncError> {
-        let (mut cs, checksum, mut digests) = match item {
+        let (cs, checksum, digests) = match item {
             Ok(d) => d,
             Err(reason) => return Ok(Err(reason)),
         };
         if let Some(why) = crate::sync::misplaced_part(&cs.header, part, prev) {
             return Ok(Err(why));
         }
+        self.import_checked(cs, checksum, digests)
+    }
+
+    /// A file that checked out: its deltas rebuilt against what the database holds (a wrong
+    /// base is why it is bad), then every entry imported; its checksum.
+    fn import_checked(
+        &mut self,
+        mut cs: crate::changeset::Changeset,
+        checksum: Checksum,
+        mut digests: Vec<Option<[u8; 32]>>,
+    ) -> Result<Result<Checksum, String>, SyncError> {
         if let Err(why) = crate::sync::deltas::decode(&self.imp, &mut cs, &mut digests)? {
             return Ok(Err(why));
         }
@@ -355,7 +366,7 @@ impl Apply<'_> {
         name: &CsetName,
         prev: Option<Checksum>,
     ) -> Result<Result<Checksum, String>, SyncError> {
-        let (mut cs, checksum, mut digests) = match item {
+        let (cs, checksum, digests) = match item {
             Ok(d) => d,
             Err(reason) => {
                 let host = self.imp.host_of(name.peer)?;
@@ -374,18 +385,7 @@ impl Apply<'_> {
                     .to_string(),
             ));
         }
-        if let Err(why) = crate::sync::deltas::decode(&self.imp, &mut cs, &mut digests)? {
-            return Ok(Err(why));
-        }
-        import_all(
-            &self.imp,
-            &cs,
-            &digests,
-            self.remote_id,
-            &mut self.touched,
-            &mut self.report,
-        )?;
-        Ok(Ok(checksum))
+        self.import_checked(cs, checksum, digests)
     }
 
     /// What a peer's manifest says it published and the remote lacks: missing at the end of
