@@ -133,11 +133,7 @@ pub fn export(store: &Store, remote: &Remote, keys: &KeyRing) -> Result<String, 
             .key_id()
             .ok_or_else(|| SyncError::Remote(bad_record(remote, "no key id")))?,
         None => {
-            let evidence = remote
-                .sealed_evidence()?
-                .ok_or_else(|| SyncError::NotEncrypted {
-                    location: location.clone(),
-                })?;
+            let evidence = evidence_of(remote)?;
             let remembered = store
                 .setting(&key_setting(&location))?
                 .and_then(|id| KeyId::parse(&id));
@@ -148,6 +144,16 @@ pub fn export(store: &Store, remote: &Remote, keys: &KeyRing) -> Result<String, 
     };
     let key = keys.get(id)?.ok_or(SyncError::NoKey { location })?;
     Ok(key.export())
+}
+
+/// The sealed file that makes a remote with no key record encrypted; a remote with neither is
+/// not encrypted.
+fn evidence_of(remote: &Remote) -> Result<crate::encryption::Evidence, SyncError> {
+    remote
+        .sealed_evidence()?
+        .ok_or_else(|| SyncError::NotEncrypted {
+            location: remote.location(),
+        })
 }
 
 /// What `context sync key import` did.
@@ -173,20 +179,20 @@ pub fn import(
         Some(record) if record.opens(&key) => false,
         Some(_) => return Err(SyncError::WrongKey { location }),
         None => {
-            let evidence = remote
-                .sealed_evidence()?
-                .ok_or_else(|| SyncError::NotEncrypted {
-                    location: location.clone(),
-                })?;
+            let evidence = evidence_of(remote)?;
             if !evidence.opens(&key) {
                 return Err(SyncError::WrongKey { location });
             }
+            // Kept before the record exists, so that no remote is ever encrypted under a
+            // lost key.
             keys.add(&key)?;
             remote.create_key_record(&KeyRecord::new(&key)?)?;
             true
         }
     };
-    keys.add(&key)?;
+    if !restored_record {
+        keys.add(&key)?;
+    }
     store.set_setting(&key_setting(&location), &key.id().to_string())?;
     Ok(Imported {
         key_id: key.id(),
