@@ -291,9 +291,9 @@ impl Ssh {
 
     /// Refuses, without following anything, a `key` whose folder is a link (or anything but a
     /// folder) or, with `file`, that is itself anything but a regular file: SFTP servers follow
-    /// links, and open a FIFO by blocking. A path that does not exist passes (the operation
-    /// that follows says so).
-    fn refuse_irregular(&self, key: &str, file: bool) -> Result<()> {
+    /// links, and open a FIFO by blocking. Returns, with `file`, the file's size; `None` for a
+    /// path that does not exist (the operation that follows says so, or is spared).
+    fn refuse_irregular(&self, key: &str, file: bool) -> Result<Option<u64>> {
         let path = self.path_of(key);
         let mut check = vec![];
         if let Some((dir, _)) = key.rsplit_once('/') {
@@ -302,6 +302,7 @@ impl Ssh {
         if file {
             check.push((path, key.to_string(), false));
         }
+        let mut size = None;
         for (path, rel, folder) in check {
             let meta = self.block_on(async {
                 tokio::time::timeout(REQUEST_TIMEOUT, self.0.sftp.fs().symlink_metadata(&path))
@@ -311,10 +312,11 @@ impl Ssh {
                 Err(_) => {
                     return Err(self.fail_timeout("get", &rel));
                 }
-                Ok(Err(e)) if is_not_found(&e) => return Ok(()),
+                Ok(Err(e)) if is_not_found(&e) => return Ok(None),
                 Ok(Err(e)) => return Err(self.fail("get", &rel, e)),
                 Ok(Ok(m)) => m,
             };
+            size = meta.len();
             let kind = meta.file_type();
             let fine = if folder {
                 kind.is_some_and(|t| t.is_dir())
@@ -332,7 +334,7 @@ impl Ssh {
                 });
             }
         }
-        Ok(())
+        Ok(Some(size.unwrap_or(0)))
     }
 
     /// A request that got no answer in time.
@@ -482,16 +484,19 @@ impl Transport for Ssh {
     }
 
     fn get(&self, key: &str, max: u64) -> Result<Vec<u8>> {
-        self.refuse_irregular(key, true)?;
+        // Its size comes with the check that it is a regular file: one request, not two.
+        let Some(size) = self.refuse_irregular(key, true)? else {
+            return Err(RemoteError::NotFound {
+                location: self.named(key),
+            });
+        };
         let path = self.path_of(key);
         let got = self.block_on(async {
             tokio::time::timeout(REQUEST_TIMEOUT, async {
-                let mut fs = self.0.sftp.fs();
-                let size = fs.symlink_metadata(&path).await?.len().unwrap_or(0);
                 if size > max {
                     return Ok(Err(size));
                 }
-                Ok(Ok(fs.read(&path).await?))
+                Ok(Ok(self.0.sftp.fs().read(&path).await?))
             })
             .await
         });
