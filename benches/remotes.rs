@@ -16,6 +16,8 @@
 
 #[path = "../tests/util/proxy.rs"]
 mod proxy;
+#[path = "common/results.rs"]
+mod results;
 #[path = "../tests/util/s3.rs"]
 mod s3_server;
 #[path = "../tests/util/server.rs"]
@@ -320,16 +322,6 @@ fn main() -> Res<()> {
         ),
     );
 
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target")
-        .join("bench");
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join("results.json");
-    let mut json: serde_json::Value = std::fs::read(&path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .filter(serde_json::Value::is_object)
-        .unwrap_or_else(|| serde_json::json!({}));
     let add = serde_json::json!({
         "s3_versions": versions,
         "s3_folder_push_full_s": secs(f_push),
@@ -354,11 +346,8 @@ fn main() -> Res<()> {
         "ssh_push_over_folder": secs(h_push) / secs(f_push),
         "ssh_pull_over_folder": secs(h_pull) / secs(f_pull),
     });
-    if let (Some(obj), Some(new)) = (json.as_object_mut(), add.as_object()) {
-        obj.extend(new.clone());
-    }
     if full {
-        std::fs::write(&path, serde_json::to_string_pretty(&json)?)?;
+        let path = results::add(add)?;
         println!("\nadded to {}", path.display());
     }
     Ok(())

@@ -11,6 +11,8 @@
 
 #[path = "../tests/util/proxy.rs"]
 mod proxy;
+#[path = "common/results.rs"]
+mod results;
 #[path = "../tests/util/s3.rs"]
 mod s3_server;
 #[path = "../tests/util/server.rs"]
@@ -188,16 +190,6 @@ fn main() -> Res<()> {
         format!("≤ {:.0} per 10 min", 600.0 / idle_poll + 5.0)
     );
 
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("target")
-        .join("bench");
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join("results.json");
-    let mut json: serde_json::Value = std::fs::read(&path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .filter(serde_json::Value::is_object)
-        .unwrap_or_else(|| serde_json::json!({}));
     let add = serde_json::json!({
         "watch_folder_p50_s": pct(&folder_times, 0.5),
         "watch_folder_p95_s": pct(&folder_times, 0.95),
@@ -205,11 +197,8 @@ fn main() -> Res<()> {
         "watch_s3_idle_requests_10min": per_10min,
         "watch_s3_idle_poll_s": idle_poll,
     });
-    if let (Some(obj), Some(new)) = (json.as_object_mut(), add.as_object()) {
-        obj.extend(new.clone());
-    }
     if full {
-        std::fs::write(&path, serde_json::to_string_pretty(&json)?)?;
+        let path = results::add(add)?;
         println!("\nadded to {}", path.display());
     }
     Ok(())
