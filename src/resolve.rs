@@ -65,11 +65,14 @@ pub enum ResolveError {
 }
 
 impl ResolveError {
-    /// Refusals where both sides changed the same thing: a divergence a person settles.
+    /// Refusals of a merge (both sides changed the same lines, one deleted what the other
+    /// edited, a side is not text): a divergence a person settles, exit 3 like a refused pull.
     pub fn is_overlap(&self) -> bool {
         matches!(
             self,
-            ResolveError::Overlapping { .. } | ResolveError::Deleted { .. }
+            ResolveError::Overlapping { .. }
+                | ResolveError::Deleted { .. }
+                | ResolveError::NotText { .. }
         )
     }
 }
@@ -104,6 +107,8 @@ pub fn resolve(
             let chosen = match keep {
                 Keep::Mine => first.mine.clone(),
                 Keep::Theirs => first.theirs.clone(),
+                Keep::Version(id) if id == "current" && !first.local => first.mine.clone(),
+                Keep::Version(id) if id == "other" && !first.local => first.theirs.clone(),
                 Keep::Version(id) => store.find_version(project, key, id)?,
             };
             match chosen.kind {

@@ -208,6 +208,18 @@ fn an_overlapping_merge_is_refused_with_nothing_written_and_the_hunks_shown() {
     );
     pull_both(&p);
     let rows = p.desktop.rows();
+    let run = p.desktop.run(&["resolve", "plan", "--merge"]).code(3);
+    assert_eq!(p.desktop.rows(), rows, "nothing written");
+    assert_eq!(conflicts(&p.desktop).len(), 1);
+    assert!(run.stderr.contains("same lines"), "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("<<<<<<< mine\n- three on the desktop\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains(">>>>>>> theirs"), "{}", run.stdout);
+    // With --output the merge goes to the file, said on stderr, and nothing to stdout.
     let out = p.desktop.path().join("merge.txt");
     let run = p
         .desktop
@@ -219,16 +231,13 @@ fn an_overlapping_merge_is_refused_with_nothing_written_and_the_hunks_shown() {
             out.to_str().unwrap(),
         ])
         .code(3);
-    assert_eq!(p.desktop.rows(), rows, "nothing written");
-    assert_eq!(conflicts(&p.desktop).len(), 1);
-    assert!(run.stderr.contains("same lines"), "{}", run.stderr);
+    assert_eq!(run.stdout, "");
     assert!(
-        run.stdout
-            .contains("<<<<<<< mine\n- three on the desktop\n"),
+        run.stderr.contains(&format!("to {}", out.display())),
         "{}",
-        run.stdout
+        run.stderr
     );
-    assert!(run.stdout.contains(">>>>>>> theirs"), "{}", run.stdout);
+    assert_eq!(p.desktop.rows(), rows, "nothing written");
     let marked = std::fs::read_to_string(&out).unwrap();
     assert!(marked.starts_with("Plan\n\n- one\n"), "{marked}");
     assert!(
@@ -261,8 +270,11 @@ fn binary_bodies_and_deletions_are_not_merged() {
     b.put_at("blob", "v\0three", "2026-11-26T10:01:00Z");
     a.sync("push", &folder, &[]).code(0);
     b.sync("pull", &folder, &[]).code(0);
-    let run = b.run(&["resolve", "blob", "--merge"]).code(1);
+    // Refused like an overlap: exit 3, nothing written.
+    let rows = b.rows();
+    let run = b.run(&["resolve", "blob", "--merge"]).code(3);
     assert!(run.stderr.contains("not text"), "{}", run.stderr);
+    assert_eq!(b.rows(), rows);
 
     let folder = Folder::new();
     let (a, b) = (Home::new(), Home::new());
@@ -313,7 +325,7 @@ fn pull_merge_merges_the_clean_ones_and_refuses_the_rest() {
     );
     desktop.sync("push", &folder, &[]).code(0);
 
-    // Only the overlapping key is refused; the refused pull changes nothing.
+    // The clean key is merged and written here; the overlapping one is refused, with why.
     let rows = laptop.rows();
     let refused = laptop
         .sync("pull", &folder, &["--merge", "--json"])
@@ -326,18 +338,98 @@ fn pull_merge_merges_the_clean_ones_and_refuses_the_rest() {
         .map(|c| c["key"].as_str().unwrap())
         .collect();
     assert_eq!(keys, ["overlap"]);
+    let why = refused["conflicts"][0]["why"].as_str().unwrap();
+    assert!(why.contains("same lines"), "{why}");
     assert_eq!(refused["merged"][0]["key"], "clean");
     assert_eq!(refused["applied"], false);
-    assert_eq!(laptop.rows(), rows);
+    assert_eq!(laptop.rows(), rows + 1, "only the merge is written");
+    let both = one_line(&one_line(BASE, "one", "ONE"), "five", "FIVE");
+    assert_eq!(laptop.get("clean"), both);
+    assert_eq!(laptop.get("overlap"), one_line(BASE, "two", "TWO"));
+
+    // Again: only the key that cannot merge is named, and --merge is not suggested again.
     let human = laptop.sync("pull", &folder, &["--merge"]).code(3);
-    assert!(human.stderr.contains("overlap"), "{}", human.stderr);
     assert!(
-        human.stderr.contains("context conflicts"),
+        human
+            .stderr
+            .contains("overlap in project default: local version"),
+        "{}",
+        human.stderr
+    );
+    assert!(
+        human
+            .stderr
+            .contains("not merged: both sides changed the same lines"),
+        "{}",
+        human.stderr
+    );
+    assert!(
+        !human.stderr.contains("clean in project"),
+        "{}",
+        human.stderr
+    );
+    assert!(
+        !human.stderr.contains("`--merge` merges"),
         "{}",
         human.stderr
     );
 
-    // With --force too: the clean one merged, the other left to last-writer-wins and listed.
+    // The refused side is visible and settled without --force.
+    let listed = conflicts(&laptop);
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["key"], "overlap");
+    assert_eq!(listed[0]["incoming"], true);
+    let diff = laptop.ok(&["diff", "overlap", "mine", "theirs"]);
+    assert!(diff.contains("-- TWO\n+- 2\n"), "{diff}");
+    let run = laptop.run(&["resolve", "overlap", "--merge"]).code(3);
+    assert!(run.stderr.contains("same lines"), "{}", run.stderr);
+    laptop.ok(&["resolve", "overlap", "--keep", "theirs"]);
+    assert!(conflicts(&laptop).is_empty());
+    laptop.sync("pull", &folder, &[]).code(0);
+    assert!(conflicts(&laptop).is_empty());
+    assert_eq!(laptop.get("clean"), both);
+    assert_eq!(laptop.get("overlap"), one_line(BASE, "two", "2"));
+    // Both sides and the merge are in history.
+    assert_eq!(laptop.history_ids("clean").len(), 4);
+
+    // The merge and the resolution reach the desktop as fast-forwards.
+    laptop.sync("push", &folder, &[]).code(0);
+    desktop.sync("pull", &folder, &[]).code(0);
+    assert_eq!(desktop.get("clean"), both);
+    assert_eq!(desktop.get("overlap"), one_line(BASE, "two", "2"));
+    assert!(conflicts(&desktop).is_empty());
+}
+
+#[test]
+fn pull_merge_with_force_merges_the_clean_ones_and_lets_the_rest_win() {
+    let folder = Folder::new();
+    let (laptop, desktop) = (Home::new(), Home::new());
+    for key in ["clean", "overlap"] {
+        laptop.put_at(key, BASE, "2026-11-26T09:00:00Z");
+    }
+    laptop.sync("push", &folder, &[]).code(0);
+    desktop.sync("pull", &folder, &[]).code(0);
+    laptop.put_at(
+        "clean",
+        &one_line(BASE, "one", "ONE"),
+        "2026-11-26T10:00:00Z",
+    );
+    laptop.put_at(
+        "overlap",
+        &one_line(BASE, "two", "TWO"),
+        "2026-11-26T10:00:00Z",
+    );
+    desktop.put_at(
+        "clean",
+        &one_line(BASE, "five", "FIVE"),
+        "2026-11-26T10:01:00Z",
+    );
+    desktop.put_at(
+        "overlap",
+        &one_line(BASE, "two", "2"),
+        "2026-11-26T10:01:00Z",
+    );
+    desktop.sync("push", &folder, &[]).code(0);
     let run = laptop
         .sync("pull", &folder, &["--merge", "--force"])
         .code(0);
@@ -350,18 +442,64 @@ fn pull_merge_merges_the_clean_ones_and_refuses_the_rest() {
         .map(|c| c["key"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(left, ["overlap"]);
-    // Both sides and the merge are in history.
-    assert_eq!(laptop.history_ids("clean").len(), 4);
+    assert_eq!(conflicts(&laptop)[0]["incoming"], false);
+}
 
-    // The merge reaches the desktop as a fast-forward.
-    laptop.sync("push", &folder, &[]).code(0);
-    desktop.sync("pull", &folder, &[]).code(0);
-    assert_eq!(desktop.get("clean"), both);
-    let left: Vec<String> = conflicts(&desktop)
-        .iter()
-        .map(|c| c["key"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(left, ["overlap"]);
+#[test]
+fn a_refused_pull_leaves_the_other_side_to_see_and_settle() {
+    let p = pair(
+        "plan",
+        &one_line(BASE, "one", "ONE on the laptop"),
+        &one_line(BASE, "five", "FIVE on the desktop"),
+    );
+    let rows = p.laptop.rows();
+    let run = p.laptop.sync("pull", &p.folder, &[]).code(3);
+    assert!(
+        run.stderr.contains("`context diff KEY mine theirs`"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(p.laptop.rows(), rows, "nothing applied");
+    assert_eq!(
+        p.laptop.get("plan"),
+        one_line(BASE, "one", "ONE on the laptop")
+    );
+
+    // Listed, with the incoming side not applied yet.
+    let listed = conflicts(&p.laptop);
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["mine"]["version"], p.laptop_edit.as_str());
+    assert_eq!(listed[0]["theirs"]["version"], p.desktop_edit.as_str());
+    assert_eq!(listed[0]["incoming"], true);
+    assert_eq!(listed[0]["ancestor"], p.base.as_str());
+    let human = p.laptop.ok(&["conflicts"]);
+    assert!(human.contains("incoming"), "{human}");
+    let diff = p.laptop.ok(&["diff", "plan", "mine", "theirs"]);
+    assert!(diff.contains("+- FIVE on the desktop"), "{diff}");
+    // A pull refused again holds it once.
+    p.laptop.sync("pull", &p.folder, &[]).code(3);
+    assert_eq!(conflicts(&p.laptop).len(), 1);
+    // The health check sees a conflict waiting.
+    let check = p.laptop.sync("status", &p.folder, &["--check"]).code(6);
+    assert!(
+        format!("{}{}", check.stdout, check.stderr).contains("conflict"),
+        "{}{}",
+        check.stdout,
+        check.stderr
+    );
+
+    // Settled by a merge, without --force: the next pull applies and nothing conflicts.
+    p.laptop.ok(&["resolve", "plan", "--merge"]);
+    let merged = p.laptop.get("plan");
+    assert!(merged.contains("ONE on the laptop") && merged.contains("FIVE on the desktop"));
+    assert!(conflicts(&p.laptop).is_empty());
+    p.laptop.sync("pull", &p.folder, &[]).code(0);
+    assert!(conflicts(&p.laptop).is_empty());
+    assert_eq!(p.laptop.get("plan"), merged);
+    p.laptop.sync("push", &p.folder, &[]).code(0);
+    p.desktop.sync("pull", &p.folder, &[]).code(0);
+    assert_eq!(p.desktop.get("plan"), merged);
+    assert!(conflicts(&p.desktop).is_empty());
 }
 
 #[test]
@@ -521,4 +659,32 @@ fn conflicts_and_diff_create_no_home() {
     .code(0);
     assert_eq!(run.stdout, "no conflicts\n");
     assert!(!missing.exists());
+}
+
+#[test]
+fn a_third_machine_names_the_sides_current_and_other() {
+    let p = pair(
+        "plan",
+        &one_line(BASE, "one", "ONE on the laptop"),
+        &one_line(BASE, "five", "FIVE on the desktop"),
+    );
+    pull_both(&p);
+    p.laptop.sync("push", &p.folder, &[]).code(0);
+    let server = Home::new().with_env("CONTEXT_HOST", "server");
+    server.sync("pull", &p.folder, &[]).code(0);
+    let listed = conflicts(&server);
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["local"], false);
+    assert_eq!(conflicts(&p.laptop)[0]["local"], true);
+    let human = server.ok(&["conflicts"]);
+    assert!(!human.contains("mine"), "{human}");
+    assert!(
+        human.contains("  current ") && human.contains("  other "),
+        "{human}"
+    );
+    assert!(human.contains("--keep current`, `--keep other`"), "{human}");
+    let diff = server.ok(&["diff", "plan", "current", "other"]);
+    assert!(diff.contains("ONE on the laptop"), "{diff}");
+    server.ok(&["resolve", "plan", "--keep", "other"]);
+    assert!(conflicts(&server).is_empty());
 }

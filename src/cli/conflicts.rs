@@ -46,6 +46,12 @@ struct ConflictJson {
     theirs: SideJson,
     /// The newest version both sides descend from; null when they share no history.
     ancestor: Option<String>,
+    /// Whether this machine wrote one of the sides; when not (a third machine), `mine` is the
+    /// current side and `theirs` the other.
+    local: bool,
+    /// Whether `theirs` came with a refused pull and is not applied yet: kept here to be seen
+    /// and settled before pulling again.
+    incoming: bool,
 }
 
 #[derive(Serialize)]
@@ -72,7 +78,19 @@ fn conflict_json(store: &Store, c: &Conflict) -> Result<ConflictJson, CliError> 
         mine: side(store, &c.mine, c.mine.id == c.current)?,
         theirs: side(store, &c.theirs, c.theirs.id == c.current)?,
         ancestor: c.ancestor.as_ref().map(|a| a.id.to_string()),
+        local: c.local,
+        incoming: c.incoming,
     })
+}
+
+/// What the two sides are called: `mine` and `theirs` where this machine wrote one of them,
+/// else (a third machine) `current` and `other`.
+fn side_names(local: bool) -> (&'static str, &'static str) {
+    if local {
+        ("mine", "theirs")
+    } else {
+        ("current", "other")
+    }
 }
 
 impl Conflicts {
@@ -97,32 +115,51 @@ impl Conflicts {
             writeln!(out, "{} (project {})", c.key, c.project)?;
             // Short ids, as `history` shows them: unique within the key's history, and what
             // `resolve --keep` and `diff` take.
-            let ids: Vec<_> = store
+            let mut ids: Vec<_> = store
                 .history(&c.project, &c.key)?
                 .iter()
                 .map(|v| v.id)
                 .collect();
+            if conflict.incoming {
+                ids.push(conflict.theirs.id);
+            }
             let len = context::ids::short_len(&ids);
+            let names = side_names(conflict.local);
             let sides = [
-                ("mine", &c.mine, &conflict.mine),
-                ("theirs", &c.theirs, &conflict.theirs),
+                (names.0, &c.mine, &conflict.mine),
+                (names.1, &c.theirs, &conflict.theirs),
             ];
             for (name, s, v) in sides {
+                let note = if s.current {
+                    "  (current)"
+                } else if c.incoming {
+                    "  (incoming: a pull was refused, not applied yet)"
+                } else {
+                    ""
+                };
                 writeln!(
                     out,
-                    "  {name:<6}  {}  {}  {:<9}  {}{}",
+                    "  {name:<7} {}  {}  {:<9}  {}{note}",
                     v.id.short(len),
                     context::clock::local_of(&s.written_at),
                     s.kind,
                     super::peer_label(s.host.as_deref(), &s.peer),
-                    if s.current { "  (current)" } else { "" }
                 )?;
             }
         }
+        let (a, b) = if conflicts.iter().all(|c| c.local) {
+            side_names(true)
+        } else if conflicts.iter().all(|c| !c.local) {
+            side_names(false)
+        } else {
+            ("mine|current", "theirs|other")
+        };
         writeln!(
             out,
-            "settle each with `context resolve KEY --keep mine`, `--keep theirs`, or `--merge`; \
-             `context diff KEY mine theirs` shows what differs"
+            "settle each with `context resolve KEY --keep {a}`, `--keep {b}`, or `--merge`; \
+             `context diff KEY {} {}` shows what differs",
+            a.split('|').next().unwrap_or(a),
+            b.split('|').next().unwrap_or(b),
         )?;
         Ok(())
     }
@@ -137,7 +174,8 @@ pub struct Resolve {
     /// The document's key.
     key: String,
     /// Keep one side: `mine` (this machine's), `theirs` (the other), or a version id (or a
-    /// unique prefix of one) from `context history KEY`.
+    /// unique prefix of one) from `context history KEY`. On a machine that wrote neither side,
+    /// `current` and `other` name them.
     #[arg(long, value_name = "mine|theirs|VERSION")]
     keep: Option<String>,
     /// Merge the two sides against their common ancestor (line-based, text only). Where both
@@ -187,8 +225,13 @@ impl Resolve {
                         what: path.display().to_string(),
                         source,
                     })?;
+                    eprintln!(
+                        "context: wrote the merge of {key} with its conflict markers to {}",
+                        path.display()
+                    );
+                } else {
+                    out.write_all(&conflicting_hunks(&text))?;
                 }
-                out.write_all(&conflicting_hunks(&text))?;
                 Err(CliError::Resolve(ResolveError::Overlapping {
                     key,
                     hunks,
@@ -262,6 +305,8 @@ impl Diff {
             match (id, sides.first()) {
                 ("mine", Some(c)) => Ok(c.mine.clone()),
                 ("theirs", Some(c)) => Ok(c.theirs.clone()),
+                ("current", Some(c)) if !c.local => Ok(c.mine.clone()),
+                ("other", Some(c)) if !c.local => Ok(c.theirs.clone()),
                 ("mine" | "theirs", None) => Err(CliError::Resolve(ResolveError::NoConflict {
                     project: project.clone(),
                     key: self.key.clone(),

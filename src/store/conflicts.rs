@@ -17,6 +17,7 @@ use std::collections::{HashMap, HashSet};
 
 use rusqlite::{Connection, params};
 
+use super::held;
 use super::rows::Version;
 use super::rows::{COLUMNS, NEWEST_FIRST, read_version};
 use super::{Result, Store, StoreError};
@@ -36,6 +37,11 @@ pub struct Conflict {
     pub current: VersionId,
     /// The newest version both sides descend from (`None`: they share no history).
     pub ancestor: Option<Version>,
+    /// Whether this peer wrote on one of the sides since they parted: when not (a third
+    /// machine), `mine` is merely the current side.
+    pub local: bool,
+    /// Whether `theirs` came with a refused pull and is not applied yet (a held version).
+    pub incoming: bool,
 }
 
 /// A key's rows and the edges between them.
@@ -190,10 +196,48 @@ impl KeyGraph {
                     theirs: self.rows[theirs].clone(),
                     current: self.current().id,
                     ancestor,
+                    local: mine_lost || mine_won,
+                    incoming: false,
                 }
             })
             .collect()
     }
+
+    /// The conflicts of the key's held versions (see `held`): the current row against each.
+    fn held_conflicts(&self, held: Vec<(Version, Option<VersionId>)>) -> Vec<Conflict> {
+        let current = self.current();
+        held.into_iter()
+            .map(|(theirs, ancestor)| Conflict {
+                project: current.project.clone(),
+                key: current.key.clone(),
+                mine: current.clone(),
+                theirs,
+                current: current.id,
+                ancestor: ancestor.and_then(|a| self.rows.iter().find(|r| r.id == a).cloned()),
+                local: true,
+                incoming: true,
+            })
+            .collect()
+    }
+}
+
+/// Every unsettled conflict of a key: those of its rows, then those of its held versions.
+fn conflicts_on(conn: &Connection, me: PeerId, project: &str, key: &str) -> Result<Vec<Conflict>> {
+    let Some(graph) = KeyGraph::load(conn, project, key)? else {
+        return Ok(Vec::new());
+    };
+    let mut out = graph.conflicts(me);
+    out.extend(graph.held_conflicts(held::of_key(conn, project, key)?));
+    Ok(out)
+}
+
+/// The keys that may have a conflict: the candidates and those with a held version.
+fn conflicted_keys(conn: &Connection) -> Result<Vec<(String, String)>> {
+    let mut keys = candidates(conn)?;
+    keys.extend(held::keys(conn)?);
+    keys.sort();
+    keys.dedup();
+    Ok(keys)
 }
 
 /// The candidate keys, in order.
@@ -232,34 +276,29 @@ impl Store {
     /// Every unsettled conflict, by project and key.
     pub fn conflicts(&self) -> Result<Vec<Conflict>> {
         let mut out = Vec::new();
-        for (project, key) in candidates(&self.conn)? {
-            if let Some(g) = KeyGraph::load(&self.conn, &project, &key)? {
-                out.extend(g.conflicts(self.peer.id));
-            }
+        for (project, key) in conflicted_keys(&self.conn)? {
+            out.extend(conflicts_on(&self.conn, self.peer.id, &project, &key)?);
         }
         Ok(out)
     }
 
-    /// How many keys have an unsettled conflict.
+    /// How many keys have an unsettled conflict (held ones included).
     pub fn count_conflicted_keys(&self) -> Result<u64> {
         let mut n = 0;
-        for (project, key) in candidates(&self.conn)? {
-            if let Some(g) = KeyGraph::load(&self.conn, &project, &key)?
-                && g.is_conflicted()
-            {
-                n += 1;
-            }
+        let held: std::collections::BTreeSet<_> = held::keys(&self.conn)?.into_iter().collect();
+        for (project, key) in conflicted_keys(&self.conn)? {
+            let conflicted = held.contains(&(project.clone(), key.clone()))
+                || KeyGraph::load(&self.conn, &project, &key)?.is_some_and(|g| g.is_conflicted());
+            n += u64::from(conflicted);
         }
         Ok(n)
     }
 
-    /// The unsettled conflicts of one key (newest loser first); empty when it has none.
+    /// The unsettled conflicts of one key (newest loser first, then held versions); empty when
+    /// it has none.
     pub fn conflicts_of(&self, project: &str, key: &str) -> Result<Vec<Conflict>> {
         super::rows::check_names(project, key)?;
-        Ok(match KeyGraph::load(&self.conn, project, key)? {
-            Some(g) => g.conflicts(self.peer.id),
-            None => Vec::new(),
-        })
+        conflicts_on(&self.conn, self.peer.id, project, key)
     }
 
     /// The rows version `id` settled (the losing sides its writer held).

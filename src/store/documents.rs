@@ -41,6 +41,9 @@ pub(crate) struct Writer<'a> {
     pub ids: &'a dyn crate::ids::IdSource,
     pub peer: PeerId,
     pub now_ms: i64,
+    /// A timestamp the new row must order after besides the key's current row (a held
+    /// version it settles).
+    pub after: Option<Hlc>,
 }
 
 /// Writes a new row of `key` on `conn` (inside the caller's write transaction), as `peer` at
@@ -48,7 +51,12 @@ pub(crate) struct Writer<'a> {
 /// writer holds them), so the key has no conflict after it.
 pub(crate) fn write_on(
     conn: &rusqlite::Connection,
-    Writer { ids, peer, now_ms }: Writer<'_>,
+    Writer {
+        ids,
+        peer,
+        now_ms,
+        after,
+    }: Writer<'_>,
     project: &str,
     key: &str,
     body: Option<&[u8]>,
@@ -64,7 +72,7 @@ pub(crate) fn write_on(
         });
     }
     let current = current_on(conn, project, key)?;
-    let hlc = Hlc::next(now_ms, current.as_ref().map(|c| c.hlc));
+    let hlc = Hlc::next(now_ms, current.as_ref().map(|c| c.hlc).max(after));
     let id = VersionId::generate(ids, hlc.wall_ms());
     let kind = if body.is_some() {
         Kind::Version
@@ -165,13 +173,13 @@ impl Store {
         body: &[u8],
         ttl: Option<Duration>,
     ) -> Result<Version> {
-        self.write(project, key, Some(body), ttl, |_| Ok(()))
+        self.write(project, key, Some(body), ttl, false, |_| Ok(()))
     }
 
     /// Deletes `key` by writing a tombstone; its history stays. Fails unless the key is live.
     pub fn rm(&mut self, project: &str, key: &str) -> Result<Version> {
         let now = self.now_ms();
-        self.write(project, key, None, None, |current| {
+        self.write(project, key, None, None, false, |current| {
             require_live(project, key, current, now)
         })
     }
@@ -180,18 +188,20 @@ impl Store {
     /// new current version of `key`, whatever its state: undoes an overwrite or a delete.
     pub fn restore(&mut self, project: &str, key: &str, version: &str) -> Result<Version> {
         let old = self.get_version(project, key, version)?;
-        self.write(project, key, Some(&old.body), None, |_| Ok(()))
+        self.write(project, key, Some(&old.body), None, false, |_| Ok(()))
     }
 
     /// Writes `body` (`None`: a tombstone) as the new current version of `key`, whatever its
-    /// state: what `resolve` writes. Like every write, it settles the key's conflicts.
+    /// state: what `resolve` writes. Like every write, it settles the key's conflicts; unlike
+    /// the others, it settles the key's held versions too (what a refused pull would have
+    /// brought, see `held`), and orders after them.
     pub fn write_resolution(
         &mut self,
         project: &str,
         key: &str,
         body: Option<&[u8]>,
     ) -> Result<Version> {
-        self.write(project, key, body, None, |_| Ok(()))
+        self.write(project, key, body, None, true, |_| Ok(()))
     }
 
     fn write(
@@ -200,6 +210,7 @@ impl Store {
         key: &str,
         body: Option<&[u8]>,
         ttl: Option<Duration>,
+        settle_held: bool,
         precondition: impl FnOnce(Option<&Version>) -> Result<()>,
     ) -> Result<Version> {
         check_names(project, key)?;
@@ -213,18 +224,26 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let current = current_on(&tx, project, key)?;
         precondition(current.as_ref())?;
+        let held = if settle_held {
+            super::held::take_key(&tx, project, key)?
+        } else {
+            Vec::new()
+        };
         let written = write_on(
             &tx,
             Writer {
                 ids: ids.as_ref(),
                 peer,
                 now_ms: now,
+                after: held.iter().map(|(_, hlc)| *hlc).max(),
             },
             project,
             key,
             body,
             ttl,
         )?;
+        let settled: Vec<VersionId> = held.iter().map(|(id, _)| *id).collect();
+        insert_settles(&tx, written.id, &settled)?;
         tx.commit()?;
         tracing::debug!(%project, %key, version = %written.id, kind = written.kind.as_str(), "wrote");
         Ok(written)

@@ -365,6 +365,12 @@ impl Import<'_> {
         Ok(())
     }
 
+    /// Forgets the held versions (what earlier refused pulls kept) this pull applied.
+    pub fn forget_applied_held(&self) -> Result<()> {
+        super::held::forget_applied(&self.tx)?;
+        Ok(())
+    }
+
     pub fn commit(self) -> Result<()> {
         Ok(self.tx.commit()?)
     }

@@ -46,6 +46,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0008_delta_reach.sql",
         include_str!("../../migrations/0008_delta_reach.sql"),
     ),
+    (
+        "0009_held.sql",
+        include_str!("../../migrations/0009_held.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

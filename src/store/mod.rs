@@ -18,15 +18,17 @@
 //! 2. `peer`: this home's identity.
 //! 3. `rows`: a row as every other module reads and writes it (columns, names, bodies, which
 //!    rows a row settled, a peer's host).
-//! 4. `conflicts`: the heads of a key, and which keys have an unsettled conflict.
-//! 5. `documents`: writing and reading documents (a write settles the key's other heads).
-//! 6. `streams`: what sync keeps of each remote (published streams, applied positions, pages
+//! 4. `held`: the incoming side of each key a refused pull would have overwritten.
+//! 5. `conflicts`: the heads of a key, and which keys have an unsettled conflict.
+//! 6. `documents`: writing and reading documents (a write settles the key's other heads).
+//! 7. `streams`: what sync keeps of each remote (published streams, applied positions, pages
 //!    to export).
-//! 7. `import`: the one transaction a pull applies everything in.
-//! 8. `runs`: the log of sync runs.
+//! 8. `import`: the one transaction a pull applies everything in.
+//! 9. `runs`: the log of sync runs.
 
 mod conflicts;
 mod documents;
+mod held;
 mod import;
 pub mod migrations;
 mod peer;
@@ -36,10 +38,11 @@ mod streams;
 
 /// The modules in the order of the list above: each may use only those before it.
 #[cfg(test)]
-const MODULE_ORDER: [(&str, &str); 8] = [
+const MODULE_ORDER: [(&str, &str); 9] = [
     ("migrations", include_str!("migrations.rs")),
     ("peer", include_str!("peer.rs")),
     ("rows", include_str!("rows.rs")),
+    ("held", include_str!("held.rs")),
     ("conflicts", include_str!("conflicts.rs")),
     ("documents", include_str!("documents.rs")),
     ("streams", include_str!("streams.rs")),
@@ -59,6 +62,7 @@ pub use conflicts::Conflict;
 pub(crate) use conflicts::{KeyGraph, refresh as refresh_conflicts};
 pub use documents::{Document, Listed};
 pub(crate) use documents::{Writer, write_on};
+pub use held::Held;
 pub use import::Import;
 pub use peer::PeerIdentity;
 pub(crate) use rows::body_on;

@@ -161,11 +161,15 @@ pub(super) fn insert_settles(
     Ok(())
 }
 
-/// The body of the row at change-log position `seq` (`None` for a tombstone).
+/// The body of the row at change-log position `seq` (`None` for a tombstone). A negative `seq`
+/// is a held version (see `held`), whose body is kept beside the change log.
 pub(super) fn stored_body(conn: &rusqlite::Connection, seq: i64) -> Result<Option<Vec<u8>>> {
-    Ok(conn
-        .prepare_cached("SELECT body FROM document_versions WHERE seq = ?1")?
-        .query_row([seq], |r| r.get(0))?)
+    let sql = if seq < 0 {
+        "SELECT body FROM held_versions WHERE held_id = -?1"
+    } else {
+        "SELECT body FROM document_versions WHERE seq = ?1"
+    };
+    Ok(conn.prepare_cached(sql)?.query_row([seq], |r| r.get(0))?)
 }
 
 /// The body of the row at change-log position `seq` (empty for a tombstone).

@@ -111,7 +111,9 @@ pub fn print(r: &PullReport, as_json: bool, out: &mut dyn Write) -> Result<(), C
             )?;
         }
     }
-    if r.applied && !as_json {
+    // A refused pull writes its clean merges as resolutions.
+    let merges_written = r.applied || (!r.conflicts.is_empty() && !r.forced && !r.dry_run);
+    if merges_written && !as_json {
         for m in &r.merged {
             writeln!(
                 out,
@@ -137,7 +139,10 @@ pub fn print(r: &PullReport, as_json: bool, out: &mut dyn Write) -> Result<(), C
                 c.winner
             );
             if refused {
-                writeln!(err, "{line}")?;
+                match &c.why {
+                    Some(why) => writeln!(err, "{line}; not merged: {why}")?,
+                    None => writeln!(err, "{line}")?,
+                }
             } else if !as_json {
                 writeln!(
                     out,
@@ -148,15 +153,36 @@ pub fn print(r: &PullReport, as_json: bool, out: &mut dyn Write) -> Result<(), C
             }
         }
         if refused {
+            let merged = if r.merged.is_empty() {
+                String::new()
+            } else {
+                match r.merged.len() {
+                    1 => " The key that merged cleanly is written here as a new version.".into(),
+                    n => format!(
+                        " The {n} keys that merged cleanly are written here as new versions."
+                    ),
+                }
+            };
+            // After --merge, what is left did not merge: no use suggesting it again.
+            let merge_hint = if r.conflicts.iter().any(|c| c.why.is_some()) {
+                ""
+            } else {
+                " `--merge` merges text whose edits do not overlap;"
+            };
             writeln!(
                 err,
                 "pull refused: {} would replace local changes that the other peer never saw; \
-                 nothing was changed. `context sync pull --merge` merges the text documents \
-                 whose edits do not overlap; `context sync pull --force` lets the newest write \
-                 win and keeps yours in history, where `context conflicts` lists them and \
-                 `context resolve KEY --keep mine|theirs` or `--merge` settles each (a backup \
-                 is taken first).",
-                plural(r.conflicts.len() as u64, "key")
+                 nothing of the pull was applied.{merged} {kept}`context resolve KEY --keep \
+                 mine|theirs` or `--merge` settles it; then pull again.{merge_hint} `--force` \
+                 lets the newest write win and keeps yours in history (a backup is taken \
+                 first).",
+                plural(r.conflicts.len() as u64, "key"),
+                kept = if r.dry_run {
+                    "Without --dry-run the other side of each is kept here; "
+                } else {
+                    "The other side of each is kept here: `context conflicts` lists it, \
+                     `context diff KEY mine theirs` shows what differs, and "
+                },
             )?;
         } else if !as_json {
             writeln!(

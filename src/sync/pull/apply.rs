@@ -13,7 +13,10 @@ use crate::remote::{CsetName, FileName, Remote};
 use crate::store::{self, Applied, Import, Store};
 use crate::sync::snapshot::StreamId;
 
-use super::import::{Decoded, Touched, descends, import_all, merge_conflict, read_and_decode};
+use super::import::{
+    Decoded, Touched, conflict_of, descends, held_of, import_all, read_and_decode, try_merge,
+    write_merge,
+};
 use super::plan::{File, ReadPlan, StreamRead, classify};
 use super::{
     Action, BACKUPS_KEPT, BadFile, DEFAULT_TRANSIT_GRACE_MS, KeyPlan, PullOptions, PullReport,
@@ -36,6 +39,10 @@ struct Apply<'a> {
     reached: HashMap<StreamId, u64>,
     /// Missing files met by this pull (in transit, or lost).
     met: Vec<String>,
+    /// What a refusal keeps: the incoming side of each conflict, and of each clean merge with
+    /// the merged body (written again as a resolution once the pull is rolled back).
+    held: Vec<store::Held>,
+    merges: Vec<(store::Held, Vec<u8>)>,
 }
 
 /// The next decoded file from the readers, in plan order.
@@ -83,6 +90,8 @@ pub(super) fn apply(
             .filter_map(|w| w.position.map(|p| (w.stream, p.0.last_seq)))
             .collect(),
         met: Vec::new(),
+        held: Vec::new(),
+        merges: Vec::new(),
     };
     for f in &plan.incomplete {
         run.missing(f.file.clone(), f.reason.clone())?;
@@ -101,10 +110,13 @@ pub(super) fn apply(
         .advance_high_water(remote_id, generation, before_max, after_max)?;
     run.refresh_conflicts()?;
     run.classify_keys(rt.ids.as_ref())?;
-    let Some(report) = run.finish(&db_path, &rt)? else {
+    let Some((report, kept)) = run.finish(&db_path, &rt)? else {
         return Err(SyncError::Interrupted("nothing applied".to_string()));
     };
     let mut report = report;
+    if let Some((held, merges)) = kept {
+        keep_refused(store, &mut report, held, merges)?;
+    }
     if report.applied
         && let Err(e) = publish_manifest(store, remote, remote_id, false)
     {
@@ -476,27 +488,50 @@ impl Apply<'_> {
             let action = classify(old.as_ref(), &new, descends, self.me, |old, new| {
                 imp.same_content(old.id, new.id)
             })?;
-            let item = KeyPlan {
+            let mut item = KeyPlan {
                 project,
                 key,
                 action,
                 local: old.map(|o| o.id.to_string()),
                 winner: new.id.to_string(),
+                why: None,
             };
             // With --merge, every conflict this pull brings is merged where it merges cleanly:
             // the refusals, and the incoming versions that lost to a local one.
-            let mergeable = matches!(
-                action,
-                Action::Conflict | Action::KeptLocal | Action::Replaced
-            );
-            let merged = if self.opts.merge && mergeable && !self.opts.dry_run {
-                merge_conflict(&self.imp, ids, self.me, self.now, &item)?
+            let merging = self.opts.merge
+                && !self.opts.dry_run
+                && matches!(
+                    action,
+                    Action::Conflict | Action::KeptLocal | Action::Replaced
+                );
+            let refusing = action == Action::Conflict && !self.opts.force && !self.opts.dry_run;
+            let conflict = if merging || refusing {
+                conflict_of(&self.imp, self.me, &item)?
             } else {
                 None
             };
-            if let Some(m) = merged {
-                self.report.merged.push(m);
-            } else if action == Action::Conflict {
+            let mut merged = false;
+            if let Some(c) = conflict {
+                let local = item.local.clone().unwrap_or_default();
+                let held = || held_of(&self.imp, &c, &local);
+                if merging {
+                    match try_merge(&self.imp, &c)? {
+                        Ok(body) => {
+                            let m = write_merge(&self.imp, ids, self.me, self.now, &c, &body)?;
+                            self.report.merged.push(m);
+                            if !self.opts.force {
+                                self.merges.push((held()?, body));
+                            }
+                            merged = true;
+                        }
+                        Err(why) => item.why = Some(why),
+                    }
+                }
+                if refusing && !merged {
+                    self.held.push(held()?);
+                }
+            }
+            if action == Action::Conflict && !merged {
                 self.report.conflicts.push(item.clone());
             }
             if self.opts.dry_run {
@@ -508,11 +543,7 @@ impl Apply<'_> {
 
     /// Commits, or rolls back a dry run or a refused pull; a forced pull that replaces local
     /// versions backs the database up first. `None`: interrupted, nothing applied.
-    fn finish(
-        self,
-        db_path: &std::path::Path,
-        rt: &crate::runtime::Runtime,
-    ) -> Result<Option<PullReport>, SyncError> {
+    fn finish(self, db_path: &std::path::Path, rt: &crate::runtime::Runtime) -> Finished {
         let Apply {
             imp,
             remote_id,
@@ -520,14 +551,19 @@ impl Apply<'_> {
             opts,
             mut report,
             met,
+            held,
+            merges,
             ..
         } = self;
         imp.forget_missing_except(remote_id, &met)?;
         let refused = !report.conflicts.is_empty() && !opts.force;
         if refused || opts.dry_run {
             imp.rollback()?;
-            return Ok(Some(report));
+            let kept = (refused && !opts.dry_run).then_some((held, merges));
+            return Ok(Some((report, kept)));
         }
+        // What earlier refusals held and this pull applied is held no longer.
+        imp.forget_applied_held()?;
         if !report.conflicts.is_empty() && db_path != std::path::Path::new(":memory:") {
             report.backup = Some(store::backup(db_path, now, BACKUPS_KEPT)?);
         }
@@ -536,6 +572,39 @@ impl Apply<'_> {
         }
         imp.commit()?;
         report.applied = true;
-        Ok(Some(report))
+        Ok(Some((report, None)))
     }
+}
+
+/// What [`Apply::finish`] ends with: `None` when interrupted (nothing applied); else the report,
+/// and for a refusal what it keeps (held sides, clean merges).
+type Finished = Result<Option<(PullReport, Option<Kept>)>, SyncError>;
+type Kept = (Vec<store::Held>, Vec<(store::Held, Vec<u8>)>);
+
+/// After a refused pull is rolled back: keeps the incoming side of every refused key, so that
+/// `conflicts`, `diff` and `resolve` reach it, and writes each clean merge as a resolution of
+/// its key (settling the incoming side it merged), so the next pull finds it settled.
+fn keep_refused(
+    store: &mut Store,
+    report: &mut PullReport,
+    held: Vec<store::Held>,
+    merges: Vec<(store::Held, Vec<u8>)>,
+) -> Result<(), SyncError> {
+    let all: Vec<store::Held> = held
+        .into_iter()
+        .chain(merges.iter().map(|(h, _)| h.clone()))
+        .collect();
+    store.hold(&all)?;
+    for (h, body) in merges {
+        let (project, key) = (&h.theirs.project, &h.theirs.key);
+        let v = store.write_resolution(project, key, Some(&body))?;
+        if let Some(m) = report
+            .merged
+            .iter_mut()
+            .find(|m| &m.project == project && &m.key == key)
+        {
+            m.version = v.id.to_string();
+        }
+    }
+    Ok(())
 }

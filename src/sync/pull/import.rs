@@ -142,58 +142,103 @@ pub(super) fn descends(
     Ok(false)
 }
 
-/// With `--merge`: merges the two sides of a conflicting key and writes the merge as a new
-/// local version (inside the pull's transaction); `None` when they do not merge cleanly.
-pub(super) fn merge_conflict(
+/// The conflict a pull made of `item` (the local side against the incoming one), as the
+/// transaction sees it.
+pub(super) fn conflict_of(
     imp: &Import<'_>,
-    ids: &dyn crate::ids::IdSource,
     me: PeerId,
-    now: i64,
     item: &KeyPlan,
-) -> Result<Option<MergedKey>, SyncError> {
+) -> Result<Option<store::Conflict>, SyncError> {
     let Some(graph) = store::KeyGraph::load(imp.conn(), &item.project, &item.key)? else {
         return Ok(None);
     };
     let local = item.local.as_deref().unwrap_or_default();
-    let Some(conflict) = graph
+    Ok(graph
         .conflicts(me)
         .into_iter()
-        .find(|c| c.mine.id.to_string() == local || c.theirs.id.to_string() == local)
-    else {
-        return Ok(None);
+        .find(|c| c.mine.id.to_string() == local || c.theirs.id.to_string() == local))
+}
+
+/// What a refused pull keeps of a conflict: its incoming side (the one that is not `local`),
+/// with its body, for a person to see and settle before pulling again.
+pub(super) fn held_of(
+    imp: &Import<'_>,
+    c: &store::Conflict,
+    local: &str,
+) -> Result<store::Held, SyncError> {
+    let theirs = if c.mine.id.to_string() == local {
+        c.theirs.clone()
+    } else {
+        c.mine.clone()
     };
-    match crate::resolve::merge_on(imp.conn(), &conflict) {
+    let body = match theirs.kind {
+        crate::record::Kind::Version => Some(store::body_on(imp.conn(), theirs.seq)?),
+        crate::record::Kind::Tombstone => None,
+    };
+    Ok(store::Held {
+        host: imp.host_of(theirs.peer)?,
+        theirs,
+        body,
+        ancestor: c.ancestor.as_ref().map(|a| a.id),
+    })
+}
+
+/// The three-way merge of a conflict's sides: the merged body, or why it does not merge
+/// cleanly (said in a few words, for the refusal's list).
+pub(super) fn try_merge(
+    imp: &Import<'_>,
+    c: &store::Conflict,
+) -> Result<Result<Vec<u8>, String>, SyncError> {
+    use crate::resolve::ResolveError;
+    Ok(match crate::resolve::merge_on(imp.conn(), c) {
         // A merge larger than a document may be is left to a person.
-        Ok(crate::merge::Merged::Clean(body)) if body.len() > store::MAX_BODY_BYTES => Ok(None),
-        Ok(crate::merge::Merged::Clean(body)) => {
-            let writer = store::Writer {
-                ids,
-                peer: me,
-                now_ms: now,
-            };
-            let v = store::write_on(
-                imp.conn(),
-                writer,
-                &item.project,
-                &item.key,
-                Some(&body),
-                None,
-            )?;
-            tracing::info!(project = %item.project, key = %item.key, version = %v.id, "merged a conflict");
-            Ok(Some(MergedKey {
-                project: item.project.clone(),
-                key: item.key.clone(),
-                mine: conflict.mine.id.to_string(),
-                theirs: conflict.theirs.id.to_string(),
-                version: v.id.to_string(),
-            }))
+        Ok(crate::merge::Merged::Clean(body)) if body.len() > store::MAX_BODY_BYTES => {
+            Err("the merge would be larger than a document may be".to_string())
         }
-        Ok(crate::merge::Merged::Conflicted { .. }) => Ok(None),
-        Err(crate::resolve::ResolveError::Store(store::StoreError::TooLarge { .. })) => Ok(None),
-        Err(crate::resolve::ResolveError::Store(e)) => Err(e.into()),
-        Err(e) => {
-            tracing::info!(project = %item.project, key = %item.key, "not merged: {e}");
-            Ok(None)
+        Ok(crate::merge::Merged::Clean(body)) => Ok(body),
+        Ok(crate::merge::Merged::Conflicted { hunks, .. }) => Err(format!(
+            "both sides changed the same lines ({})",
+            crate::sync::plural(hunks as u64, "conflicting hunk")
+        )),
+        Err(ResolveError::Deleted { side, .. }) if side.contains("mine") => {
+            Err("deleted here and edited on the other side".to_string())
         }
-    }
+        Err(ResolveError::Deleted { .. }) => {
+            Err("deleted on the other side and edited here".to_string())
+        }
+        Err(ResolveError::NotText { source, .. }) => {
+            Err(format!("{} is not text (binary)", source.which))
+        }
+        Err(ResolveError::Store(store::StoreError::TooLarge { .. })) => {
+            Err("a side is larger than a document may be".to_string())
+        }
+        Err(ResolveError::Store(e)) => return Err(e.into()),
+        Err(e) => Err(e.to_string()),
+    })
+}
+
+/// Writes a clean merge of `c` into the pull's transaction, as a new local version.
+pub(super) fn write_merge(
+    imp: &Import<'_>,
+    ids: &dyn crate::ids::IdSource,
+    me: PeerId,
+    now: i64,
+    c: &store::Conflict,
+    body: &[u8],
+) -> Result<MergedKey, SyncError> {
+    let writer = store::Writer {
+        ids,
+        peer: me,
+        now_ms: now,
+        after: None,
+    };
+    let v = store::write_on(imp.conn(), writer, &c.project, &c.key, Some(body), None)?;
+    tracing::info!(project = %c.project, key = %c.key, version = %v.id, "merged a conflict");
+    Ok(MergedKey {
+        project: c.project.clone(),
+        key: c.key.clone(),
+        mine: c.mine.id.to_string(),
+        theirs: c.theirs.id.to_string(),
+        version: v.id.to_string(),
+    })
 }

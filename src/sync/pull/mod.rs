@@ -107,6 +107,9 @@ pub struct KeyPlan {
     pub local: Option<String>,
     /// The current version after it.
     pub winner: String,
+    /// Why `--merge` could not merge it (a refused conflict only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
 }
 
 /// A conflict `--merge` settled.
