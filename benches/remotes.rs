@@ -22,6 +22,8 @@ mod results;
 mod s3_server;
 #[path = "../tests/util/server.rs"]
 mod server;
+#[path = "common/smoke.rs"]
+mod smoke;
 #[path = "../tests/util/ssh.rs"]
 mod ssh_server;
 
@@ -134,8 +136,7 @@ fn process(home: &Path, endpoint: &str, args: &[&str]) -> Res<Duration> {
 }
 
 fn main() -> Res<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let full = args.iter().any(|a| a == "--bench");
+    let full = !smoke::smoke("remotes");
     let (versions, reps, small) = if full {
         (50_000u64, 3, 300u64)
     } else {

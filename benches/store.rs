@@ -14,6 +14,8 @@ use context::store::Store;
 use rusqlite::{Connection, params};
 use sha2::{Digest, Sha256};
 
+#[path = "common/smoke.rs"]
+mod smoke;
 const SEED: u64 = 0x5eed;
 const T0: i64 = 1_795_600_000_000;
 const REPS: usize = 3;
@@ -21,8 +23,7 @@ const REPS: usize = 3;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // `cargo bench` passes --bench; `cargo test --all-targets` runs this as a smoke test without
     // it, where the small size is enough.
-    let args: Vec<String> = std::env::args().collect();
-    let quick = args.iter().any(|a| a == "--quick") || !args.iter().any(|a| a == "--bench");
+    let quick = smoke::smoke("store");
     let writes = if quick { 200 } else { 2_000 };
     let keys = writes / 10;
     let bodies: Vec<Vec<u8>> = (0..writes).map(|i| body(i as u64)).collect();

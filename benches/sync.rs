@@ -30,6 +30,9 @@ use rusqlite::Connection;
 mod dataset;
 use dataset::*;
 
+#[path = "common/smoke.rs"]
+mod smoke;
+
 struct Size {
     versions: usize,
     keys: usize,
@@ -102,7 +105,7 @@ fn process(home: &Path, args: &[&str]) -> Res<(Duration, Option<u64>)> {
 
 fn main() -> Res<()> {
     let args: Vec<String> = std::env::args().collect();
-    let quick = args.iter().any(|a| a == "--quick") || !args.iter().any(|a| a == "--bench");
+    let quick = smoke::smoke("sync");
     let size = if quick {
         Size {
             versions: 2_000,

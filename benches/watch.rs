@@ -17,6 +17,8 @@ mod results;
 mod s3_server;
 #[path = "../tests/util/server.rs"]
 mod server;
+#[path = "common/smoke.rs"]
+mod smoke;
 
 use std::io::Write;
 use std::path::Path;
@@ -98,8 +100,7 @@ fn pct(v: &[Duration], p: f64) -> f64 {
 }
 
 fn main() -> Res<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let full = args.iter().any(|a| a == "--bench");
+    let full = !smoke::smoke("watch");
     let (folder_writes, s3_writes) = if full { (50, 10) } else { (3, 2) };
     let idle_secs: u64 = std::env::var("BENCH_WATCH_IDLE_SECS")
         .ok()

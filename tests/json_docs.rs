@@ -101,6 +101,10 @@ fn outputs() -> BTreeMap<&'static str, Value> {
         a.run(&["projects", "--json"]).code(0).json(),
     );
     out.insert(
+        "context search WORDS --json",
+        a.run(&["search", "two", "--json"]).code(0).json(),
+    );
+    out.insert(
         "context history KEY --json",
         a.run(&["history", "research/sync", "--json"])
             .code(0)

@@ -423,7 +423,7 @@ mod tests {
 
     #[test]
     fn fields_a_later_minor_version_appends_are_ignored() {
-        // A header as a 1.3 writer might send it: the twelve fields of 1.2 and one more.
+        // A header as a 1.4 writer might send it: the thirteen fields of 1.3 and one more.
         let cs = sample(2);
         let h = &cs.header;
         let later = (
@@ -440,6 +440,7 @@ mod tests {
                 h.projects.clone(),
                 Vec::<crate::changeset::Cover>::new(),
                 Vec::<(VersionId, VersionId)>::new(),
+                Vec::<(crate::ids::PeerId, String)>::new(),
                 "a field from the future",
             ),
             cs.entries.clone(),
@@ -483,6 +484,23 @@ mod tests {
             decode_payload(&payload, 1),
             Err(DecodeError::Inconsistent(_))
         ));
+    }
+
+    #[test]
+    fn a_seals_machine_names_travel_in_a_1_3_header() {
+        let mut seal = sample(0).header;
+        seal.snapshot = true;
+        seal.hosts = vec![(crate::ids::PeerId::from_bytes([3; 16]), "laptop".into())];
+        let cs = Changeset::new(seal, Vec::new());
+        let (bytes, _) = encode(&cs).unwrap();
+        assert_eq!(u16::from_be_bytes([bytes[10], bytes[11]]), 3, "format 1.3");
+        let (back, _) = decode(&bytes).unwrap();
+        assert_eq!(back.header.hosts, cs.header.hosts);
+        // A seal without names stays 1.1, as before.
+        let mut bare = sample(0).header;
+        bare.snapshot = true;
+        let (old, _) = encode(&Changeset::new(bare, Vec::new())).unwrap();
+        assert_eq!(u16::from_be_bytes([old[10], old[11]]), 1);
     }
 
     #[test]

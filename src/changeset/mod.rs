@@ -30,7 +30,7 @@ pub const MAGIC: [u8; 8] = *b"CTXCSET\0";
 /// The format this binary writes. A reader refuses a newer major version; a newer minor of its
 /// own major only adds what an older reader may ignore.
 pub const FORMAT_MAJOR: u16 = 1;
-pub const FORMAT_MINOR: u16 = 2;
+pub const FORMAT_MINOR: u16 = 3;
 /// The format of a file in which some versions travel as deltas (2 is the sealed format):
 /// the layout of 1.2, entries of 9 or 10 fields. A reader of 1.x refuses it as newer, as it
 /// must: it could not rebuild those bodies.
@@ -60,8 +60,9 @@ pub struct Cover {
 /// it is serialized positionally, and files written today must be read forever. Format 1.0
 /// has the first ten fields; 1.1 appends `covers`, written only when the header is a
 /// snapshot's (so that every other file stays readable by a 1.0 reader); 1.2 appends
-/// `settles`, written only when an entry settled a conflict. A reader of 1.x ignores fields
-/// after those it knows: a later minor version may append more.
+/// `settles`, written only when an entry settled a conflict; 1.3 appends `hosts`, written only
+/// in a snapshot's seal. A reader of 1.x ignores fields after those it knows: a later minor
+/// version may append more.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
     /// The peer whose stream this changeset belongs to.
@@ -86,6 +87,9 @@ pub struct Header {
     /// (1.2) For entries that settled a conflict: (the entry's id, a losing row it settled).
     /// Filled from and into the entries' `settles` by [`Changeset::new`] and the decoder.
     pub settles: Vec<(VersionId, VersionId)>,
+    /// (1.3) In a snapshot's seal: the machine name of every peer its writer knew, so that a
+    /// home that starts from it names every writer. Empty elsewhere.
+    pub hosts: Vec<(PeerId, String)>,
 }
 
 /// The fields of format 1.0, in order.
@@ -116,12 +120,15 @@ impl Header {
             projects: Vec::new(),
             covers: Vec::new(),
             settles: Vec::new(),
+            hosts: Vec::new(),
         }
     }
 
     /// The format minor version this header needs.
     pub fn format_minor(&self) -> u16 {
-        if !self.settles.is_empty() {
+        if !self.hosts.is_empty() {
+            3
+        } else if !self.settles.is_empty() {
             2
         } else if self.snapshot {
             1
@@ -151,6 +158,9 @@ impl Serialize for Header {
         }
         if minor >= 2 {
             t.serialize_element(&self.settles)?;
+        }
+        if minor >= 3 {
+            t.serialize_element(&self.hosts)?;
         }
         t.end()
     }
@@ -193,11 +203,15 @@ impl<'de> Deserialize<'de> for Header {
                     projects: field!(),
                     covers: Vec::new(),
                     settles: Vec::new(),
+                    hosts: Vec::new(),
                 };
                 if let Some(covers) = seq.next_element()? {
                     h.covers = covers;
                     if let Some(settles) = seq.next_element()? {
                         h.settles = settles;
+                        if let Some(hosts) = seq.next_element()? {
+                            h.hosts = hosts;
+                        }
                     }
                 }
                 // Fields of later minor versions: not ours to understand.

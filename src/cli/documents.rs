@@ -346,12 +346,38 @@ pub struct History {
     project: ProjectFlag,
 }
 
+/// A rename chain is followed this far back at most.
+const MAX_RENAMES: usize = 100;
+
 impl History {
     pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<(), CliError> {
         let store = env.open_store_to_read()?;
-        let versions = store.history(&env.project(self.project.project), &self.key)?;
+        let project = env.project(self.project.project);
+        // The key's own rows, then, where it was renamed from another key (`mv`), that key's
+        // rows up to the rename, and so on back.
+        let mut versions = store.history(&project, &self.key)?;
+        let mut renames = Vec::new();
+        let mut key = self.key.clone();
+        while renames.len() < MAX_RENAMES {
+            let Some(from) = store.renamed_from(&project, &key)? else {
+                break;
+            };
+            renames.push((versions.len(), from.key.clone()));
+            let older = store.history(&project, &from.key)?;
+            versions.extend(older.into_iter().filter(|v| v.hlc <= from.hlc));
+            key = from.key;
+        }
+        let mut names = std::collections::HashMap::new();
+        for v in &versions {
+            if let std::collections::hash_map::Entry::Vacant(e) = names.entry(v.peer) {
+                e.insert(store.host_of(v.peer)?);
+            }
+        }
         if self.json {
-            let list: Vec<_> = versions.iter().map(version_json).collect();
+            let list: Vec<_> = versions
+                .iter()
+                .map(|v| version_json(v, names[&v.peer].clone()))
+                .collect();
             serde_json::to_writer_pretty(&mut *out, &list).map_err(std::io::Error::from)?;
             writeln!(out)?;
             return Ok(());
@@ -359,56 +385,69 @@ impl History {
         // Fits 100 columns: short ids, local time to the second, the machine by name.
         let ids: Vec<_> = versions.iter().map(|v| v.id).collect();
         let len = context::ids::short_len(&ids);
-        let mut hosts = std::collections::HashMap::new();
-        for v in &versions {
-            if let std::collections::hash_map::Entry::Vacant(e) = hosts.entry(v.peer) {
-                let host = store.host_of(v.peer)?;
-                e.insert(host.unwrap_or_else(|| v.peer.to_string()[..8].to_string()));
-            }
-        }
+        let hosts: std::collections::HashMap<_, String> = names
+            .into_iter()
+            .map(|(peer, name)| {
+                (
+                    peer,
+                    name.unwrap_or_else(|| peer.to_string()[..8].to_string()),
+                )
+            })
+            .collect();
         writeln!(
             out,
             "{:<len$}  {:<19}  {:<9}  {:<12}  {:>6}  PARENT",
             "ID", "TIME", "KIND", "MACHINE", "SIZE"
         )?;
-        for v in &versions {
-            let size = v.size.map_or_else(|| "-".to_string(), |s| s.to_string());
-            let parent = v.parent.map_or_else(|| "-".to_string(), |p| p.short(len));
-            let expiry = v
-                .expires_at_ms
-                .map(|at| {
-                    format!(
-                        "  expires {}",
-                        local(at).chars().take(16).collect::<String>()
-                    )
-                })
-                .unwrap_or_default();
-            let host: String = hosts[&v.peer].chars().take(12).collect();
-            // With -v, the peer's id too (past the 100 columns of the plain table).
-            let peer = if super::verbose() {
-                format!("  peer {}", v.peer)
-            } else {
-                String::new()
-            };
-            writeln!(
-                out,
-                "{:<len$}  {:<19}  {:<9}  {host:<12}  {:>6}  {parent}{expiry}{peer}",
-                v.id.short(len),
-                local(v.hlc.wall_ms()),
-                v.kind.as_str(),
-                size,
-            )?;
+        for (i, v) in versions.iter().enumerate() {
+            if let Some((_, from)) = renames.iter().find(|(at, _)| *at == i) {
+                writeln!(out, "renamed from {from}:")?;
+            }
+            writeln!(out, "{}", history_line(v, len, &hosts[&v.peer]))?;
         }
         Ok(())
     }
+}
+
+/// One version in `history`'s table.
+fn history_line(v: &Version, len: usize, host: &str) -> String {
+    let size = v.size.map_or_else(|| "-".to_string(), |s| s.to_string());
+    let parent = v.parent.map_or_else(|| "-".to_string(), |p| p.short(len));
+    let expiry = v
+        .expires_at_ms
+        .map(|at| {
+            format!(
+                "  expires {}",
+                local(at).chars().take(16).collect::<String>()
+            )
+        })
+        .unwrap_or_default();
+    let host: String = host.chars().take(12).collect();
+    // With -v, the peer's id too (past the 100 columns of the plain table).
+    let peer = if super::verbose() {
+        format!("  peer {}", v.peer)
+    } else {
+        String::new()
+    };
+    format!(
+        "{:<len$}  {:<19}  {:<9}  {host:<12}  {:>6}  {parent}{expiry}{peer}",
+        v.id.short(len),
+        local(v.hlc.wall_ms()),
+        v.kind.as_str(),
+        size,
+    )
 }
 
 /// A version in `history --json`.
 #[derive(Serialize)]
 struct VersionJson {
     id: String,
+    /// The key it is a version of: the key asked for, or one it was renamed from.
+    key: String,
     kind: &'static str,
     peer: String,
+    /// The name of the machine that wrote it, where known.
+    host: Option<String>,
     parent: Option<String>,
     created_at: String,
     /// The hybrid clock as a decimal string: a 64-bit number a script's doubles cannot hold.
@@ -418,11 +457,13 @@ struct VersionJson {
     expires_at: Option<String>,
 }
 
-fn version_json(v: &Version) -> VersionJson {
+fn version_json(v: &Version, host: Option<String>) -> VersionJson {
     VersionJson {
         id: v.id.to_string(),
+        key: v.key.clone(),
         kind: v.kind.as_str(),
         peer: v.peer.to_string(),
+        host,
         parent: v.parent.map(|p| p.to_string()),
         created_at: rfc3339(v.hlc.wall_ms()),
         hlc: v.hlc.to_i64().to_string(),
@@ -456,6 +497,30 @@ impl Restore {
         let version =
             store.restore(&env.project(self.project.project), &self.key, &self.version)?;
         writeln!(out, "{}", version.id)?;
+        env.sync_after_write(&store);
+        Ok(())
+    }
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  context mv plan/q1 plan/2027-q1\n  context history plan/2027-q1   # its history before the rename too"
+)]
+pub struct Mv {
+    /// The document's key now (it must be live).
+    old: String,
+    /// Its new key (one that never had a version).
+    new: String,
+    #[command(flatten)]
+    project: ProjectFlag,
+}
+
+impl Mv {
+    pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<(), CliError> {
+        let mut store = env.open_store()?;
+        let project = env.project(self.project.project);
+        let (moved, _) = store.mv(&project, &self.old, &self.new)?;
+        writeln!(out, "{}", moved.id)?;
         env.sync_after_write(&store);
         Ok(())
     }

@@ -3,9 +3,11 @@
 //! only place that prints them and turns them into exit statuses.
 
 mod autosync;
+mod completions;
 mod conflicts;
 mod documents;
 mod progress;
+mod search;
 mod sync;
 
 use std::io::{self, Write};
@@ -36,6 +38,7 @@ Environment:
   CONTEXT_S3_IMDS=1     lets an s3:// remote ask the instance metadata service for credentials
   CONTEXT_AUTO_SYNC=0   no background sync after this command's write (`sync auto off`: the home)
   CONTEXT_RETRY_BUDGET  how long a failing request to a network store is retried (default 1m)
+  CONTEXT_REQUEST_TIMEOUT  how long one request to an s3:// store waits for its answer (1m)
   CONTEXT_CRONTAB       replaces the `crontab` command of `sync schedule --install` (e.g. for -u)
   XDG_CONFIG_HOME       where `sync schedule --systemd --install` writes user units (systemd/user)
   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION (AWS_DEFAULT_REGION),
@@ -89,6 +92,10 @@ enum Command {
     History(documents::History),
     /// Write an earlier version's body as the new current version of KEY.
     Restore(documents::Restore),
+    /// Rename a document: NEW gets OLD's body and history, OLD a tombstone; one change for sync.
+    Mv(documents::Mv),
+    /// Full-text search over the project's documents (exit 1 when nothing matches, as grep).
+    Search(search::Search),
     /// The projects of this store, with how many live documents each holds.
     Projects(documents::Projects),
     /// Unified diff of two versions of KEY (default: the current one against its parent).
@@ -97,9 +104,10 @@ enum Command {
     Conflicts(conflicts::Conflicts),
     /// Settle KEY's conflict: keep one side, or merge the two; written as a new version.
     Resolve(conflicts::Resolve),
-    /// Print a shell completion script for bash, zsh or fish.
+    /// Print a shell completion script: bash, zsh, fish (commands, flags and document keys),
+    /// elvish or powershell (commands and flags).
     #[command(
-        after_help = "Examples:\n  context completions bash > ~/.local/share/bash-completion/completions/context\n  context completions fish > ~/.config/fish/completions/context.fish"
+        after_help = "Examples:\n  context completions bash > ~/.local/share/bash-completion/completions/context\n  context completions zsh > ~/.local/share/zsh/site-functions/_context   # a folder in $fpath\n  context completions fish > ~/.config/fish/completions/context.fish\n\n`make install` puts the bash, zsh and fish scripts where those shells look."
     )]
     Completions {
         /// The shell.
@@ -267,16 +275,14 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome, CliError> {
         Command::Ls(c) => c.run(&env, out).map(|()| Outcome::Ok),
         Command::History(c) => c.run(&env, out).map(|()| Outcome::Ok),
         Command::Restore(c) => c.run(&env, out).map(|()| Outcome::Ok),
+        Command::Mv(c) => c.run(&env, out).map(|()| Outcome::Ok),
+        Command::Search(c) => c.run(&env, out),
         Command::Projects(c) => c.run(&env, out).map(|()| Outcome::Ok),
         Command::Diff(c) => c.run(&env, out).map(|()| Outcome::Ok),
         Command::Conflicts(c) => c.run(&env, out).map(|()| Outcome::Ok),
         Command::Resolve(c) => c.run(&env, out).map(|()| Outcome::Ok),
         Command::Completions { shell } => {
-            // Into a buffer first: the generator panics on a write error (a closed pipe).
-            let mut command = <Cli as clap::CommandFactory>::command();
-            let mut script = Vec::new();
-            clap_complete::generate(shell, &mut command, "context", &mut script);
-            out.write_all(&script)?;
+            out.write_all(&completions::script(shell))?;
             Ok(Outcome::Ok)
         }
         Command::Sync(c) => c.run(&env, out),
@@ -400,6 +406,7 @@ mod tests {
             "CONTEXT_SSH",
             "CONTEXT_S3_IMDS",
             "CONTEXT_RETRY_BUDGET",
+            "CONTEXT_REQUEST_TIMEOUT",
             "CONTEXT_AUTO_SYNC",
             "CONTEXT_CRONTAB",
             "XDG_CONFIG_HOME",

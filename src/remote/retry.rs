@@ -3,7 +3,9 @@
 //! within a time budget per request, so that a short outage (a restarted server, a Wi-Fi
 //! hand-over, a few seconds of throttling) is ridden out and a store that stays down fails the
 //! run with exit 1 well before the next cron tick. The budget is [`DEFAULT_BUDGET`], or
-//! `CONTEXT_RETRY_BUDGET` (a DURATION: `0s` for no retry, `5m` for a patient cron job).
+//! `CONTEXT_RETRY_BUDGET` (a DURATION: `0s` for no retry, `5m` for a patient cron job). One
+//! attempt waits at most [`DEFAULT_REQUEST_TIMEOUT`] for its whole answer, or
+//! `CONTEXT_REQUEST_TIMEOUT` (for a slow link, or a test of a store that never answers).
 
 use std::time::{Duration, Instant};
 
@@ -14,16 +16,22 @@ const FIRST_WAIT: Duration = Duration::from_millis(100);
 /// The longest wait between two attempts: a store back after an outage is used within this.
 const MAX_WAIT: Duration = Duration::from_secs(4);
 
+/// How long one attempt waits for its whole answer.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// The retry policy of one transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     pub budget: Duration,
+    /// How long one attempt waits for its whole answer.
+    pub request_timeout: Duration,
 }
 
 impl Default for RetryPolicy {
     fn default() -> RetryPolicy {
         RetryPolicy {
             budget: DEFAULT_BUDGET,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
         }
     }
 }
@@ -31,12 +39,24 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// From the environment (`CONTEXT_RETRY_BUDGET`); a value that is not a DURATION is named.
     pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<RetryPolicy, String> {
-        match env("CONTEXT_RETRY_BUDGET") {
-            None => Ok(RetryPolicy::default()),
-            Some(v) => crate::duration::parse(&v)
-                .map(|budget| RetryPolicy { budget })
-                .map_err(|e| format!("CONTEXT_RETRY_BUDGET={v:?}: {e}")),
-        }
+        type Parse = fn(&str) -> Result<Duration, crate::duration::DurationError>;
+        let read = |name: &str, default: Duration, parse: Parse| match env(name) {
+            None => Ok(default),
+            Some(v) => parse(&v).map_err(|e| format!("{name}={v:?}: {e}")),
+        };
+        Ok(RetryPolicy {
+            // `0s`: no retry at all.
+            budget: read(
+                "CONTEXT_RETRY_BUDGET",
+                DEFAULT_BUDGET,
+                crate::duration::parse_wait,
+            )?,
+            request_timeout: read(
+                "CONTEXT_REQUEST_TIMEOUT",
+                DEFAULT_REQUEST_TIMEOUT,
+                crate::duration::parse,
+            )?,
+        })
     }
 
     /// The attempts of one request.
@@ -111,6 +131,7 @@ mod tests {
     fn retries_stop_within_the_budget() {
         let mut a = RetryPolicy {
             budget: Duration::from_millis(500),
+            ..RetryPolicy::default()
         }
         .start();
         let started = Instant::now();
@@ -119,6 +140,7 @@ mod tests {
         assert!(a.attempt() >= 3, "{}", a.attempt());
         let mut none = RetryPolicy {
             budget: Duration::ZERO,
+            ..RetryPolicy::default()
         }
         .start();
         assert!(!none.wait_for_next());

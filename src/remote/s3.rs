@@ -29,9 +29,6 @@ const READS_IN_FLIGHT: usize = 8;
 /// How long a signed request stays valid (it is signed right before it is sent).
 const SIGNED_FOR: Duration = Duration::from_secs(15 * 60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// One request, from sending it to the last byte of its answer (a changeset is a few MB: a
-/// minute is 1 Mbit/s).
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// An S3 bucket (or a prefix in one) as an [`Transport`].
 #[derive(Debug, Clone)]
@@ -80,7 +77,7 @@ impl S3 {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(CONNECT_TIMEOUT))
-            .timeout_global(Some(REQUEST_TIMEOUT))
+            .timeout_global(Some(config.retry.request_timeout))
             .max_redirects(0)
             .user_agent(concat!("context/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -172,8 +169,21 @@ impl S3 {
         e: ureq::Error,
         attempts: u32,
     ) -> RemoteError {
+        // ureq names its timeouts by their setting ("timeout: global"): say what happened.
+        let said = match &e {
+            ureq::Error::Timeout(ureq::Timeout::Connect) => format!(
+                "no connection within {} s (is the endpoint up and reachable?)",
+                CONNECT_TIMEOUT.as_secs()
+            ),
+            ureq::Error::Timeout(_) => format!(
+                "no complete answer within {} (the endpoint accepted the connection but did not \
+                 answer; CONTEXT_REQUEST_TIMEOUT sets how long to wait)",
+                crate::duration::format(self.config.retry.request_timeout)
+            ),
+            other => other.to_string(),
+        };
         let cause: Cause = format!(
-            "{e} (endpoint {}, {attempts} attempt{})",
+            "{said} (endpoint {}, {attempts} attempt{})",
             self.config.endpoint,
             if attempts == 1 { "" } else { "s" }
         )

@@ -306,12 +306,21 @@ impl Store {
         super::rows::settled_by(&self.conn, id)
     }
 
-    /// The host `peer` writes from, where known (this home's own, or the last changeset read
-    /// from it said).
+    /// The name of the machine `peer` writes from, where known (this home's own; another's as
+    /// its manifest, or else the first changeset or snapshot read from it, said).
     pub fn host_of(&self, peer: PeerId) -> Result<Option<String>> {
         if peer == self.peer.id {
-            return Ok(Some(self.rt.host.clone()));
+            return Ok(Some(self.peer.name.clone()));
         }
         super::rows::host_of(&self.conn, peer)
+    }
+
+    /// Every machine name known here: this home's own and every other peer's.
+    pub fn hosts(&self) -> Result<Vec<(PeerId, String)>> {
+        let mut out = super::rows::hosts(&self.conn)?;
+        out.retain(|(p, _)| *p != self.peer.id);
+        out.push((self.peer.id, self.peer.name.clone()));
+        out.sort();
+        Ok(out)
     }
 }

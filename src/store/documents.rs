@@ -44,6 +44,8 @@ pub(crate) struct Writer<'a> {
     /// A timestamp the new row must order after besides the key's current row (a held
     /// version it settles).
     pub after: Option<Hlc>,
+    /// For the first row of a key: the row of another key it continues (`mv`), its parent.
+    pub renamed_from: Option<VersionId>,
 }
 
 /// Writes a new row of `key` on `conn` (inside the caller's write transaction), as `peer` at
@@ -56,6 +58,7 @@ pub(crate) fn write_on(
         peer,
         now_ms,
         after,
+        renamed_from,
     }: Writer<'_>,
     project: &str,
     key: &str,
@@ -84,7 +87,7 @@ pub(crate) fn write_on(
         hlc.wall_ms()
             .saturating_add(i64::try_from(t.as_millis()).unwrap_or(i64::MAX))
     });
-    let parent = current.map(|c| c.id);
+    let parent = current.map(|c| c.id).or(renamed_from);
     conn.execute(
         "INSERT INTO document_versions
              (version_id, project, key, kind, body, body_sha256, hlc, peer_id, parent_id, expires_at)
@@ -191,6 +194,74 @@ impl Store {
         self.write(project, key, Some(&old.body), None, false, |_| Ok(()))
     }
 
+    /// Renames `old` to `new` in one transaction: `new`'s first version has `old`'s body (and
+    /// expiry) and `old`'s current version as its parent, so `old`'s history stays reachable
+    /// from it; `old` gets a tombstone. Both rows travel in one push. Fails unless `old` is
+    /// live and `new` has no row at all (a history is never mixed with another).
+    pub fn mv(&mut self, project: &str, old: &str, new: &str) -> Result<(Version, Version)> {
+        check_names(project, old)?;
+        check_names(project, new)?;
+        let now = self.now_ms();
+        let (ids, peer) = (self.rt.ids.clone(), self.peer.id);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let from = current_on(&tx, project, old)?;
+        require_live(project, old, from.as_ref(), now)?;
+        let Some(from) = from else {
+            return Err(StoreError::NotFound {
+                project: project.to_string(),
+                key: old.to_string(),
+            });
+        };
+        if let Some(there) = current_on(&tx, project, new)? {
+            return Err(StoreError::Taken {
+                project: project.to_string(),
+                key: new.to_string(),
+                state: there.state_at(now).as_str(),
+            });
+        }
+        let body = body_on(&tx, from.seq)?;
+        let ttl = from
+            .expires_at_ms
+            .map(|at| Duration::from_millis(u64::try_from(at - now).unwrap_or(0)));
+        let writer = Writer {
+            ids: ids.as_ref(),
+            peer,
+            now_ms: now,
+            after: None,
+            renamed_from: Some(from.id),
+        };
+        let moved = write_on(&tx, writer, project, new, Some(&body), ttl)?;
+        let writer = Writer {
+            renamed_from: None,
+            ..writer
+        };
+        let gone = write_on(&tx, writer, project, old, None, None)?;
+        tx.commit()?;
+        tracing::debug!(%project, %old, %new, version = %moved.id, "renamed");
+        Ok((moved, gone))
+    }
+
+    /// Where `key`'s history continues another key's (it was renamed from it with `mv`): the
+    /// row of the other key its first row descends from.
+    pub fn renamed_from(&self, project: &str, key: &str) -> Result<Option<Version>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM document_versions WHERE version_id = (
+                 SELECT d.parent_id FROM document_versions d
+                 WHERE d.project = ?1 AND d.key = ?2 AND d.parent_id IS NOT NULL
+                   AND NOT EXISTS (SELECT 1 FROM document_versions p
+                                   WHERE p.version_id = d.parent_id
+                                     AND p.project = d.project AND p.key = d.key)
+                 ORDER BY d.hlc LIMIT 1)"
+        );
+        Ok(self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row(params![project, key], read_version)
+            .optional()?)
+    }
+
     /// Writes `body` (`None`: a tombstone) as the new current version of `key`, whatever its
     /// state: what `resolve` writes. Like every write, it settles the key's conflicts; unlike
     /// the others, it settles the key's held versions too (what a refused pull would have
@@ -236,6 +307,7 @@ impl Store {
                 peer,
                 now_ms: now,
                 after: held.iter().map(|(_, hlc)| *hlc).max(),
+                renamed_from: None,
             },
             project,
             key,

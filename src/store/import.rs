@@ -294,14 +294,7 @@ impl Import<'_> {
 
     /// Remembers the host `peer` wrote a changeset on.
     pub fn note_host(&self, peer: PeerId, host: &str) -> Result<()> {
-        self.tx
-            .prepare_cached(
-                "INSERT INTO peer_hosts (peer_id, host) VALUES (?1, ?2)
-                 ON CONFLICT (peer_id) DO UPDATE SET host = excluded.host
-                 WHERE host IS NOT excluded.host",
-            )?
-            .execute(params![peer.as_bytes(), host])?;
-        Ok(())
+        super::rows::note_host(&self.tx, peer, host, false)
     }
 
     /// The open transaction, for the store's own queries over the rows imported so far.

@@ -50,6 +50,14 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0009_held.sql",
         include_str!("../../migrations/0009_held.sql"),
     ),
+    (
+        "0010_names.sql",
+        include_str!("../../migrations/0010_names.sql"),
+    ),
+    (
+        "0011_search.sql",
+        include_str!("../../migrations/0011_search.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

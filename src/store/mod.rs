@@ -21,10 +21,11 @@
 //! 4. `held`: the incoming side of each key a refused pull would have overwritten.
 //! 5. `conflicts`: the heads of a key, and which keys have an unsettled conflict.
 //! 6. `documents`: writing and reading documents (a write settles the key's other heads).
-//! 7. `streams`: what sync keeps of each remote (published streams, applied positions, pages
+//! 7. `search`: full-text search over the bodies (FTS5, kept in step by triggers).
+//! 8. `streams`: what sync keeps of each remote (published streams, applied positions, pages
 //!    to export).
-//! 8. `import`: the one transaction a pull applies everything in.
-//! 9. `runs`: the log of sync runs.
+//! 9. `import`: the one transaction a pull applies everything in.
+//! 10. `runs`: the log of sync runs.
 
 mod conflicts;
 mod documents;
@@ -34,17 +35,19 @@ pub mod migrations;
 mod peer;
 mod rows;
 mod runs;
+mod search;
 mod streams;
 
 /// The modules in the order of the list above: each may use only those before it.
 #[cfg(test)]
-const MODULE_ORDER: [(&str, &str); 9] = [
+const MODULE_ORDER: [(&str, &str); 10] = [
     ("migrations", include_str!("migrations.rs")),
     ("peer", include_str!("peer.rs")),
     ("rows", include_str!("rows.rs")),
     ("held", include_str!("held.rs")),
     ("conflicts", include_str!("conflicts.rs")),
     ("documents", include_str!("documents.rs")),
+    ("search", include_str!("search.rs")),
     ("streams", include_str!("streams.rs")),
     ("import", include_str!("import.rs")),
     ("runs", include_str!("runs.rs")),
@@ -68,6 +71,7 @@ pub use peer::PeerIdentity;
 pub(crate) use rows::body_on;
 pub use rows::{RowRef, State, Version};
 pub use runs::Run;
+pub use search::fts_query;
 pub use streams::{Applied, Pushed, Rebuild};
 
 /// The largest document body a write accepts (defined with the row, where the wire format
@@ -119,6 +123,15 @@ pub enum StoreError {
     Corrupt { what: &'static str, seq: i64 },
     #[error("no document {key:?} in project {project:?}")]
     NotFound { project: String, key: String },
+    #[error(
+        "{key:?} in project {project:?} already has a history ({state}); a rename needs a key \
+         that never had a version, so that two histories never mix: choose another name"
+    )]
+    Taken {
+        project: String,
+        key: String,
+        state: &'static str,
+    },
     #[error(
         "{key:?} in project {project:?} was deleted at {at}; `context history {key}` lists its \
          versions and `context restore {key} VERSION` brings one back"
@@ -248,6 +261,21 @@ impl Store {
 
     pub fn peer(&self) -> &PeerIdentity {
         &self.peer
+    }
+
+    /// Renames this machine (`context sync name NAME`): the name its next push, manifest and
+    /// snapshot carry to every peer. Only this changes it.
+    pub fn set_name(&mut self, name: &str) -> Result<()> {
+        rows::check_name("machine name", name, peer::MAX_NAME_BYTES)?;
+        peer::set_name(&self.conn, name)?;
+        self.peer.name = name.to_string();
+        Ok(())
+    }
+
+    /// Records the machine a peer writes from, as its manifest says (the latest word: it
+    /// replaces what a changeset said).
+    pub fn note_host(&self, peer: crate::ids::PeerId, host: &str) -> Result<()> {
+        rows::note_host(&self.conn, peer, host, true)
     }
 
     pub fn runtime(&self) -> &Runtime {

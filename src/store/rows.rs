@@ -264,6 +264,47 @@ pub(super) fn settled_by(conn: &rusqlite::Connection, id: VersionId) -> Result<V
 }
 
 /// The host `peer` last wrote a changeset on, as the changesets read from it said.
+/// Records `host` as the machine `peer` writes from: in place of what was known with
+/// `replace` (a manifest, the peer's latest word), else only when nothing was (a changeset or a
+/// snapshot, which may be older than the peer's last rename).
+pub(super) fn note_host(
+    conn: &rusqlite::Connection,
+    peer: PeerId,
+    host: &str,
+    replace: bool,
+) -> Result<()> {
+    // A name from a remote is untrusted input: one that could not be shown is not kept.
+    if check_name("machine name", host, 256).is_err() {
+        return Ok(());
+    }
+    let sql = if replace {
+        "INSERT INTO peer_hosts (peer_id, host) VALUES (?1, ?2)
+         ON CONFLICT (peer_id) DO UPDATE SET host = excluded.host
+         WHERE host IS NOT excluded.host"
+    } else {
+        "INSERT OR IGNORE INTO peer_hosts (peer_id, host) VALUES (?1, ?2)"
+    };
+    conn.prepare_cached(sql)?
+        .execute(params![peer.as_bytes(), host])?;
+    Ok(())
+}
+
+/// Every peer's machine name known here, by peer.
+pub(super) fn hosts(conn: &rusqlite::Connection) -> Result<Vec<(PeerId, String)>> {
+    let mut stmt = conn.prepare_cached("SELECT peer_id, host FROM peer_hosts ORDER BY peer_id")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (peer, host) = row?;
+        if let Some(peer) = PeerId::from_slice(&peer) {
+            out.push((peer, host));
+        }
+    }
+    Ok(out)
+}
+
 pub(super) fn host_of(conn: &rusqlite::Connection, peer: PeerId) -> Result<Option<String>> {
     Ok(conn
         .query_row(

@@ -149,6 +149,8 @@ pub(crate) fn note_peers_seen(
     manifests: &std::collections::BTreeMap<crate::ids::PeerId, crate::remote::Manifest>,
 ) -> Result<(), SyncError> {
     for (peer, m) in manifests {
+        // A manifest is its peer's latest word on its name (it renamed with `sync name`).
+        store.note_host(*peer, &m.host)?;
         if let Some(at) = m.updated_at.as_ref().or(m.last_push_at.as_ref()) {
             store.set_setting(
                 &format!("{PEER_SEEN_SETTING}{peer}"),

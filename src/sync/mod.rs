@@ -339,7 +339,7 @@ pub(crate) fn publish_manifest(
         format: Manifest::FORMAT,
         peer: me.id.to_string(),
         generation: me.generation as u64,
-        host: store.runtime().host.clone(),
+        host: store.peer().name.clone(),
         published,
         last_push_at,
         acks,

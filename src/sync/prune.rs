@@ -312,7 +312,7 @@ fn gather(
     }];
     report.peers.push(PeerView {
         peer: me.id.to_string(),
-        host: Some(store.runtime().host.clone()),
+        host: Some(store.peer().name.clone()),
         last_seen_at: None,
         status: PeerStatus::ThisPeer,
     });
@@ -495,6 +495,7 @@ mod tests {
                     })
                     .collect(),
                 settles: vec![],
+                hosts: vec![],
             },
         }
     }

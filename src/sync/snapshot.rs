@@ -142,7 +142,7 @@ pub(crate) fn write(
             seq,
             prev,
             store.now_ms(),
-            store.runtime().host.clone(),
+            store.peer().name.clone(),
         )
     };
     let mut prev: Option<Checksum> = None;
@@ -185,6 +185,12 @@ pub(crate) fn write(
     };
     // The seal is the last link of the chain: parts 1..=n, then the seal as n + 1.
     let mut seal = header(part + 1, prev);
+    // The names of the machines whose streams it covers, for a home that starts from it.
+    seal.hosts = store
+        .hosts()?
+        .into_iter()
+        .filter(|(peer, _)| covers.iter().any(|c| c.peer == *peer))
+        .collect();
     seal.covers = covers;
     let cs = Changeset::new(seal, Vec::new());
     let (bytes, _) = changeset::encode(&cs)?;

@@ -150,7 +150,7 @@ pub fn status(store: &Store, remote: &Remote) -> Result<Status, SyncError> {
     Ok(Status {
         peer_id: me.id.to_string(),
         generation,
-        host: me.host.clone(),
+        host: me.name.clone(),
         remote: location,
         ahead,
         behind,

@@ -282,6 +282,12 @@ fn check_manifests(
             .problems
             .push(Problem { file, what });
     }
+    // Each peer's machine name, as its own manifest says.
+    for (peer, m) in &manifests.good {
+        if let Some(p) = peers.get_mut(&peer.to_string()) {
+            p.host = Some(m.host.clone());
+        }
+    }
     let streams = listing.streams();
     for ((peer, generation), published) in super::published_tails(&manifests.good) {
         let listed = streams
@@ -416,7 +422,8 @@ fn with_hosts(
 ) -> Result<Vec<PeerReport>, SyncError> {
     let mut out = Vec::with_capacity(peers.len());
     for (_, mut p) in peers {
-        if !p.problems.is_empty()
+        if p.host.is_none()
+            && !p.problems.is_empty()
             && let Ok(id) = p.peer.parse()
             && let Ok(Some(m)) = remote.read_manifest(id)
         {

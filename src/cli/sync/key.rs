@@ -49,6 +49,13 @@ impl KeyArgs {
                 )?;
             }
             KeyCommand::Import { remote } => {
+                if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                    // On a terminal the read would wait in silence: say what it waits for.
+                    eprintln!(
+                        "context: paste the line `context sync key export` printed on the other \
+                         machine, then press Enter and Ctrl-D:"
+                    );
+                }
                 let mut line = String::new();
                 std::io::stdin()
                     .lock()

@@ -7,6 +7,7 @@ mod init;
 mod inspect;
 mod key;
 mod log;
+mod name;
 mod prune;
 mod pull;
 mod push;
@@ -81,6 +82,9 @@ enum SyncCommand {
     /// Keep this home in sync within about a second, until SIGTERM or Ctrl-C: for a systemd
     /// user service, a launchd agent or a terminal.
     Watch(watch::Watch),
+    /// What every peer calls this machine: without an argument, print it; with NAME, rename it
+    /// (the only way it changes).
+    Name(name::Name),
 }
 
 impl SyncArgs {
@@ -105,6 +109,7 @@ impl SyncArgs {
         match self.command {
             None => self.run.run(env, out),
             Some(SyncCommand::Remote(c)) => c.run(env, out),
+            Some(SyncCommand::Name(c)) => c.run(env, out),
             Some(SyncCommand::Push(c)) => c.run(env, out),
             Some(SyncCommand::Repair(c)) => c.run(env, out),
             Some(SyncCommand::Pull(c)) => c.run(env, out),

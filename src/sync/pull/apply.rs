@@ -238,6 +238,9 @@ impl Apply<'_> {
                     self.set_applied(stream, c.seq, c.checksum)?;
                 }
             }
+            for (peer, host) in &snap.header.hosts {
+                self.imp.note_host(*peer, host)?;
+            }
             tracing::info!(snapshot = %snap.seal, "snapshot applied");
             self.report.bootstrapped_from.push(snap.seal.rel_path());
         }

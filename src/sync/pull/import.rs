@@ -231,6 +231,7 @@ pub(super) fn write_merge(
         peer: me,
         now_ms: now,
         after: None,
+        renamed_from: None,
     };
     let v = store::write_on(imp.conn(), writer, &c.project, &c.key, Some(body), None)?;
     tracing::info!(project = %c.project, key = %c.key, version = %v.id, "merged a conflict");

@@ -462,6 +462,7 @@ mod tests {
                     },
                 ],
                 settles: vec![],
+                hosts: vec![],
             },
         };
         let plan = plan_reads(&listing, &HashMap::new(), (me, 1), || {

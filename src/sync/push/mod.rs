@@ -108,6 +108,7 @@ pub fn push(
         }
         let mine = remote.list_peer(store.peer().id, None)?.changesets;
         let next = next_generation(&mine, store.peer().id, generation);
+        // The host it now runs on (a copied home): not its name, which stays.
         let host = store.runtime().host.clone();
         store.start_generation(next, &host)?;
         tracing::info!(from = generation, to = next, "starting a new generation");
@@ -275,7 +276,7 @@ fn publish_chunk(
         name.seq,
         state.last_checksum,
         store.now_ms(),
-        store.runtime().host.clone(),
+        store.peer().name.clone(),
     );
     let (created_at_ms, host) = (header.created_at_ms, header.host.clone());
     let cs = Changeset::new(header, entries);
