@@ -62,6 +62,7 @@ bench: test-deps
 	$(CARGO) bench --bench store
 	$(CARGO) bench --bench watch
 	$(CARGO) bench --bench search
+	$(CARGO) bench --bench deltas
 
 # Sync at 20k, 200k and 2M versions, every figure a whole process, medians of 3 (not in CI:
 # about half an hour here, and 6 GB of disk at the largest size). `SCALE_SIZES=20000,200000`

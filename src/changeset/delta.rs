@@ -1,7 +1,15 @@
 //! A version as a delta against its parent's body: one zstd frame compressed with the parent's
 //! body as a raw-content prefix (zstd's "reference prefix", a single-use dictionary). A one-line
-//! edit of a long document costs about the edit. The reader rebuilds the body from the base it
-//! holds and checks it against the SHA-256 the entry carries.
+//! edit of a long document costs about the edit, at every size up to the body limit: the
+//! frame's window covers the base and the body together (so a match may reach back to the
+//! base's first byte), and long-distance matching finds them in a large one. The reader
+//! rebuilds the body from the base it holds and checks it against the SHA-256 the entry
+//! carries.
+//!
+//! What a reader needs to rebuild one: the base and the body in memory (the prefix is read in
+//! place, not copied), so at most twice [`crate::record::MAX_BODY_BYTES`] (128 MiB) plus zstd's
+//! few hundred KB of state; the window a frame may ask for is bounded by [`MAX_WINDOW_LOG`]
+//! (a frame asking for more is refused, not allocated).
 
 use sha2::{Digest, Sha256};
 use zstd::zstd_safe::{self, CCtx, CParameter, DCtx};
@@ -15,6 +23,21 @@ const LEVEL: i32 = 3;
 /// The largest body a delta may rebuild (the store's document limit).
 const MAX_BODY: u64 = crate::record::MAX_BODY_BYTES as u64;
 
+/// The largest window a delta frame may use: 2^27 = 128 MiB, a base and a body at the limit.
+pub const MAX_WINDOW_LOG: u32 = 27;
+
+/// Up to this much base and body, level 3's own window (2 MiB, fitted to the input) already
+/// covers both: the frame is left as it always was, byte for byte (what `sync repair` rebuilds
+/// of files written before large deltas). Above it, the window is set to cover both and
+/// long-distance matching finds the far matches.
+const OWN_WINDOW: usize = 1 << 21;
+
+/// The window that covers `base` and `body` as one stream (zstd's smallest is 2^10).
+fn window_log(base: usize, body: usize) -> u32 {
+    let total = (base + body).max(1 << 10);
+    (usize::BITS - (total - 1).leading_zeros()).clamp(10, MAX_WINDOW_LOG)
+}
+
 /// `body` as a delta against `base`, or `None` if zstd refuses.
 pub fn encode(base: &[u8], body: &[u8]) -> Option<Vec<u8>> {
     let mut cctx = CCtx::create();
@@ -22,6 +45,14 @@ pub fn encode(base: &[u8], body: &[u8]) -> Option<Vec<u8>> {
         .ok()?;
     cctx.set_parameter(CParameter::ContentSizeFlag(true)).ok()?;
     cctx.set_parameter(CParameter::ChecksumFlag(false)).ok()?;
+    // The level's own window would not reach back over a large base: every byte further
+    // back than it would travel again.
+    if base.len() + body.len() > OWN_WINDOW {
+        cctx.set_parameter(CParameter::WindowLog(window_log(base.len(), body.len())))
+            .ok()?;
+        cctx.set_parameter(CParameter::EnableLongDistanceMatching(true))
+            .ok()?;
+    }
     cctx.ref_prefix(base).ok()?;
     let mut out = Vec::with_capacity(zstd_safe::compress_bound(body.len()));
     cctx.compress2(&mut out, body).ok()?;
@@ -41,6 +72,8 @@ pub fn decode(base: &[u8], delta: &[u8], sha256: &Checksum) -> Result<Vec<u8>, S
         _ => return Err("a delta that does not say how large its body is".to_string()),
     };
     let mut dctx = DCtx::create();
+    dctx.set_parameter(zstd_safe::DParameter::WindowLogMax(MAX_WINDOW_LOG))
+        .map_err(|c| zstd_safe::get_error_name(c).to_string())?;
     dctx.ref_prefix(base)
         .map_err(|c| zstd_safe::get_error_name(c).to_string())?;
     let mut out = Vec::with_capacity(size);
@@ -97,6 +130,29 @@ mod tests {
         assert!(whole_size(&body) > 1000);
         let sha = Checksum(Sha256::digest(&body).into());
         assert_eq!(decode(&base, &d, &sha).unwrap(), body);
+    }
+
+    #[test]
+    fn a_small_edit_of_a_large_body_costs_about_the_edit() {
+        // 9 MB: far past the 2 MiB window level 3 would use on its own.
+        let base = text(170_000);
+        assert!(base.len() > 8_000_000, "{}", base.len());
+        let mut body = base.clone();
+        body.extend_from_slice(b"a finding appended today\n");
+        body[10] = b'X';
+        let d = encode(&base, &body).unwrap();
+        assert!(d.len() < 2_000, "{} bytes", d.len());
+        let sha = Checksum(Sha256::digest(&body).into());
+        assert_eq!(decode(&base, &d, &sha).unwrap(), body);
+    }
+
+    #[test]
+    fn the_window_covers_base_and_body_within_the_bound() {
+        assert_eq!(window_log(0, 0), 10);
+        assert_eq!(window_log(35_000, 35_100), 17);
+        assert_eq!(window_log(8 << 20, 8 << 20), 24);
+        assert_eq!(window_log(64 << 20, 64 << 20), MAX_WINDOW_LOG);
+        assert_eq!(window_log(usize::MAX / 4, 1), MAX_WINDOW_LOG);
     }
 
     #[test]
