@@ -529,3 +529,21 @@ fn key_import_on_a_terminal_says_what_it_waits_for() {
     // The key was kept: this home reads the encrypted remote now.
     b.sync("pull", &folder, &[]).code(0);
 }
+
+#[test]
+fn two_machines_of_one_name_are_told_apart_in_status() {
+    let folder = Folder::new();
+    let a = Home::new().with_env("CONTEXT_HOST", "box");
+    let b = Home::new().with_env("CONTEXT_HOST", "box");
+    a.put("k", "a\n");
+    a.sync("push", &folder, &[]).code(0);
+    b.sync("pull", &folder, &[]).code(0);
+    b.put("j", "b\n");
+    b.sync("push", &folder, &[]).code(0);
+    let a_peer = a.peer_id(&folder);
+    let status = b.sync("status", &folder, &[]).code(0).stdout;
+    assert!(
+        status.contains(&format!("peer seen box ({})", &a_peer[..8])),
+        "{status}"
+    );
+}

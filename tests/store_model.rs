@@ -147,7 +147,12 @@ fn check_against_model(store: &Store, model: &Model, now: i64) -> Result<(), Tes
             .filter_map(|k| model.state(k, now).map(|s| (k.to_string(), s)))
             .filter(|(_, s)| include_deleted || *s == State::Live)
             .collect();
-        prop_assert_eq!(got, want, "ls deleted={}", include_deleted);
+        prop_assert_eq!(&got, &want, "ls deleted={}", include_deleted);
+        // What `ls` prints reads the table of current rows alone: the same keys and states.
+        let keys = store
+            .ls_keys("p", "", include_deleted)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(keys, want, "ls_keys deleted={}", include_deleted);
     }
     // A prefix listing is the full listing filtered by prefix.
     let under_a: Vec<String> = store

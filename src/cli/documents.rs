@@ -230,23 +230,31 @@ impl Ls {
     pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<(), CliError> {
         let store = env.open_store_to_read()?;
         let project = env.project(self.project.project);
-        let entries = store.ls(&project, self.prefix.as_deref().unwrap_or(""), self.deleted)?;
-        if entries.is_empty() && !store.projects()?.contains(&project) {
-            writeln!(
-                std::io::stderr().lock(),
-                "context: no project {project:?} in this store (`context projects` lists them)"
-            )?;
-        }
+        let prefix = self.prefix.as_deref().unwrap_or("");
+        let no_project = |empty: bool| -> Result<(), CliError> {
+            if empty && !store.projects()?.contains(&project) {
+                writeln!(
+                    std::io::stderr().lock(),
+                    "context: no project {project:?} in this store (`context projects` lists them)"
+                )?;
+            }
+            Ok(())
+        };
         if self.json {
+            let entries = store.ls(&project, prefix, self.deleted)?;
+            no_project(entries.is_empty())?;
             let list: Vec<_> = entries.iter().map(entry_json).collect();
             serde_json::to_writer_pretty(&mut *out, &list).map_err(std::io::Error::from)?;
             writeln!(out)?;
             return Ok(());
         }
-        for e in &entries {
-            match e.state {
-                State::Live => writeln!(out, "{}", e.current.key)?,
-                state => writeln!(out, "{} ({})", e.current.key, state.as_str())?,
+        // Keys and states only: the table of current rows alone.
+        let keys = store.ls_keys(&project, prefix, self.deleted)?;
+        no_project(keys.is_empty())?;
+        for (key, state) in &keys {
+            match state {
+                State::Live => writeln!(out, "{key}")?,
+                state => writeln!(out, "{key} ({})", state.as_str())?,
             }
         }
         Ok(())
@@ -301,8 +309,8 @@ impl Projects {
         let store = env.open_store_to_read()?;
         let mut list = Vec::new();
         for project in store.projects()? {
-            let all = store.ls(&project, "", true)?;
-            let live = all.iter().filter(|e| e.state == State::Live).count();
+            let all = store.ls_keys(&project, "", true)?;
+            let live = all.iter().filter(|(_, s)| *s == State::Live).count();
             list.push(ProjectJson {
                 project,
                 documents: live,

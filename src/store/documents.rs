@@ -437,6 +437,37 @@ impl Store {
         Ok(out)
     }
 
+    /// What `ls` shows without `--json`: each key of `project` that begins with `prefix` and
+    /// its state, from the table of current rows alone (no row of history is read), by key.
+    pub fn ls_keys(
+        &self,
+        project: &str,
+        prefix: &str,
+        include_deleted: bool,
+    ) -> Result<Vec<(String, State)>> {
+        let sql = "SELECT key, kind, expires_at FROM current_versions
+                   WHERE project = ?1 AND key >= ?2 AND substr(key, 1, length(?2)) = ?2
+                   ORDER BY key";
+        let now = self.now_ms();
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let rows = stmt.query_map(params![project, prefix], |r| {
+            let state = match (r.get::<_, i64>(1)?, r.get::<_, Option<i64>>(2)?) {
+                (1, _) => State::Deleted,
+                (_, Some(at)) if at <= now => State::Expired,
+                _ => State::Live,
+            };
+            Ok((r.get::<_, String>(0)?, state))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (key, state) = row?;
+            if include_deleted || state == State::Live {
+                out.push((key, state));
+            }
+        }
+        Ok(out)
+    }
+
     /// Every version and tombstone of `key`, newest first. A key with no rows is not found.
     pub fn history(&self, project: &str, key: &str) -> Result<Vec<Version>> {
         check_names(project, key)?;

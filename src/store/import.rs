@@ -126,10 +126,17 @@ impl Import<'_> {
             {
                 self.tx
                     .prepare_cached(
-                        "INSERT OR REPLACE INTO current_versions (project, key, seq)
-                         VALUES (?1, ?2, ?3)",
+                        "INSERT OR REPLACE INTO current_versions
+                             (project, key, seq, kind, expires_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
                     )?
-                    .execute(params![e.project, e.key, seq])?;
+                    .execute(params![
+                        e.project,
+                        e.key,
+                        seq,
+                        e.kind.to_sql(),
+                        e.expires_at_ms
+                    ])?;
             }
         }
         if inserted == 1 && !e.settles.is_empty() {

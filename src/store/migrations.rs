@@ -58,6 +58,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0011_search.sql",
         include_str!("../../migrations/0011_search.sql"),
     ),
+    (
+        "0012_current_state.sql",
+        include_str!("../../migrations/0012_current_state.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

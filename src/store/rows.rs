@@ -139,9 +139,13 @@ pub(super) fn set_current(
     key: &str,
     seq: i64,
 ) -> Result<()> {
+    // With the row's kind and expiry, what `ls` reads (the row was just written or read:
+    // its page is in the cache).
     conn.prepare_cached(
-        "INSERT INTO current_versions (project, key, seq) VALUES (?1, ?2, ?3)
-         ON CONFLICT (project, key) DO UPDATE SET seq = excluded.seq",
+        "INSERT INTO current_versions (project, key, seq, kind, expires_at)
+         SELECT ?1, ?2, seq, kind, expires_at FROM document_versions WHERE seq = ?3
+         ON CONFLICT (project, key) DO UPDATE
+             SET seq = excluded.seq, kind = excluded.kind, expires_at = excluded.expires_at",
     )?
     .execute(params![project, key, seq])?;
     Ok(())

@@ -57,6 +57,20 @@ pub fn rows(store: &Store) -> R<BTreeMap<VersionId, Version>> {
 pub fn currents(store: &Store) -> R<BTreeMap<(String, String), Version>> {
     let mut out = BTreeMap::new();
     for project in store.projects().map_err(fail)? {
+        // The keys and states `ls` prints, from the table alone, agree with the rows.
+        let now = store.now_ms();
+        let keys = store.ls_keys(&project, "", true).map_err(fail)?;
+        let full: Vec<(String, context::store::State)> = store
+            .ls(&project, "", true)
+            .map_err(fail)?
+            .into_iter()
+            .map(|e| (e.current.key.clone(), e.current.state_at(now)))
+            .collect();
+        if keys != full {
+            return Err(fail(format!(
+                "ls_keys of {project} disagrees with its current rows: {keys:?} / {full:?}"
+            )));
+        }
         for e in store.ls(&project, "", true).map_err(fail)? {
             // What `ls` lists (the table writes and imports keep) is what history says.
             let from_history = store.current(&project, &e.current.key).map_err(fail)?;

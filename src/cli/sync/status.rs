@@ -93,12 +93,18 @@ impl Status {
                     None => " never published".to_string(),
                 }
             };
-            writeln!(
-                out,
-                "peer seen {} generation {}{pushed}",
-                crate::cli::peer_label(p.host.as_deref(), &p.peer),
-                p.generation,
-            )?;
+            // Two machines of one name (homes made on hosts of the same name) are told apart
+            // by their peer ids.
+            let same_name = p.host.is_some()
+                && (p.host.as_deref() == Some(s.host.as_str())
+                    || s.peers
+                        .iter()
+                        .any(|o| o.peer != p.peer && o.host.is_some() && o.host == p.host));
+            let label = match &p.host {
+                Some(h) if same_name => format!("{h} ({})", &p.peer[..8.min(p.peer.len())]),
+                _ => crate::cli::peer_label(p.host.as_deref(), &p.peer),
+            };
+            writeln!(out, "peer seen {label} generation {}{pushed}", p.generation)?;
         }
         if let Some(first) = s.in_transit.first() {
             let age = context::clock::parse_instant(&first.first_missed_at)
