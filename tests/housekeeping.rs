@@ -169,7 +169,12 @@ fn schedule_prints_a_valid_crontab_line() {
             command.starts_with(&format!("CONTEXT_HOME={} ", home.path().display())),
             "{command}"
         );
-        let exe = command.split(' ').nth(1).unwrap();
+        // After the home, the variables passed on to the job (`NAME=value`), then the binary.
+        let exe = command
+            .split(' ')
+            .skip(1)
+            .find(|t| !t.contains('='))
+            .unwrap();
         assert!(std::path::Path::new(exe).is_file(), "{exe}");
         assert!(command.ends_with("sync --wait 120"), "{command}");
     }

@@ -627,3 +627,72 @@ fn an_unreadable_listing_is_retried_and_a_failing_one_names_its_prefix_once() {
     assert!(run.stderr.contains(&bucket.url), "{}", run.stderr);
     assert!(!run.stderr.contains("notes/notes"), "{}", run.stderr);
 }
+
+/// A cron job's environment has no keys: they come from the AWS shared files, as every AWS
+/// tool reads them (a profile of `~/.aws/credentials` and `~/.aws/config`), the environment
+/// winning where it says something.
+#[test]
+fn credentials_and_region_come_from_the_aws_shared_files() {
+    let bucket = Bucket::new();
+    let moto = moto();
+    let home = Home::new();
+    let aws = home.path().join("dot-aws");
+    std::fs::create_dir(&aws).unwrap();
+    let endpoint = moto.lookup("AWS_ENDPOINT_URL").unwrap();
+    std::fs::write(
+        aws.join("credentials"),
+        "[default]\naws_access_key_id = testing\naws_secret_access_key = testing\n\
+         [other]\naws_access_key_id = other\naws_secret_access_key = other\n",
+    )
+    .unwrap();
+    std::fs::write(
+        aws.join("config"),
+        format!("[default]\nregion = us-east-1\nendpoint_url = {endpoint}\n[profile other]\n"),
+    )
+    .unwrap();
+    let creds = aws.join("credentials").display().to_string();
+    let config = aws.join("config").display().to_string();
+    let files = [
+        ("AWS_SHARED_CREDENTIALS_FILE", creds.as_str()),
+        ("AWS_CONFIG_FILE", config.as_str()),
+        ("AWS_ALLOW_HTTP", "true"),
+    ];
+    home.put("k", "from the files");
+    let url = bucket.url.as_str();
+    home.run_with(&["sync", "push", "--remote", url], b"", &files)
+        .code(0);
+    let reader = Home::new();
+    reader
+        .run_with(&["sync", "pull", "--remote", url], b"", &files)
+        .code(0);
+    assert_eq!(reader.get("k"), "from the files");
+    // A profile no file holds is named, with where it was looked for.
+    let mut missing = files.to_vec();
+    missing.push(("AWS_PROFILE", "nope"));
+    let run = home
+        .run_with(&["sync", "pull", "--remote", url], b"", &missing)
+        .code(1);
+    assert!(
+        run.stderr.contains("AWS_PROFILE=\"nope\""),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains(&creds), "{}", run.stderr);
+    // Without keys anywhere, the message names the environment and the files it looked in.
+    let empty = aws.join("empty");
+    std::fs::write(&empty, "").unwrap();
+    let empty = empty.display().to_string();
+    let run = home
+        .run_with(
+            &["sync", "pull", "--remote", url],
+            b"",
+            &[
+                ("AWS_SHARED_CREDENTIALS_FILE", empty.as_str()),
+                ("AWS_CONFIG_FILE", config.as_str()),
+                ("AWS_ALLOW_HTTP", "true"),
+            ],
+        )
+        .code(1);
+    assert!(run.stderr.contains("AWS_ACCESS_KEY_ID"), "{}", run.stderr);
+    assert!(run.stderr.contains(&empty), "{}", run.stderr);
+}

@@ -140,6 +140,36 @@ fn install_and_uninstall_edit_only_their_own_line_of_the_real_crontab() {
         refused.stderr
     );
     assert_eq!(crontab_text(), theirs, "nothing installed");
+    // With keys in the AWS shared credentials file (where the job finds them too): installed,
+    // the file's location and the profile written into the job, never the keys.
+    let creds = s3.path().join("aws-credentials");
+    std::fs::write(
+        &creds,
+        "[work]\naws_access_key_id = AKIDFILE\naws_secret_access_key = secretfromfile\n",
+    )
+    .unwrap();
+    let creds = creds.display().to_string();
+    let with_files = [
+        ("AWS_SHARED_CREDENTIALS_FILE", creds.as_str()),
+        ("AWS_PROFILE", "work"),
+    ];
+    s3.run_with(
+        &["sync", "schedule", "--cron", "--install"],
+        b"",
+        &with_files,
+    )
+    .code(0);
+    let installed = crontab_text();
+    assert!(installed.contains("AWS_PROFILE=work"), "{installed}");
+    assert!(installed.contains(&creds), "{installed}");
+    assert!(!installed.contains("secretfromfile"), "{installed}");
+    s3.run_with(
+        &["sync", "schedule", "--cron", "--uninstall"],
+        b"",
+        &with_files,
+    )
+    .code(0);
+    assert_eq!(crontab_text(), theirs);
     // Not-secret settings the remote needs go into the job.
     let ssh = home.run_with(
         &["sync", "schedule", "--cron"],

@@ -44,6 +44,9 @@ Environment:
   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION (AWS_DEFAULT_REGION),
   AWS_ENDPOINT_URL (AWS_ENDPOINT_URL_S3), AWS_ALLOW_HTTP=true
                         s3:// credentials, region and endpoint, as the AWS tools name them
+  AWS_PROFILE, AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE
+                        what the environment lacks, from a profile of ~/.aws/credentials and
+                        ~/.aws/config (the environment wins)
   VISUAL, EDITOR        the editor of `context edit` (else vi)
   TZ                    the time zone of times shown to a person (JSON is always UTC)
   NO_COLOR              no colour in diffs and logs
@@ -415,6 +418,8 @@ mod tests {
             "AWS_SESSION_TOKEN",
             "AWS_REGION",
             "AWS_DEFAULT_REGION",
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "AWS_CONFIG_FILE",
             "AWS_ENDPOINT_URL",
             "AWS_ENDPOINT_URL_S3",
             "AWS_ALLOW_HTTP",

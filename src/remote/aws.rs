@@ -1,6 +1,7 @@
 //! How an `s3://` remote is configured, as the AWS tools configure themselves: the
-//! environment variables they read, and the instance metadata service (asked only when
-//! `CONTEXT_S3_IMDS=1`). What the S3 transport ([`super::S3`]) needs to sign and send its
+//! environment variables they read, then the shared files (`~/.aws/credentials`,
+//! `~/.aws/config`, one profile of them: [`super::aws_profile`]), and the instance metadata
+//! service (asked only when `CONTEXT_S3_IMDS=1`). What the S3 transport ([`super::S3`]) needs to sign and send its
 //! requests, and nothing it does with them.
 
 use std::time::Duration;
@@ -8,6 +9,7 @@ use std::time::Duration;
 use rusty_s3::Credentials;
 use url::Url;
 
+use super::aws_profile::Profile;
 use super::retry::RetryPolicy;
 use super::{RemoteError, Result};
 
@@ -57,10 +59,16 @@ impl S3Config {
             location: location.clone(),
             reason,
         };
+        // What the environment lacks, the profile of the shared files may say.
+        let profile = Profile::load(env).map_err(&config_error)?;
+        let from_profile = |name: &str| profile.get(name).map(str::to_string);
         let region = env("AWS_REGION")
             .or_else(|| env("AWS_DEFAULT_REGION"))
+            .or_else(|| from_profile("region"))
             .unwrap_or_else(|| "us-east-1".to_string());
-        let custom = env("AWS_ENDPOINT_URL_S3").or_else(|| env("AWS_ENDPOINT_URL"));
+        let custom = env("AWS_ENDPOINT_URL_S3")
+            .or_else(|| env("AWS_ENDPOINT_URL"))
+            .or_else(|| from_profile("endpoint_url"));
         let path_style = custom.is_some();
         let endpoint_text = custom
             .clone()
@@ -91,12 +99,18 @@ impl S3Config {
                 )));
             }
         }
-        let credentials = match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
-            (Some(key), Some(secret)) => match env("AWS_SESSION_TOKEN") {
-                Some(token) => Credentials::new_with_token(key, secret, token),
-                None => Credentials::new(key, secret),
-            },
-            _ if env("CONTEXT_S3_IMDS").as_deref() == Some("1") => {
+        // The environment's keys, else the profile's; a session token with the keys it goes
+        // with.
+        let from_env = env("AWS_ACCESS_KEY_ID")
+            .zip(env("AWS_SECRET_ACCESS_KEY"))
+            .map(|(k, s)| (k, s, env("AWS_SESSION_TOKEN")));
+        let from_files = from_profile("aws_access_key_id")
+            .zip(from_profile("aws_secret_access_key"))
+            .map(|(k, s)| (k, s, from_profile("aws_session_token")));
+        let credentials = match from_env.or(from_files) {
+            Some((key, secret, Some(token))) => Credentials::new_with_token(key, secret, token),
+            Some((key, secret, None)) => Credentials::new(key, secret),
+            None if env("CONTEXT_S3_IMDS").as_deref() == Some("1") => {
                 let imds = env("AWS_EC2_METADATA_SERVICE_ENDPOINT")
                     .unwrap_or_else(|| "http://169.254.169.254".to_string());
                 imds_credentials(&imds).map_err(|e| {
@@ -105,13 +119,15 @@ impl S3Config {
                     ))
                 })?
             }
-            _ => {
-                return Err(config_error(
-                    "no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and \
-                     AWS_SESSION_TOKEN for temporary ones), or CONTEXT_S3_IMDS=1 on a cloud \
-                     machine with an instance role"
-                        .to_string(),
-                ));
+            None => {
+                return Err(config_error(format!(
+                    "no credentials: none in the environment (AWS_ACCESS_KEY_ID and \
+                     AWS_SECRET_ACCESS_KEY, and AWS_SESSION_TOKEN for temporary ones), nor for \
+                     the profile {:?} in {}; or set CONTEXT_S3_IMDS=1 on a cloud machine with \
+                     an instance role",
+                    profile.name,
+                    profile.describe_files()
+                )));
             }
         };
         let retry = RetryPolicy::from_env(env).map_err(config_error)?;
@@ -125,6 +141,14 @@ impl S3Config {
             retry,
         })
     }
+}
+
+/// Whether the AWS shared files hold keys for the profile `env` names (what a scheduled job,
+/// with no keys in its environment, would use).
+pub fn shared_files_have_credentials(env: &dyn Fn(&str) -> Option<String>) -> bool {
+    Profile::load(env).is_ok_and(|p| {
+        p.get("aws_access_key_id").is_some() && p.get("aws_secret_access_key").is_some()
+    })
 }
 
 /// `a/b/` for `a/b`, `/a/b/` or `a//b`; `""` for none.

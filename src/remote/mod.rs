@@ -12,6 +12,7 @@
 //! One test suite runs over every object store.
 
 mod aws;
+mod aws_profile;
 mod folder;
 mod location;
 mod memory;
@@ -34,7 +35,7 @@ pub use crate::encryption::{Evidence, KeyRecord};
 use crate::ids::PeerId;
 use crate::record::Checksum;
 
-pub use aws::S3Config;
+pub use aws::{S3Config, shared_files_have_credentials};
 pub use folder::{Folder, FolderIo, RealIo};
 pub use location::{KNOWN_FORMS, Location, LocationError, redact, redact_in};
 pub use memory::Memory;

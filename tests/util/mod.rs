@@ -180,6 +180,7 @@ pub fn bare_command(args: &[&str]) -> Command {
         "AWS_PROFILE",
         "CONTEXT_S3_IMDS",
         "CONTEXT_RETRY_BUDGET",
+        "CONTEXT_REQUEST_TIMEOUT",
         "CONTEXT_CRONTAB",
         "XDG_CONFIG_HOME",
         "ALL_PROXY",
@@ -194,6 +195,12 @@ pub fn bare_command(args: &[&str]) -> Command {
     // No background sync after writes unless a test asks for it (tests/autosync.rs): a test
     // that sets a default remote would otherwise race its own background syncs.
     cmd.env("CONTEXT_AUTO_SYNC", "0");
+    // The user's own AWS shared files never reach a test: only the files a test writes.
+    cmd.env(
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "/nonexistent/context-tests/aws-credentials",
+    );
+    cmd.env("AWS_CONFIG_FILE", "/nonexistent/context-tests/aws-config");
     cmd
 }
 

@@ -51,13 +51,16 @@ fn marker(home: &str) -> String {
 
 /// The variables of the environment a scheduled job needs to reach the remote and that may
 /// be written into the job (never a secret).
-const PASSED_ON: [&str; 6] = [
+const PASSED_ON: [&str; 9] = [
     "CONTEXT_SSH",
     "AWS_ENDPOINT_URL",
     "AWS_ENDPOINT_URL_S3",
     "AWS_REGION",
     "AWS_DEFAULT_REGION",
     "AWS_ALLOW_HTTP",
+    "AWS_PROFILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_CONFIG_FILE",
 ];
 
 /// A systemd calendar expression for every `minutes`, when one says exactly that.
@@ -159,13 +162,24 @@ impl Schedule {
                     .into(),
             ));
         };
-        if remote.starts_with("s3://") && std::env::var("CONTEXT_S3_IMDS").as_deref() != Ok("1") {
+        // The job has HOME and what PASSED_ON writes into it, never the keys of this shell:
+        // the shared files (~/.aws/credentials) are where it finds them.
+        let job_env = |name: &str| match name {
+            "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" | "AWS_SESSION_TOKEN" => None,
+            _ => std::env::var(name).ok(),
+        };
+        if remote.starts_with("s3://")
+            && std::env::var("CONTEXT_S3_IMDS").as_deref() != Ok("1")
+            && !context::remote::shared_files_have_credentials(&job_env)
+        {
             return Err(CliError::Schedule(format!(
                 "the remote {remote} takes its credentials from AWS_ACCESS_KEY_ID and \
                  AWS_SECRET_ACCESS_KEY in the environment, which a scheduled job does not have \
-                 (and which are not written into a crontab or a unit): nothing installed. \
-                 Print the job with `context sync schedule` and give it the credentials your \
-                 own way (an EnvironmentFile= readable by you only, for systemd)"
+                 (and which are not written into a crontab or a unit), and the AWS shared files \
+                 hold none for the profile the job would use: nothing installed. Put them in \
+                 ~/.aws/credentials (as `aws configure` does), or print the job with `context \
+                 sync schedule` and give it the credentials your own way (an EnvironmentFile= \
+                 readable by you only, for systemd)"
             )));
         }
         Ok(())
