@@ -33,6 +33,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &root.join("changesets").join("v2"),
     )?;
     changesets_v1_2(&root.join("changesets").join("v1.2"))?;
+    changesets_v1_3(&root.join("changesets").join("v1.3"))?;
     changesets_v3(&root.join("changesets").join("v3"))?;
     // Format 4.0: the format-3 stream (deltas inside) sealed as an encrypted remote holds it.
     changesets_v2(
@@ -156,6 +157,112 @@ fn changesets_v1_2(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
     let cs = Changeset::new(header, vec![base, theirs, mine, resolution]);
     let (bytes, _) = changeset::encode(&cs)?;
     write_stream(dir, p, &[&bytes])?;
+    Ok(())
+}
+
+/// `fixtures/changesets/v1.3/`: format 1.3, a snapshot whose seal names the machines whose
+/// streams it covers. Peer P ("laptop") wrote `plan` in two changesets; peer Q ("desktop")
+/// wrote `notes`, relayed into P's database. P's snapshot covers P's stream to 2 and Q's to 1;
+/// the folder holds P's changeset 2 (1 was pruned), the snapshot, and nothing of Q's: only the
+/// seal says what Q's machine is called.
+fn changesets_v1_3(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)?;
+    }
+    let ids = SeededIds::new(13);
+    let p = PeerId::generate(&ids);
+    let q = PeerId::generate(&ids);
+    let first = entry(
+        &ids,
+        p,
+        ("default", "plan"),
+        Some(b"draft\n"),
+        T,
+        None,
+        None,
+    );
+    let notes = entry(
+        &ids,
+        q,
+        ("default", "notes"),
+        Some(b"from the desktop\n"),
+        T + 30_000,
+        None,
+        None,
+    );
+    let second = entry(
+        &ids,
+        p,
+        ("default", "plan"),
+        Some(b"final\n"),
+        T + 60_000,
+        Some(first.id),
+        None,
+    );
+    let head = Header::of_stream(p, 1, 1, None, T + 10_000, "laptop".into());
+    let (_, first_sum) = changeset::encode(&Changeset::new(head.clone(), vec![first.clone()]))?;
+    let (second_bytes, second_sum) = changeset::encode(&Changeset::new(
+        Header {
+            seq: 2,
+            prev: Some(first_sum),
+            created_at_ms: T + 70_000,
+            ..head.clone()
+        },
+        vec![second.clone()],
+    ))?;
+    let q_sum = changeset::encode(&Changeset::new(
+        Header::of_stream(q, 1, 1, None, T + 40_000, "desktop".into()),
+        vec![notes.clone()],
+    ))?
+    .1;
+    let stream = dir.join(p.to_string());
+    std::fs::create_dir_all(&stream)?;
+    let name = CsetName {
+        peer: p,
+        generation: 1,
+        seq: 2,
+    };
+    std::fs::write(stream.join(name.file_name()), &second_bytes)?;
+    let snapshot_id = ((T + 90_000) as u64) << 16;
+    let part_header = Header {
+        seq: 1,
+        prev: None,
+        created_at_ms: T + 90_000,
+        snapshot: true,
+        ..head
+    };
+    let (part_bytes, part_sum) = changeset::encode(&Changeset::new(
+        part_header.clone(),
+        vec![first, notes, second],
+    ))?;
+    let cover = |peer, seq, checksum| changeset::Cover {
+        peer,
+        generation: 1,
+        seq,
+        checksum,
+    };
+    let (seal_bytes, _) = changeset::encode(&Changeset::new(
+        Header {
+            seq: 2,
+            prev: Some(part_sum),
+            covers: vec![cover(p, 2, second_sum), cover(q, 1, q_sum)],
+            hosts: vec![(p, "laptop".into()), (q, "desktop".into())],
+            ..part_header
+        },
+        vec![],
+    ))?;
+    for (part, bytes) in [(Some(1), &part_bytes), (None, &seal_bytes)] {
+        let name = SnapshotName {
+            peer: p,
+            id: snapshot_id,
+            part,
+        };
+        std::fs::write(stream.join(name.file_name()), bytes)?;
+    }
+    println!(
+        "wrote {} (a snapshot of peer {p} naming {q})",
+        dir.display()
+    );
     Ok(())
 }
 

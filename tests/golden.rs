@@ -345,6 +345,51 @@ fn the_format_1_2_golden_file_says_which_version_settled_a_conflict() {
     assert_eq!(home.ok(&["conflicts"]), "no conflicts\n");
 }
 
+const V1_3: &str = "fixtures/changesets/v1.3";
+const V1_3_PEER: &str = "ff8aadf8-b737-4ac4-b1a0-36afdee32454";
+
+#[test]
+fn the_format_1_3_golden_seal_names_the_machines_a_bootstrapped_home_shows() {
+    let stream = Path::new(V1_3).join(V1_3_PEER);
+    let seal = std::fs::read_dir(&stream)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            name.starts_with("snapshot-") && !name.contains("-0000000")
+        })
+        .expect("the seal");
+    let cs = inspect(&seal);
+    assert_eq!(cs["format"], "1.3");
+    let hosts: Vec<&str> = cs["header"]["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["host"].as_str().unwrap())
+        .collect();
+    assert_eq!(hosts, ["laptop", "desktop"]);
+
+    // A new home starts from it (the stream's first changeset was pruned) and names both
+    // writers, the desktop by the seal alone.
+    let (folder, home) = (Folder::new(), Home::new());
+    let dest = folder.path().join(V1_3_PEER);
+    std::fs::create_dir(&dest).unwrap();
+    for f in std::fs::read_dir(&stream).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, dest.join(f.file_name().unwrap())).unwrap();
+    }
+    home.ok(&["sync", "pull", "--remote", folder.arg()]);
+    assert_eq!(home.ok(&["get", "plan"]), "final\n");
+    let host = |key: &str| {
+        home.run(&["history", key, "--json"]).code(0).json()[0]["host"]
+            .as_str()
+            .unwrap_or("<none>")
+            .to_string()
+    };
+    assert_eq!(host("notes"), "desktop");
+    assert_eq!(host("plan"), "laptop");
+}
+
 const V3: &str = "fixtures/changesets/v3";
 
 /// The body of the format-3 golden document (as `examples/make-fixtures.rs` writes it).

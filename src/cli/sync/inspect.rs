@@ -68,6 +68,14 @@ struct HeaderJson {
     tombstones: u64,
     per_project: PerProject,
     covers: Vec<CoverJson>,
+    /// (1.3, a snapshot's seal) the names of the machines whose streams it covers.
+    hosts: Vec<HostJson>,
+}
+
+#[derive(Serialize)]
+struct HostJson {
+    peer: String,
+    host: String,
 }
 
 #[derive(Serialize)]
@@ -129,6 +137,14 @@ impl HeaderJson {
                     generation: c.generation,
                     seq: c.seq,
                     checksum: c.checksum.hex(),
+                })
+                .collect(),
+            hosts: h
+                .hosts
+                .iter()
+                .map(|(peer, host)| HostJson {
+                    peer: peer.to_string(),
+                    host: host.clone(),
                 })
                 .collect(),
         }
@@ -335,6 +351,14 @@ fn print_changeset(cs: &Changeset, out: &mut dyn Write) -> Result<(), CliError> 
         h.host,
         if h.snapshot { " (snapshot)" } else { "" }
     )?;
+    if !h.hosts.is_empty() {
+        let names: Vec<String> = h
+            .hosts
+            .iter()
+            .map(|(peer, host)| format!("{host} ({peer})"))
+            .collect();
+        writeln!(out, "machines   {}", names.join(", "))?;
+    }
     let projects: Vec<String> = h
         .projects
         .iter()
