@@ -647,7 +647,10 @@ fn credentials_and_region_come_from_the_aws_shared_files() {
     .unwrap();
     std::fs::write(
         aws.join("config"),
-        format!("[default]\nregion = us-east-1\nendpoint_url = {endpoint}\n[profile other]\n"),
+        format!(
+            "[default]\nregion = us-east-1\nendpoint_url = {endpoint}\n\
+             [profile other]\nregion = us-east-1\nendpoint_url = {endpoint}\n"
+        ),
     )
     .unwrap();
     let creds = aws.join("credentials").display().to_string();
@@ -672,12 +675,27 @@ fn credentials_and_region_come_from_the_aws_shared_files() {
     let run = home
         .run_with(&["sync", "pull", "--remote", url], b"", &missing)
         .code(1);
-    assert!(
-        run.stderr.contains("AWS_PROFILE=\"nope\""),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("no profile \"nope\""), "{}", run.stderr);
     assert!(run.stderr.contains(&creds), "{}", run.stderr);
+    // The remote may name its profile: the same, from `?profile=` in its URL.
+    let named = format!("{url}?profile=nope");
+    let run = home
+        .run_with(&["sync", "pull", "--remote", &named], b"", &files)
+        .code(1);
+    assert!(run.stderr.contains("no profile \"nope\""), "{}", run.stderr);
+    let other = format!("{url}?profile=other");
+    home.run_with(&["sync", "pull", "--remote", &other], b"", &files)
+        .code(0);
+    // One remote however it is reached: its records are the bucket's.
+    let status = home
+        .run_with(
+            &["sync", "status", "--remote", &other, "--json"],
+            b"",
+            &files,
+        )
+        .code(0)
+        .json();
+    assert_eq!(status["remote"], url, "{status}");
     // Without keys anywhere, the message names the environment and the files it looked in.
     let empty = aws.join("empty");
     std::fs::write(&empty, "").unwrap();

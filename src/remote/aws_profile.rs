@@ -73,7 +73,7 @@ impl Profile {
             && !found
         {
             return Err(format!(
-                "AWS_PROFILE={named:?}, but no profile of that name is in {}",
+                "no profile {named:?} (named by AWS_PROFILE or the remote's ?profile=) in {}",
                 profile.describe_files()
             ));
         }

@@ -6,16 +6,23 @@ use std::fmt;
 use std::path::PathBuf;
 
 /// What this version understands, for the message that refuses anything else.
-pub const KNOWN_FORMS: &str =
-    "a folder path, file:///PATH, s3://BUCKET[/PREFIX] or ssh://[USER@]HOST[:PORT]/PATH";
+pub const KNOWN_FORMS: &str = "a folder path, file:///PATH, s3://BUCKET[/PREFIX][?profile=NAME] \
+     or ssh://[USER@]HOST[:PORT]/PATH";
 
 /// A parsed remote location.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
     /// A folder every machine can see; the path as given (made absolute when opened).
     Folder(PathBuf),
-    /// A bucket of S3 or an S3-compatible store, and a prefix in it (`""` for none).
-    S3 { bucket: String, prefix: String },
+    /// A bucket of S3 or an S3-compatible store, and a prefix in it (`""` for none); with
+    /// `?profile=NAME`, the profile of the AWS shared files it takes what the environment
+    /// lacks from (in place of `AWS_PROFILE`). The profile is how it is reached, not which
+    /// remote it is: [`Location::canonical`] leaves it out.
+    S3 {
+        bucket: String,
+        prefix: String,
+        profile: Option<String>,
+    },
     /// A folder on a machine reachable by SSH.
     Ssh(super::SshTarget),
 }
@@ -28,6 +35,11 @@ pub enum LocationError {
     Empty,
     #[error("{location:?} names no bucket: an S3 remote is s3://BUCKET[/PREFIX]")]
     NoBucket { location: String },
+    #[error(
+        "{location:?}: an S3 remote takes one setting after `?`, profile=NAME (a profile of \
+         ~/.aws/credentials and ~/.aws/config), not {query:?}"
+    )]
+    BadQuery { location: String, query: String },
     #[error(
         "{location:?} holds a password: context never stores or sends one (ssh authenticates \
          with your keys or agent; S3 and WebDAV read credentials from the environment or your \
@@ -55,6 +67,29 @@ impl Location {
             Some(("file", rest)) if !rest.is_empty() => Ok(Location::Folder(PathBuf::from(rest))),
             Some(("file", _)) => Err(LocationError::Empty),
             Some(("s3", rest)) => {
+                let (rest, query) = match rest.split_once('?') {
+                    Some((r, q)) => (r, Some(q)),
+                    None => (rest, None),
+                };
+                let profile = match query {
+                    None => None,
+                    Some(q) => match q.strip_prefix("profile=") {
+                        Some(name)
+                            if !name.is_empty()
+                                && name.bytes().all(|b| {
+                                    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_')
+                                }) =>
+                        {
+                            Some(name.to_string())
+                        }
+                        _ => {
+                            return Err(LocationError::BadQuery {
+                                location: location.to_string(),
+                                query: q.to_string(),
+                            });
+                        }
+                    },
+                };
                 let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
                 let valid = !bucket.is_empty()
                     && bucket
@@ -68,6 +103,7 @@ impl Location {
                 Ok(Location::S3 {
                     bucket: bucket.to_string(),
                     prefix: prefix.trim_matches('/').to_string(),
+                    profile,
                 })
             }
             Some(("ssh", rest)) => parse_ssh(location, rest).map(Location::Ssh),
@@ -93,6 +129,7 @@ impl Location {
     pub fn canonical(&self) -> String {
         match self {
             Location::Folder(path) => super::folder::normalise(path).display().to_string(),
+            Location::S3 { bucket, prefix, .. } => super::aws::display_location(bucket, prefix),
             other => other.to_string(),
         }
     }
@@ -102,8 +139,16 @@ impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Location::Folder(path) => write!(f, "{}", path.display()),
-            Location::S3 { bucket, prefix } => {
-                f.write_str(&super::aws::display_location(bucket, prefix))
+            Location::S3 {
+                bucket,
+                prefix,
+                profile,
+            } => {
+                f.write_str(&super::aws::display_location(bucket, prefix))?;
+                match profile {
+                    Some(p) => write!(f, "?profile={p}"),
+                    None => Ok(()),
+                }
             }
             Location::Ssh(target) => f.write_str(&target.location()),
         }
@@ -265,7 +310,8 @@ mod tests {
             Location::parse("s3://notes").unwrap(),
             Location::S3 {
                 bucket: "notes".into(),
-                prefix: "".into()
+                prefix: "".into(),
+                profile: None,
             }
         );
         let l = Location::parse("s3://notes/team/a/").unwrap();
@@ -273,13 +319,36 @@ mod tests {
             l,
             Location::S3 {
                 bucket: "notes".into(),
-                prefix: "team/a".into()
+                prefix: "team/a".into(),
+                profile: None,
             }
         );
         assert_eq!(l.to_string(), "s3://notes/team/a");
         for bad in ["s3://", "s3:///x", "s3://a b/x"] {
             assert!(
                 matches!(Location::parse(bad), Err(LocationError::NoBucket { .. })),
+                "{bad}"
+            );
+        }
+        // A profile of the AWS shared files: how it is reached, not which remote it is.
+        let l = Location::parse("s3://notes/team/a?profile=work").unwrap();
+        assert_eq!(
+            l,
+            Location::S3 {
+                bucket: "notes".into(),
+                prefix: "team/a".into(),
+                profile: Some("work".into()),
+            }
+        );
+        assert_eq!(l.to_string(), "s3://notes/team/a?profile=work");
+        assert_eq!(l.canonical(), "s3://notes/team/a");
+        for bad in [
+            "s3://notes?region=x",
+            "s3://notes?profile=",
+            "s3://n?profile=a b",
+        ] {
+            assert!(
+                matches!(Location::parse(bad), Err(LocationError::BadQuery { .. })),
                 "{bad}"
             );
         }

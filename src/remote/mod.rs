@@ -141,9 +141,20 @@ pub fn open(location: &Location) -> Result<Remote> {
 pub fn open_with_env(location: &Location, env: &dyn Fn(&str) -> Option<String>) -> Result<Remote> {
     match location {
         Location::Folder(path) => Ok(Remote::new(Folder::open(path)?)),
-        Location::S3 { bucket, prefix } => Ok(Remote::new(S3::new(S3Config::from_env(
-            bucket, prefix, env,
-        )?)?)),
+        Location::S3 {
+            bucket,
+            prefix,
+            profile,
+        } => {
+            // A profile named in the location stands for AWS_PROFILE.
+            let env = |name: &str| match (name, profile) {
+                ("AWS_PROFILE", Some(p)) => Some(p.clone()),
+                _ => env(name),
+            };
+            Ok(Remote::new(S3::new(S3Config::from_env(
+                bucket, prefix, &env,
+            )?)?))
+        }
         Location::Ssh(target) => Ok(Remote::new(Ssh::connect(target.clone(), env)?)),
     }
 }

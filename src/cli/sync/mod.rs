@@ -135,7 +135,7 @@ static BACKGROUND: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool
 /// `--remote R`: which remote, else the default one.
 #[derive(Debug, Args, Clone)]
 struct RemoteFlag {
-    /// The remote: a folder path, a file:// URL, s3://BUCKET[/PREFIX] or
+    /// The remote: a folder path, a file:// URL, s3://BUCKET[/PREFIX][?profile=NAME] or
     /// ssh://[USER@]HOST[:PORT]/PATH (else the default set with `context sync remote`).
     #[arg(long, value_name = "R")]
     remote: Option<Location>,

@@ -164,8 +164,14 @@ impl Schedule {
         };
         // The job has HOME and what PASSED_ON writes into it, never the keys of this shell:
         // the shared files (~/.aws/credentials) are where it finds them.
+        // A profile the remote names in its URL stands for AWS_PROFILE.
+        let named = match context::remote::Location::parse(&remote) {
+            Ok(context::remote::Location::S3 { profile, .. }) => profile,
+            _ => None,
+        };
         let job_env = |name: &str| match name {
             "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" | "AWS_SESSION_TOKEN" => None,
+            "AWS_PROFILE" if named.is_some() => named.clone(),
             _ => std::env::var(name).ok(),
         };
         if remote.starts_with("s3://")
