@@ -29,6 +29,8 @@ use sha2::{Digest, Sha256};
 mod results;
 #[path = "common/smoke.rs"]
 mod smoke;
+#[path = "common/words.rs"]
+mod words;
 
 const SEED: u64 = 0x5eed;
 const T0: i64 = 1_795_600_000_000;
@@ -97,30 +99,7 @@ fn runtime() -> Runtime {
 
 /// A ~500-byte body of common words, and one of 997 rarer ones (`topic<n>`).
 fn body(i: u64) -> Vec<u8> {
-    const WORDS: [&str; 12] = [
-        "sync",
-        "plan",
-        "notes",
-        "changeset",
-        "peer",
-        "remote",
-        "version",
-        "history",
-        "the",
-        "and",
-        "research",
-        "draft",
-    ];
-    let mut out = format!("topic{} ", i % 997);
-    let mut x = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ SEED;
-    while out.len() < 500 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.push_str(WORDS[(x % WORDS.len() as u64) as usize]);
-        out.push(' ');
-    }
-    out.into_bytes()
+    words::body(i, SEED, format!("topic{} ", i % 997), 500)
 }
 
 /// A store without the search index's trigger: what every write cost before search.

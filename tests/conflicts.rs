@@ -294,8 +294,10 @@ fn binary_bodies_and_deletions_are_not_merged() {
     assert!(conflicts(&b).is_empty());
 }
 
-#[test]
-fn pull_merge_merges_the_clean_ones_and_refuses_the_rest() {
+/// Two machines that share `clean` and `overlap` at BASE, then edit both concurrently (the
+/// desktop a minute later): `clean` on different lines, `overlap` on the same one. The desktop
+/// has pushed; the laptop has not pulled it.
+fn clean_and_overlapping() -> (Folder, Home, Home) {
     let folder = Folder::new();
     let (laptop, desktop) = (Home::new(), Home::new());
     for key in ["clean", "overlap"] {
@@ -324,6 +326,12 @@ fn pull_merge_merges_the_clean_ones_and_refuses_the_rest() {
         "2026-11-26T10:01:00Z",
     );
     desktop.sync("push", &folder, &[]).code(0);
+    (folder, laptop, desktop)
+}
+
+#[test]
+fn pull_merge_merges_the_clean_ones_and_refuses_the_rest() {
+    let (folder, laptop, desktop) = clean_and_overlapping();
 
     // The clean key is merged and written here; the overlapping one is refused, with why.
     let rows = laptop.rows();
@@ -402,34 +410,7 @@ fn pull_merge_merges_the_clean_ones_and_refuses_the_rest() {
 
 #[test]
 fn pull_merge_with_force_merges_the_clean_ones_and_lets_the_rest_win() {
-    let folder = Folder::new();
-    let (laptop, desktop) = (Home::new(), Home::new());
-    for key in ["clean", "overlap"] {
-        laptop.put_at(key, BASE, "2026-11-26T09:00:00Z");
-    }
-    laptop.sync("push", &folder, &[]).code(0);
-    desktop.sync("pull", &folder, &[]).code(0);
-    laptop.put_at(
-        "clean",
-        &one_line(BASE, "one", "ONE"),
-        "2026-11-26T10:00:00Z",
-    );
-    laptop.put_at(
-        "overlap",
-        &one_line(BASE, "two", "TWO"),
-        "2026-11-26T10:00:00Z",
-    );
-    desktop.put_at(
-        "clean",
-        &one_line(BASE, "five", "FIVE"),
-        "2026-11-26T10:01:00Z",
-    );
-    desktop.put_at(
-        "overlap",
-        &one_line(BASE, "two", "2"),
-        "2026-11-26T10:01:00Z",
-    );
-    desktop.sync("push", &folder, &[]).code(0);
+    let (folder, laptop, _desktop) = clean_and_overlapping();
     let run = laptop
         .sync("pull", &folder, &["--merge", "--force"])
         .code(0);

@@ -57,7 +57,7 @@ impl Search {
             .collect();
         let mut list = Vec::with_capacity(hits.len());
         for v in &hits {
-            list.push(hit_json(&store, v, &words)?);
+            list.push(hit_json(&store, v, &words, self.all_versions)?);
         }
         if self.json {
             serde_json::to_writer_pretty(&mut *out, &list).map_err(std::io::Error::from)?;
@@ -81,7 +81,12 @@ impl Search {
     }
 }
 
-fn hit_json(store: &Store, v: &Version, words: &[String]) -> Result<HitJson, CliError> {
+fn hit_json(
+    store: &Store,
+    v: &Version,
+    words: &[String],
+    all_versions: bool,
+) -> Result<HitJson, CliError> {
     let body = store.body_of(v)?;
     let text = String::from_utf8_lossy(&body);
     let line = text
@@ -95,9 +100,11 @@ fn hit_json(store: &Store, v: &Version, words: &[String]) -> Result<HitJson, Cli
         .chars()
         .take(200)
         .collect();
-    let current = store
-        .current(&v.project, &v.key)?
-        .is_some_and(|c| c.id == v.id);
+    // Without --all-versions every hit is a current version: no need to look.
+    let current = !all_versions
+        || store
+            .current(&v.project, &v.key)?
+            .is_some_and(|c| c.id == v.id);
     Ok(HitJson {
         key: v.key.clone(),
         project: v.project.clone(),

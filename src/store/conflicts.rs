@@ -284,12 +284,15 @@ impl Store {
 
     /// How many keys have an unsettled conflict (held ones included).
     pub fn count_conflicted_keys(&self) -> Result<u64> {
-        let mut n = 0;
+        // Every key with a held version, and every candidate whose rows are in conflict.
         let held: std::collections::BTreeSet<_> = held::keys(&self.conn)?.into_iter().collect();
-        for (project, key) in conflicted_keys(&self.conn)? {
-            let conflicted = held.contains(&(project.clone(), key.clone()))
-                || KeyGraph::load(&self.conn, &project, &key)?.is_some_and(|g| g.is_conflicted());
-            n += u64::from(conflicted);
+        let mut n = held.len() as u64;
+        for (project, key) in candidates(&self.conn)? {
+            if !held.contains(&(project.clone(), key.clone()))
+                && KeyGraph::load(&self.conn, &project, &key)?.is_some_and(|g| g.is_conflicted())
+            {
+                n += 1;
+            }
         }
         Ok(n)
     }

@@ -46,14 +46,12 @@ pub(crate) fn hold(conn: &Connection, held: &[Held], now_ms: i64) -> Result<()> 
               expires_at, ancestor_id, held_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?;
-    // Its machine's name, so that it shows in place of the peer id (the pull that would have
-    // noted it was rolled back); a name known already stays.
-    let mut host =
-        conn.prepare_cached("INSERT OR IGNORE INTO peer_hosts (peer_id, host) VALUES (?1, ?2)")?;
     for h in held {
         let v = &h.theirs;
+        // Its machine's name, so that it shows in place of the peer id (the pull that would
+        // have noted it was rolled back); a name known already stays.
         if let Some(name) = &h.host {
-            host.execute(params![v.peer.as_bytes(), name])?;
+            super::rows::note_host(conn, v.peer, name, false)?;
         }
         insert.execute(params![
             v.id.as_bytes(),

@@ -267,7 +267,6 @@ pub(super) fn settled_by(conn: &rusqlite::Connection, id: VersionId) -> Result<V
         .collect()
 }
 
-/// The host `peer` last wrote a changeset on, as the changesets read from it said.
 /// Records `host` as the machine `peer` writes from: in place of what was known with
 /// `replace` (a manifest, the peer's latest word), else only when nothing was (a changeset or a
 /// snapshot, which may be older than the peer's last rename).
@@ -309,6 +308,8 @@ pub(super) fn hosts(conn: &rusqlite::Connection) -> Result<Vec<(PeerId, String)>
     Ok(out)
 }
 
+/// The machine `peer` writes from, as its manifest (or else the first changeset or snapshot
+/// read from it) said.
 pub(super) fn host_of(conn: &rusqlite::Connection, peer: PeerId) -> Result<Option<String>> {
     Ok(conn
         .query_row(

@@ -39,10 +39,11 @@ struct Apply<'a> {
     reached: HashMap<StreamId, u64>,
     /// Missing files met by this pull (in transit, or lost).
     met: Vec<String>,
-    /// What a refusal keeps: the incoming side of each conflict, and of each clean merge with
-    /// the merged body (written again as a resolution once the pull is rolled back).
-    held: Vec<store::Held>,
-    merges: Vec<(store::Held, Vec<u8>)>,
+    /// What a refusal would keep, with the local side's id: each refused conflict, and each
+    /// clean merge with its body (written again as a resolution once the pull is rolled back).
+    /// Their incoming sides are read only if the pull is refused ([`Apply::finish`]).
+    refused: Vec<(store::Conflict, String)>,
+    merges: Vec<(store::Conflict, String, Vec<u8>)>,
 }
 
 /// The next decoded file from the readers, in plan order.
@@ -90,7 +91,7 @@ pub(super) fn apply(
             .filter_map(|w| w.position.map(|p| (w.stream, p.0.last_seq)))
             .collect(),
         met: Vec::new(),
-        held: Vec::new(),
+        refused: Vec::new(),
         merges: Vec::new(),
     };
     for f in &plan.incomplete {
@@ -516,22 +517,23 @@ impl Apply<'_> {
             let mut merged = false;
             if let Some(c) = conflict {
                 let local = item.local.clone().unwrap_or_default();
-                let held = || held_of(&self.imp, &c, &local);
-                if merging {
-                    match try_merge(&self.imp, &c)? {
-                        Ok(body) => {
-                            let m = write_merge(&self.imp, ids, self.me, self.now, &c, &body)?;
-                            self.report.merged.push(m);
-                            if !self.opts.force {
-                                self.merges.push((held()?, body));
-                            }
-                            merged = true;
-                        }
-                        Err(why) => item.why = Some(why),
+                let clean = match merging.then(|| try_merge(&self.imp, &c)).transpose()? {
+                    Some(Ok(body)) => Some(body),
+                    Some(Err(why)) => {
+                        item.why = Some(why);
+                        None
                     }
-                }
-                if refusing && !merged {
-                    self.held.push(held()?);
+                    None => None,
+                };
+                if let Some(body) = clean {
+                    let m = write_merge(&self.imp, ids, self.me, self.now, &c, &body)?;
+                    self.report.merged.push(m);
+                    if !self.opts.force {
+                        self.merges.push((c, local, body));
+                    }
+                    merged = true;
+                } else if refusing {
+                    self.refused.push((c, local));
                 }
             }
             if action == Action::Conflict && !merged {
@@ -554,15 +556,28 @@ impl Apply<'_> {
             opts,
             mut report,
             met,
-            held,
+            refused: conflicts,
             merges,
             ..
         } = self;
         imp.forget_missing_except(remote_id, &met)?;
         let refused = !report.conflicts.is_empty() && !opts.force;
         if refused || opts.dry_run {
+            // The incoming sides, read before the transaction that holds them goes.
+            let kept = if refused && !opts.dry_run {
+                let held = conflicts
+                    .iter()
+                    .map(|(c, local)| held_of(&imp, c, local))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let merges = merges
+                    .into_iter()
+                    .map(|(c, local, body)| Ok((held_of(&imp, &c, &local)?, body)))
+                    .collect::<Result<Vec<_>, SyncError>>()?;
+                Some((held, merges))
+            } else {
+                None
+            };
             imp.rollback()?;
-            let kept = (refused && !opts.dry_run).then_some((held, merges));
             return Ok(Some((report, kept)));
         }
         // What earlier refusals held and this pull applied is held no longer.

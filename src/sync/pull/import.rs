@@ -200,7 +200,7 @@ pub(super) fn try_merge(
             "both sides changed the same lines ({})",
             crate::sync::plural(hunks as u64, "conflicting hunk")
         )),
-        Err(ResolveError::Deleted { side, .. }) if side.contains("mine") => {
+        Err(ResolveError::Deleted { .. }) if c.mine.kind == crate::record::Kind::Tombstone => {
             Err("deleted here and edited on the other side".to_string())
         }
         Err(ResolveError::Deleted { .. }) => {
