@@ -20,12 +20,13 @@ use context::changeset::DecodeError;
 use context::clock::{ManualClock, parse_instant};
 use context::home::{self, HomeError};
 use context::outcome::Outcome;
-use context::remote::LocationError;
+use context::remote::{LocationError, registry};
 use context::runtime::Runtime;
 use context::store::{Store, StoreError};
 use context::sync::SyncError;
 
-/// What `context --help` says of the environment (the README's "Environment" lists the same).
+/// What `context --help` says of the environment (the README's "Environment" lists the same):
+/// the variables of the whole tool, then those of each transport ([`registry::environment_help`]).
 const ENVIRONMENT: &str = "\
 Environment:
   CONTEXT_HOME          the home (database, keys, backups); else $XDG_DATA_HOME/context,
@@ -34,30 +35,31 @@ Environment:
   CONTEXT_HOST          this machine's name, as other machines show it (else the host name)
   CONTEXT_SCENARIO_ID   names this run in logs and `sync log` (else a fresh id per run)
   CONTEXT_NOW           the clock, as an RFC 3339 instant or epoch milliseconds (for tests)
-  CONTEXT_SSH           replaces the `ssh` command of ssh:// remotes (split like a shell would)
-  CONTEXT_S3_IMDS=1     lets an s3:// remote ask the instance metadata service for credentials
   CONTEXT_AUTO_SYNC=0   no background sync after this command's write (`sync auto off`: the home)
   CONTEXT_RETRY_BUDGET  how long a failing request to a network store is retried (default 1m)
-  CONTEXT_REQUEST_TIMEOUT  how long one request to an s3:// store waits for its answer (1m)
+  CONTEXT_REQUEST_TIMEOUT  how long one request to a network store waits for its answer (1m)
   CONTEXT_CRONTAB       replaces the `crontab` command of `sync schedule --install` (e.g. for -u)
   XDG_CONFIG_HOME       where `sync schedule --systemd --install` writes user units (systemd/user)
-  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION (AWS_DEFAULT_REGION),
-  AWS_ENDPOINT_URL (AWS_ENDPOINT_URL_S3), AWS_ALLOW_HTTP=true
-                        s3:// credentials, region and endpoint, as the AWS tools name them
-  AWS_PROFILE, AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE
-                        what the environment lacks, from a profile of ~/.aws/credentials and
-                        ~/.aws/config (the environment wins)
-  VISUAL, EDITOR        the editor of `context edit` (else vi)
+"; // The transports' lines go here.
+const ENVIRONMENT_END: &str = "  VISUAL, EDITOR        the editor of `context edit` (else vi)
   TZ                    the time zone of times shown to a person (JSON is always UTC)
   NO_COLOR              no colour in diffs and logs
   RUST_LOG              log filter on stderr (`info`, `context=debug`); overrides -v and -q";
+
+/// `--help`'s "Environment": the tool's variables and every transport's.
+fn environment_help() -> String {
+    format!(
+        "{ENVIRONMENT}{}{ENVIRONMENT_END}",
+        registry::environment_help()
+    )
+}
 
 #[derive(Debug, Parser)]
 #[command(
     name = "context",
     version,
     about = "A versioned document store, synced across your machines through a shared folder, a bucket or SSH",
-    after_help = ENVIRONMENT
+    after_help = environment_help()
 )]
 pub struct Cli {
     /// More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
@@ -406,23 +408,11 @@ mod tests {
             "CONTEXT_HOST",
             "CONTEXT_SCENARIO_ID",
             "CONTEXT_NOW",
-            "CONTEXT_SSH",
-            "CONTEXT_S3_IMDS",
             "CONTEXT_RETRY_BUDGET",
             "CONTEXT_REQUEST_TIMEOUT",
             "CONTEXT_AUTO_SYNC",
             "CONTEXT_CRONTAB",
             "XDG_CONFIG_HOME",
-            "AWS_ACCESS_KEY_ID",
-            "AWS_SECRET_ACCESS_KEY",
-            "AWS_SESSION_TOKEN",
-            "AWS_REGION",
-            "AWS_DEFAULT_REGION",
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "AWS_CONFIG_FILE",
-            "AWS_ENDPOINT_URL",
-            "AWS_ENDPOINT_URL_S3",
-            "AWS_ALLOW_HTTP",
             "VISUAL",
             "EDITOR",
             "TZ",
@@ -430,6 +420,48 @@ mod tests {
             "RUST_LOG",
         ] {
             assert!(help.contains(var), "--help does not name {var}");
+        }
+        // And every variable of every transport.
+        for transport in context::remote::registry::TRANSPORTS {
+            for var in transport.variables() {
+                assert!(help.contains(var), "--help does not name {var}");
+            }
+        }
+    }
+
+    /// Every transport's scheme is in `--help` (the forms of `--remote`), the README and the
+    /// contract's table of forms (when the contract is beside the checkout, as in a session).
+    #[test]
+    fn every_transport_is_in_help_the_readme_and_the_contract() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut sync = super::Cli::command();
+        let help = sync
+            .find_subcommand_mut("sync")
+            .expect("sync")
+            .render_long_help()
+            .to_string();
+        let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+        let contract = std::fs::read_to_string(root.join("../shared/contract.md")).ok();
+        if contract.is_none() {
+            eprintln!("no ../shared/contract.md beside this checkout: its table is not checked");
+        }
+        for transport in context::remote::registry::TRANSPORTS {
+            assert!(
+                help.contains(transport.form),
+                "sync --help lacks {}",
+                transport.form
+            );
+            for scheme in transport.schemes {
+                let url = format!("{scheme}://");
+                assert!(help.contains(&url), "sync --help lacks {url}");
+                assert!(readme.contains(&format!("`{url}")), "README lacks `{url}");
+                if let Some(contract) = &contract {
+                    let row = contract
+                        .lines()
+                        .any(|l| l.starts_with('|') && l.contains(&url));
+                    assert!(row, "the contract's table of forms lacks {url}");
+                }
+            }
         }
     }
 

@@ -31,6 +31,39 @@ use super::transport::{Created, Transport};
 use super::{RemoteError, Result, names};
 use crate::ids::PeerId;
 
+/// The folder transport: a path (a location with no scheme) or `file:///PATH`.
+pub(super) static SCHEME: super::registry::Scheme = super::registry::Scheme {
+    name: "folder",
+    schemes: &["file"],
+    form: "a folder path, file:///PATH",
+    environment: &[],
+    parse: |_, rest| {
+        if rest.is_empty() {
+            return Err(String::new());
+        }
+        Ok(Box::new(FolderTarget(PathBuf::from(rest))))
+    },
+};
+
+/// Where a folder remote is: the path as given (made absolute when opened).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderTarget(pub PathBuf);
+
+impl super::registry::Target for FolderTarget {
+    fn url(&self) -> String {
+        self.0.display().to_string()
+    }
+    fn canonical(&self) -> String {
+        normalise(&self.0).display().to_string()
+    }
+    fn open(&self, _: super::registry::Env) -> Result<super::Remote> {
+        Ok(super::Remote::new(Folder::open(&self.0)?))
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
 /// The steps of an atomic write, each one a place where the file system can fail. Names are
 /// of one file in the folder `dir` (a handle opened without following links).
 pub trait FolderIo: Send + Sync + fmt::Debug {

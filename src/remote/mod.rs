@@ -13,14 +13,24 @@
 
 mod aws;
 mod aws_profile;
-mod folder;
+mod http;
 mod location;
 mod memory;
 pub mod names;
+pub mod registry;
 pub mod retry;
-mod s3;
-mod ssh;
 mod transport;
+
+/// Every transport: its module (one file under `src/remote/`) and its entry in
+/// [`registry::TRANSPORTS`], in the order help lists them. A new transport is one more name
+/// here.
+macro_rules! transports {
+    ($($module:ident),* $(,)?) => {
+        $(mod $module;)*
+        static TRANSPORTS: &[&registry::Scheme] = &[$(&$module::SCHEME),*];
+    };
+}
+transports![folder, s3, ssh];
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -36,11 +46,11 @@ use crate::ids::PeerId;
 use crate::record::Checksum;
 
 pub use aws::{S3Config, shared_files_have_credentials};
-pub use folder::{Folder, FolderIo, RealIo};
-pub use location::{KNOWN_FORMS, Location, LocationError, redact, redact_in};
+pub use folder::{Folder, FolderIo, FolderTarget, RealIo};
+pub use location::{Location, LocationError, redact, redact_in};
 pub use memory::Memory;
 pub use names::{CsetName, FileName, Found, SnapshotName};
-pub use s3::S3;
+pub use s3::{S3, S3Location};
 pub use ssh::{Ssh, SshTarget};
 pub use transport::{Created, Transport};
 
@@ -139,24 +149,7 @@ pub fn open(location: &Location) -> Result<Remote> {
 
 /// The same, with the environment given.
 pub fn open_with_env(location: &Location, env: &dyn Fn(&str) -> Option<String>) -> Result<Remote> {
-    match location {
-        Location::Folder(path) => Ok(Remote::new(Folder::open(path)?)),
-        Location::S3 {
-            bucket,
-            prefix,
-            profile,
-        } => {
-            // A profile named in the location stands for AWS_PROFILE.
-            let env = |name: &str| match (name, profile) {
-                ("AWS_PROFILE", Some(p)) => Some(p.clone()),
-                _ => env(name),
-            };
-            Ok(Remote::new(S3::new(S3Config::from_env(
-                bucket, prefix, &env,
-            )?)?))
-        }
-        Location::Ssh(target) => Ok(Remote::new(Ssh::connect(target.clone(), env)?)),
-    }
+    location.open(env)
 }
 
 /// A file the listing passed over, and why.

@@ -13,22 +13,123 @@
 //! errors (5xx) and dropped connections are retried with backoff within a bounded time, then
 //! reported naming the bucket, the key and the HTTP status.
 
-use std::io::Read;
 use std::time::Duration;
 
 use rusty_s3::actions::ListObjectsV2;
 use rusty_s3::{Bucket, S3Action, UrlStyle};
 
 use super::aws::{S3Config, display_location};
+use super::http::{Answer, Client};
 use super::transport::{Created, Transport};
-use super::{Cause, RemoteError, Result};
+use super::{RemoteError, Result};
 
 /// Changesets a pull fetches at once: enough to hide a round trip of tens of milliseconds,
 /// few enough that the changesets waiting to be applied stay a few tens of MB at most.
 const READS_IN_FLIGHT: usize = 8;
 /// How long a signed request stays valid (it is signed right before it is sent).
 const SIGNED_FOR: Duration = Duration::from_secs(15 * 60);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The S3 transport.
+pub(super) static SCHEME: super::registry::Scheme = super::registry::Scheme {
+    name: "S3",
+    schemes: &["s3"],
+    form: "s3://BUCKET[/PREFIX][?profile=NAME]",
+    environment: &[
+        (
+            "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION (AWS_DEFAULT_REGION),\n  AWS_ENDPOINT_URL (AWS_ENDPOINT_URL_S3), AWS_ALLOW_HTTP=true",
+            "s3:// credentials, region and endpoint, as the AWS tools name them",
+        ),
+        (
+            "AWS_PROFILE, AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE",
+            "what the environment lacks, from a profile of ~/.aws/credentials and\n~/.aws/config (the environment wins)",
+        ),
+        (
+            "CONTEXT_S3_IMDS=1",
+            "lets an s3:// remote ask the instance metadata service for credentials",
+        ),
+    ],
+    parse: S3Location::parse,
+};
+
+/// Where an `s3://` remote is: a bucket of S3 or an S3-compatible store, and a prefix in it
+/// (`""` for none); with `?profile=NAME`, the profile of the AWS shared files it takes what
+/// the environment lacks from (in place of `AWS_PROFILE`). The profile is how it is reached,
+/// not which remote it is: its canonical form leaves it out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Location {
+    pub bucket: String,
+    pub prefix: String,
+    pub profile: Option<String>,
+}
+
+impl S3Location {
+    fn parse(_: &str, rest: &str) -> super::registry::Parsed {
+        let (rest, query) = match rest.split_once('?') {
+            Some((r, q)) => (r, Some(q)),
+            None => (rest, None),
+        };
+        let profile = match query {
+            None => None,
+            Some(q) => match q.strip_prefix("profile=") {
+                Some(name)
+                    if !name.is_empty()
+                        && name.bytes().all(|b| {
+                            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_')
+                        }) =>
+                {
+                    Some(name.to_string())
+                }
+                _ => {
+                    return Err(format!(
+                        "it takes one setting after `?`, profile=NAME (a profile of \
+                         ~/.aws/credentials and ~/.aws/config), not {q:?}"
+                    ));
+                }
+            },
+        };
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let valid = !bucket.is_empty()
+            && bucket
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+        if !valid {
+            return Err("it names no bucket".into());
+        }
+        Ok(Box::new(S3Location {
+            bucket: bucket.to_string(),
+            prefix: prefix.trim_matches('/').to_string(),
+            profile,
+        }))
+    }
+}
+
+impl super::registry::Target for S3Location {
+    fn url(&self) -> String {
+        let base = display_location(&self.bucket, &self.prefix);
+        match &self.profile {
+            Some(p) => format!("{base}?profile={p}"),
+            None => base,
+        }
+    }
+    fn canonical(&self) -> String {
+        display_location(&self.bucket, &self.prefix)
+    }
+    fn open(&self, env: super::registry::Env) -> Result<super::Remote> {
+        // A profile named in the location stands for AWS_PROFILE.
+        let env = |name: &str| match (name, &self.profile) {
+            ("AWS_PROFILE", Some(p)) => Some(p.clone()),
+            _ => env(name),
+        };
+        Ok(super::Remote::new(S3::new(S3Config::from_env(
+            &self.bucket,
+            &self.prefix,
+            &env,
+        )?)?))
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
 
 /// An S3 bucket (or a prefix in one) as an [`Transport`].
 #[derive(Debug, Clone)]
@@ -36,24 +137,16 @@ pub struct S3 {
     config: S3Config,
     bucket: Bucket,
     location: String,
-    agent: ureq::Agent,
+    http: Client,
 }
 
-/// An answer: its status, and its body when it was read.
-struct Answer {
-    status: u16,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    /// The `<Code>` of an S3 error document (`NoSuchKey`, `NoSuchBucket`, ...).
-    fn code(&self) -> String {
-        let text = String::from_utf8_lossy(&self.body);
-        text.split_once("<Code>")
-            .and_then(|(_, rest)| rest.split_once("</Code>"))
-            .map(|(code, _)| code.to_string())
-            .unwrap_or_default()
-    }
+/// The `<Code>` of an S3 error document (`NoSuchKey`, `NoSuchBucket`, ...).
+fn code(answer: &Answer) -> String {
+    let text = String::from_utf8_lossy(&answer.body);
+    text.split_once("<Code>")
+        .and_then(|(_, rest)| rest.split_once("</Code>"))
+        .map(|(code, _)| code.to_string())
+        .unwrap_or_default()
 }
 
 impl S3 {
@@ -74,19 +167,12 @@ impl S3 {
             location: location.clone(),
             reason: format!("cannot address the bucket at {}: {e:?}", config.endpoint),
         })?;
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_connect(Some(CONNECT_TIMEOUT))
-            .timeout_global(Some(config.retry.request_timeout))
-            .max_redirects(0)
-            .user_agent(concat!("context/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
+        let http = Client::new(config.endpoint.to_string(), config.retry);
         Ok(S3 {
             config,
             bucket,
             location,
-            agent,
+            http,
         })
     }
 
@@ -99,9 +185,8 @@ impl S3 {
         format!("s3://{}/{}", self.config.bucket, self.full_key(key))
     }
 
-    /// Sends a request made by `send` (signed afresh for every attempt), retrying what may
-    /// pass on a second try: throttling, server errors, dropped connections. `max` bounds the
-    /// body read (a larger one is [`RemoteError::TooLarge`]).
+    /// Sends a request made by `send` (signed afresh for every attempt) through the shared
+    /// HTTP layer, which retries what may pass on a second try. `max` bounds the body read.
     fn call(
         &self,
         what: &'static str,
@@ -111,89 +196,12 @@ impl S3 {
             &ureq::Agent,
         ) -> std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     ) -> Result<Answer> {
-        let mut attempts = self.config.retry.start();
-        loop {
-            let outcome = send(&self.agent).and_then(|mut response| {
-                let status = response.status().as_u16();
-                let declared = response
-                    .headers()
-                    .get("content-length")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse::<u64>().ok());
-                if status < 300 && declared.is_some_and(|n| n > max) {
-                    return Ok(Err(declared.unwrap_or(max + 1)));
-                }
-                let mut body = Vec::new();
-                response
-                    .body_mut()
-                    .as_reader()
-                    .take(max + 1)
-                    .read_to_end(&mut body)
-                    .map_err(ureq::Error::Io)?;
-                if status < 300 && body.len() as u64 > max {
-                    return Ok(Err(body.len() as u64));
-                }
-                Ok(Ok(Answer { status, body }))
-            });
-            let retry = match &outcome {
-                Ok(Ok(a)) => matches!(a.status, 429 | 500..=599),
-                Ok(Err(_)) => false,
-                Err(e) => retriable(e),
-            };
-            if retry {
-                let attempt = attempts.attempt();
-                if attempts.wait_for_next() {
-                    tracing::debug!(what, key, attempt, "retrying an S3 request");
-                    continue;
-                }
-            }
-            let attempt = attempts.attempt();
-            return match outcome {
-                Ok(Ok(answer)) if answer.status >= 500 || answer.status == 429 => {
-                    Err(self.status_error(what, key, &answer))
-                }
-                Ok(Ok(answer)) => Ok(answer),
-                Ok(Err(size)) => Err(RemoteError::TooLarge {
-                    location: self.named(key),
-                    size,
-                }),
-                Err(e) => Err(self.transport_error(what, key, e, attempt)),
-            };
-        }
-    }
-
-    fn transport_error(
-        &self,
-        what: &'static str,
-        key: &str,
-        e: ureq::Error,
-        attempts: u32,
-    ) -> RemoteError {
-        // ureq names its timeouts by their setting ("timeout: global"): say what happened.
-        let said = match &e {
-            ureq::Error::Timeout(ureq::Timeout::Connect) => format!(
-                "no connection within {} s (is the endpoint up and reachable?)",
-                CONNECT_TIMEOUT.as_secs()
-            ),
-            ureq::Error::Timeout(_) => format!(
-                "no complete answer within {} (the endpoint accepted the connection but did not \
-                 answer; CONTEXT_REQUEST_TIMEOUT sets how long to wait)",
-                crate::duration::format(self.config.retry.request_timeout)
-            ),
-            other => other.to_string(),
-        };
-        let cause: Cause = format!(
-            "{said} (endpoint {}, {attempts} attempt{})",
-            self.config.endpoint,
-            if attempts == 1 { "" } else { "s" }
-        )
-        .into();
-        RemoteError::failed(what, self.named(key), cause)
+        self.http.call(what, &self.named(key), max, &send)
     }
 
     /// The error for an answer that is not what the operation expects.
     fn status_error(&self, what: &'static str, key: &str, answer: &Answer) -> RemoteError {
-        let code = answer.code();
+        let code = code(answer);
         if code == "NoSuchBucket" {
             return RemoteError::NoBucket {
                 location: self.location.clone(),
@@ -231,7 +239,7 @@ impl S3 {
     ) -> Result<(Vec<String>, Option<String>)> {
         // A listing cut short (a proxy, a store under load) does not parse: asked again,
         // within the same budget as any failed request.
-        let mut attempts = self.config.retry.start();
+        let mut attempts = self.http.retry().start();
         loop {
             match self.list_page_once(prefix, after, delimiter, token) {
                 Err(RemoteError::List { location, source }) => {
@@ -331,15 +339,6 @@ impl S3 {
     }
 }
 
-/// Whether a transport failure may pass on a second try.
-fn retriable(e: &ureq::Error) -> bool {
-    use ureq::Error as E;
-    matches!(
-        e,
-        E::Io(_) | E::Timeout(_) | E::ConnectionFailed | E::HostNotFound | E::Protocol(_)
-    )
-}
-
 impl Transport for S3 {
     fn location(&self) -> String {
         self.location.clone()
@@ -363,7 +362,7 @@ impl Transport for S3 {
         })?;
         match answer.status {
             200 => Ok(answer.body),
-            404 if answer.code() != "NoSuchBucket" => Err(RemoteError::NotFound {
+            404 if code(&answer) != "NoSuchBucket" => Err(RemoteError::NotFound {
                 location: self.named(key),
             }),
             _ => Err(self.status_error("get", key, &answer)),
@@ -400,7 +399,7 @@ impl Transport for S3 {
                 .map(|at| answer.body[at..].to_vec())),
             // An empty object has no last byte to ask for.
             416 => Ok(None),
-            404 if answer.code() != "NoSuchBucket" => Err(RemoteError::NotFound {
+            404 if code(&answer) != "NoSuchBucket" => Err(RemoteError::NotFound {
                 location: self.named(key),
             }),
             _ => Err(self.status_error("get", key, &answer)),
@@ -452,7 +451,7 @@ impl Transport for S3 {
         })?;
         match answer.status {
             200 | 204 => Ok(()),
-            404 if answer.code() != "NoSuchBucket" => Ok(()),
+            404 if code(&answer) != "NoSuchBucket" => Ok(()),
             _ => Err(self.status_error("delete", key, &answer)),
         }
     }
@@ -471,6 +470,68 @@ impl Transport for S3 {
         match answer.status {
             200 => Ok(()),
             _ => Err(self.status_error("list", "", &answer)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remote::{Location, LocationError};
+
+    #[test]
+    fn s3_urls_name_a_bucket_and_a_prefix() {
+        let s3 = |url: &str| {
+            Location::parse(url)
+                .unwrap()
+                .target::<S3Location>()
+                .cloned()
+        };
+        assert_eq!(
+            s3("s3://notes"),
+            Some(S3Location {
+                bucket: "notes".into(),
+                prefix: "".into(),
+                profile: None,
+            })
+        );
+        let l = Location::parse("s3://notes/team/a/").unwrap();
+        assert_eq!(
+            l.target::<S3Location>(),
+            Some(&S3Location {
+                bucket: "notes".into(),
+                prefix: "team/a".into(),
+                profile: None,
+            })
+        );
+        assert_eq!(l.to_string(), "s3://notes/team/a");
+        for bad in ["s3://", "s3:///x", "s3://a b/x"] {
+            assert!(
+                matches!(Location::parse(bad), Err(LocationError::Invalid { reason, .. }) if reason.contains("no bucket")),
+                "{bad}"
+            );
+        }
+        // A profile of the AWS shared files: how it is reached, not which remote it is.
+        let l = Location::parse("s3://notes/team/a?profile=work").unwrap();
+        assert_eq!(
+            l.target::<S3Location>(),
+            Some(&S3Location {
+                bucket: "notes".into(),
+                prefix: "team/a".into(),
+                profile: Some("work".into()),
+            })
+        );
+        assert_eq!(l.to_string(), "s3://notes/team/a?profile=work");
+        assert_eq!(l.canonical(), "s3://notes/team/a");
+        for bad in [
+            "s3://notes?region=x",
+            "s3://notes?profile=",
+            "s3://n?profile=a b",
+        ] {
+            assert!(
+                matches!(Location::parse(bad), Err(LocationError::Invalid { reason, .. }) if reason.contains("profile=NAME")),
+                "{bad}"
+            );
         }
     }
 }

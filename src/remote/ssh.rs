@@ -40,6 +40,63 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 /// Reads a pull keeps in flight on the one connection.
 const READS_IN_FLIGHT: usize = 4;
 
+/// The SSH transport.
+pub(super) static SCHEME: super::registry::Scheme = super::registry::Scheme {
+    name: "SSH",
+    schemes: &["ssh"],
+    form: "ssh://[USER@]HOST[:PORT]/PATH",
+    environment: &[(
+        "CONTEXT_SSH",
+        "replaces the `ssh` command of ssh:// remotes (split like a shell would)",
+    )],
+    parse: parse_ssh,
+};
+
+/// `[USER@]HOST[:PORT]/PATH`: `/PATH` is absolute, `/~/PATH` relative to the login folder.
+fn parse_ssh(_: &str, rest: &str) -> super::registry::Parsed {
+    let bad = |reason: &str| reason.to_string();
+    let (authority, path) = rest
+        .split_once('/')
+        .ok_or_else(|| bad("it names no folder"))?;
+    let (user, host_port) = match authority.rsplit_once('@') {
+        Some((u, h)) if !u.is_empty() => (Some(u.to_string()), h),
+        Some(_) => return Err(bad("the user before @ is empty")),
+        None => (None, authority),
+    };
+    let (host, port) = match host_port.rsplit_once(':') {
+        Some((h, p)) => (
+            h,
+            Some(
+                p.parse::<u16>()
+                    .map_err(|_| bad("the port is not a number"))?,
+            ),
+        ),
+        None => (host_port, None),
+    };
+    let valid_host = !host.is_empty()
+        && !host.starts_with('-')
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+    if !valid_host {
+        return Err(bad("it names no host"));
+    }
+    let path = path.trim_end_matches('/');
+    let path = match path.strip_prefix('~') {
+        Some(home) => home.trim_start_matches('/').to_string(),
+        None => format!("/{path}"),
+    };
+    if path.is_empty() || path == "/" {
+        return Err(bad("it names no folder"));
+    }
+    Ok(Box::new(SshTarget {
+        user,
+        host: host.to_string(),
+        port,
+        path,
+    }))
+}
+
 /// Where an `ssh://` remote is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SshTarget {
@@ -49,6 +106,18 @@ pub struct SshTarget {
     /// The folder on the host: absolute, or relative to the login folder when the URL said
     /// `/~/...`.
     pub path: String,
+}
+
+impl super::registry::Target for SshTarget {
+    fn url(&self) -> String {
+        self.location()
+    }
+    fn open(&self, env: super::registry::Env) -> Result<super::Remote> {
+        Ok(super::Remote::new(Ssh::connect(self.clone(), env)?))
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
 }
 
 impl SshTarget {
@@ -699,5 +768,44 @@ mod tests {
         assert!(names::is_our_temporary(".manifest.json.tmp-9"));
         assert!(!names::is_our_temporary(".syncthing.x.cset.tmp"));
         assert!(!names::is_our_temporary("00000001-0000000000000002.cset"));
+    }
+}
+
+#[cfg(test)]
+mod location_tests {
+    use super::*;
+    use crate::remote::{Location, LocationError};
+
+    #[test]
+    fn ssh_urls_name_a_user_a_host_a_port_and_a_folder() {
+        let l = Location::parse("ssh://me@nas.local:2222/srv/notes/").unwrap();
+        let t = l.target::<SshTarget>().unwrap();
+        assert_eq!(t.user.as_deref(), Some("me"));
+        assert_eq!(t.host, "nas.local");
+        assert_eq!(t.port, Some(2222));
+        assert_eq!(t.path, "/srv/notes");
+        assert_eq!(l.to_string(), "ssh://me@nas.local:2222/srv/notes");
+        let home = Location::parse("ssh://nas/~/notes").unwrap();
+        let home = home.target::<SshTarget>().unwrap().clone();
+        assert_eq!(
+            (home.user, home.port, home.path.as_str()),
+            (None, None, "notes")
+        );
+        for bad in [
+            "ssh://nas",
+            "ssh://nas/",
+            "ssh://@nas/x",
+            "ssh://nas:port/x",
+            "ssh://-oProxyCommand=x/y",
+            "ssh:///x",
+        ] {
+            assert!(
+                matches!(
+                    Location::parse(bad),
+                    Err(LocationError::Invalid { name: "SSH", .. })
+                ),
+                "{bad}"
+            );
+        }
     }
 }

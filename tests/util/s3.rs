@@ -120,10 +120,11 @@ impl Bucket {
     /// The bucket's object store itself (for the object-level suite).
     pub fn objects(&self) -> S3 {
         let moto = moto();
-        let Location::S3 { bucket, prefix, .. } = Location::parse(&self.url).expect("url") else {
-            unreachable!("an s3 url")
-        };
-        S3::new(S3Config::from_env(&bucket, &prefix, &|n| moto.lookup(n)).expect("config"))
+        let location = Location::parse(&self.url).expect("url");
+        let s3 = location
+            .target::<context::remote::S3Location>()
+            .expect("an s3 url");
+        S3::new(S3Config::from_env(&s3.bucket, &s3.prefix, &|n| moto.lookup(n)).expect("config"))
             .expect("s3")
     }
 }

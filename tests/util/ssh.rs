@@ -152,9 +152,11 @@ impl SshFolder {
     /// The folder's object store itself (for the object-level suite).
     pub fn objects(&self) -> context::remote::Ssh {
         let command = sshd().command();
-        let Location::Ssh(target) = Location::parse(&self.url).expect("url") else {
-            unreachable!("an ssh url")
-        };
+        let location = Location::parse(&self.url).expect("url");
+        let target = location
+            .target::<context::remote::SshTarget>()
+            .expect("an ssh url")
+            .clone();
         context::remote::Ssh::connect(target, &|n| (n == "CONTEXT_SSH").then(|| command.clone()))
             .expect("connect")
     }

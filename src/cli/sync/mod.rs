@@ -135,9 +135,10 @@ static BACKGROUND: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool
 /// `--remote R`: which remote, else the default one.
 #[derive(Debug, Args, Clone)]
 struct RemoteFlag {
-    /// The remote: a folder path, a file:// URL, s3://BUCKET[/PREFIX][?profile=NAME] or
-    /// ssh://[USER@]HOST[:PORT]/PATH (else the default set with `context sync remote`).
-    #[arg(long, value_name = "R")]
+    #[arg(long, value_name = "R", help = format!(
+        "The remote: {} (else the default set with `context sync remote`)",
+        context::remote::registry::known_forms()
+    ))]
     remote: Option<Location>,
 }
 

@@ -16,10 +16,10 @@ use crate::cli::{CliError, Env};
     after_help = "Examples:\n  context sync remote ~/Sync/context\n  context sync remote s3://my-bucket/context\n  context sync remote --unset"
 )]
 pub struct SetRemote {
-    /// The remote to make the default: a folder path, a file:// URL,
-    /// s3://BUCKET[/PREFIX][?profile=NAME] or
-    /// ssh://[USER@]HOST[:PORT]/PATH. It must exist. Without it, prints the default remote.
-    #[arg(value_name = "R", conflicts_with = "unset")]
+    #[arg(value_name = "R", conflicts_with = "unset", help = format!(
+        "The remote to make the default: {}. It must exist. Without it, prints the default remote",
+        remote::registry::known_forms()
+    ))]
     location: Option<Location>,
     /// Forget the default remote (every sync command then needs --remote).
     #[arg(long)]

@@ -165,10 +165,9 @@ impl Schedule {
         // The job has HOME and what PASSED_ON writes into it, never the keys of this shell:
         // the shared files (~/.aws/credentials) are where it finds them.
         // A profile the remote names in its URL stands for AWS_PROFILE.
-        let named = match context::remote::Location::parse(&remote) {
-            Ok(context::remote::Location::S3 { profile, .. }) => profile,
-            _ => None,
-        };
+        let named = context::remote::Location::parse(&remote)
+            .ok()
+            .and_then(|l| l.target::<context::remote::S3Location>()?.profile.clone());
         let job_env = |name: &str| match name {
             "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" | "AWS_SESSION_TOKEN" => None,
             "AWS_PROFILE" if named.is_some() => named.clone(),
