@@ -1,17 +1,17 @@
-//! `make bench`, the remote rows: sync through a real S3 server (moto) and a real sshd on
-//! loopback, beside the shared folder, in one run on one machine.
+//! `make bench`, the remote rows: sync through a real S3 server (moto), a real sshd and a real
+//! WebDAV server (wsgidav) on loopback, beside the shared folder, in one run on one machine.
 //!
 //! 1. full push and full pull of a deterministic dataset (fixed seed and clock), to and from a
-//!    folder, the same folder encrypted, a bucket and a folder over SSH, run by run; the
-//!    ratios are over the plain folder;
+//!    folder, the same folder encrypted, a bucket, a folder over SSH and one over WebDAV, run
+//!    by run; the ratios are over the plain folder;
 //! 2. requests made by a no-op `context sync` (a cron tick with nothing to do) with 3 peers and
-//!    300 changesets, counted by a loopback proxy;
+//!    300 changesets, over S3 and over WebDAV, counted by a loopback proxy;
 //! 3. a pull of 300 small changesets through a proxy that adds 20 ms to every request, against
 //!    300 × 20 ms (what reading them one at a time would wait).
 //!
 //! Prints a table; adds its figures to `target/bench/results.json` (`s3_push_full_s`,
 //! `s3_pull_full_s`, `s3_noop_requests`, `s3_pull_300_latency_s`, `ssh_push_full_s`,
-//! `ssh_pull_full_s`, ...). Without `--bench` (as
+//! `ssh_pull_full_s`, `webdav_push_full_s`, `webdav_pull_full_s`, `webdav_noop_requests`, ...). Without `--bench` (as
 //! `cargo test` runs it) a small size, as a smoke test.
 
 #[path = "../tests/util/proxy.rs"]
@@ -26,6 +26,8 @@ mod server;
 mod smoke;
 #[path = "../tests/util/ssh.rs"]
 mod ssh_server;
+#[path = "../tests/util/webdav.rs"]
+mod webdav_server;
 
 use std::path::Path;
 use std::process::Command;
@@ -43,6 +45,7 @@ use context::sync::{self, PullOptions, PushOptions};
 use proxy::Proxy;
 use s3_server::{Bucket, moto};
 use ssh_server::SshFolder;
+use webdav_server::DavFolder;
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -106,7 +109,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 /// `endpoint`; returns how long it took.
 fn process(home: &Path, endpoint: &str, args: &[&str]) -> Res<Duration> {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_context"));
-    for (k, v) in moto().env() {
+    for (k, v) in moto().env().into_iter().chain(webdav_server::env()) {
         cmd.env(k, v);
     }
     for var in [
@@ -172,6 +175,7 @@ fn main() -> Res<()> {
     let (mut f_push, mut s_push, mut f_pull, mut s_pull) = (vec![], vec![], vec![], vec![]);
     let (mut h_push, mut h_pull) = (vec![], vec![]);
     let (mut e_push, mut e_pull) = (vec![], vec![]);
+    let (mut w_push, mut w_pull) = (vec![], vec![]);
     for rep in 0..reps {
         let dir = root.join(format!("folder-{rep}"));
         std::fs::create_dir_all(&dir)?;
@@ -184,11 +188,13 @@ fn main() -> Res<()> {
         let s3 = bucket.remote();
         let over_ssh = SshFolder::new();
         let ssh = over_ssh.remote();
+        let dav = DavFolder::new().remote();
         for (remote, push_t, pull_t) in [
             (&folder, &mut f_push, &mut f_pull),
             (&encrypted, &mut e_push, &mut e_pull),
             (&s3, &mut s_push, &mut s_pull),
             (&ssh, &mut h_push, &mut h_pull),
+            (&dav, &mut w_push, &mut w_pull),
         ] {
             let mut src = store(&source, SEED)?;
             // Each remote is new to the source: a full push.
@@ -208,14 +214,18 @@ fn main() -> Res<()> {
     let (f_pull, s_pull) = (median(f_pull), median(s_pull));
     let (h_push, h_pull) = (median(h_push), median(h_pull));
     let (e_push, e_pull) = (median(e_push), median(e_pull));
+    let (w_push, w_pull) = (median(w_push), median(w_pull));
     eprintln!(
-        "full push {:.3}s folder / {:.3}s s3 / {:.3}s ssh; pull {:.3}s / {:.3}s / {:.3}s",
+        "full push {:.3}s folder / {:.3}s s3 / {:.3}s ssh / {:.3}s webdav; \
+         pull {:.3}s / {:.3}s / {:.3}s / {:.3}s",
         secs(f_push),
         secs(s_push),
         secs(h_push),
+        secs(w_push),
         secs(f_pull),
         secs(s_pull),
-        secs(h_pull)
+        secs(h_pull),
+        secs(w_pull)
     );
 
     // 2. A cron tick with nothing to do: 3 peers, `small` changesets among them, all applied.
@@ -243,6 +253,35 @@ fn main() -> Res<()> {
     }
     let changesets = remote.list()?.changesets.len();
     eprintln!("no-op sync: {noop_requests} requests ({changesets} changesets)");
+
+    // The same over WebDAV: the folder reached through a counting proxy.
+    let dav = DavFolder::new();
+    let dav_remote = dav.remote();
+    for (n, p) in peers.iter().enumerate() {
+        // Another seed: the ids of new versions must not repeat the S3 round's.
+        let mut s = store(p.path(), SEED + 300 + n as u64)?;
+        for i in 0..small / 3 {
+            s.put("notes", &format!("dav{n}/{i}"), &body(i), None)?;
+            sync::push(&mut s, &dav_remote, PushOptions::default())?;
+        }
+    }
+    // The host is in a WebDAV URL, and a home knows a remote by it: every run, the first
+    // included, goes through the proxy.
+    let dav_counter = Proxy::start(webdav_server::server().addr, Duration::ZERO);
+    let proxied = dav.url.replace(
+        &webdav_server::server().addr.to_string(),
+        dav_counter.url().trim_start_matches("http://"),
+    );
+    for p in &peers {
+        process(p.path(), &direct, &["sync", "--remote", &proxied])?;
+    }
+    let mut dav_noop_requests = 0;
+    for p in &peers {
+        let before = dav_counter.requests();
+        process(p.path(), &direct, &["sync", "--remote", &proxied])?;
+        dav_noop_requests = dav_noop_requests.max(dav_counter.requests() - before);
+    }
+    eprintln!("no-op sync over WebDAV: {dav_noop_requests} requests");
 
     // 3. One peer's `small` changesets pulled through 20 ms of added latency per request.
     let slow = Proxy::start(moto.addr, LATENCY);
@@ -309,9 +348,27 @@ fn main() -> Res<()> {
         format!("{:.2}× the folder", secs(h_pull) / secs(f_pull)),
     );
     row(
+        "full push over WebDAV on loopback (library)",
+        s(w_push),
+        format!("{:.2}× the folder", secs(w_push) / secs(f_push)),
+    );
+    row(
+        "full pull over WebDAV on loopback (library)",
+        s(w_pull),
+        format!("{:.2}× the folder", secs(w_pull) / secs(f_pull)),
+    );
+    row(
         &format!("requests of a no-op `context sync` (3 peers, {changesets} changesets)"),
         noop_requests.to_string(),
         "≤ 12 wanted".into(),
+    );
+    row(
+        "requests of a no-op `context sync` over WebDAV (3 peers)",
+        dav_noop_requests.to_string(),
+        format!(
+            "{:.2}× S3's",
+            dav_noop_requests as f64 / noop_requests as f64
+        ),
     );
     row(
         &format!("pull of {small} changesets, +20 ms per request (process)"),
@@ -346,6 +403,11 @@ fn main() -> Res<()> {
         "ssh_pull_full_s": secs(h_pull),
         "ssh_push_over_folder": secs(h_push) / secs(f_push),
         "ssh_pull_over_folder": secs(h_pull) / secs(f_pull),
+        "webdav_push_full_s": secs(w_push),
+        "webdav_pull_full_s": secs(w_pull),
+        "webdav_push_over_folder": secs(w_push) / secs(f_push),
+        "webdav_pull_over_folder": secs(w_pull) / secs(f_pull),
+        "webdav_noop_requests": dav_noop_requests,
     });
     if full {
         let path = results::add(add)?;

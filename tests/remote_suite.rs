@@ -1,5 +1,6 @@
 //! One suite over every object store: the folder, memory, S3 (a real moto server on loopback,
-//! with and without a prefix) and SFTP (a real sshd on loopback). What sync relies on of a remote must hold the same
+//! with and without a prefix), SFTP (a real sshd on loopback) and WebDAV (a real wsgidav on
+//! loopback). What sync relies on of a remote must hold the same
 //! everywhere: create-if-absent never replaces, a republish of the same bytes is a no-op,
 //! manifests are replaced whole, listing classifies and sorts, the tail is the last 32 bytes,
 //! and the object layer lists under a prefix after a name.
@@ -13,6 +14,7 @@ use context::remote::{
 
 use crate::util::s3::Bucket;
 use crate::util::ssh::SshFolder;
+use crate::util::webdav::DavFolder;
 
 fn peer() -> PeerId {
     PeerId::generate(&SeededIds::new(11))
@@ -273,5 +275,9 @@ remote_suite!(s3_prefix, {
 });
 remote_suite!(ssh, {
     let folder = SshFolder::new();
+    (folder.objects(), folder)
+});
+remote_suite!(webdav, {
+    let folder = DavFolder::new();
     (folder.objects(), folder)
 });

@@ -33,3 +33,4 @@ mod store_model;
 mod sync_cli;
 mod transit;
 mod watch;
+mod webdav;

@@ -30,7 +30,7 @@ macro_rules! transports {
         static TRANSPORTS: &[&registry::Scheme] = &[$(&$module::SCHEME),*];
     };
 }
-transports![folder, s3, ssh];
+transports![folder, s3, ssh, webdav];
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

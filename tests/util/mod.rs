@@ -16,6 +16,7 @@ pub mod s3;
 pub mod server;
 pub mod ssh;
 pub mod syncthing;
+pub mod webdav;
 
 /// A fixed instant for tests that need one: 2026-11-25T10:00:00Z.
 pub const T0: &str = "2026-11-25T10:00:00Z";
