@@ -1,6 +1,6 @@
-//! One suite over every object store: the folder, memory, S3 (a real moto server on loopback,
-//! with and without a prefix), SFTP (a real sshd on loopback) and WebDAV (a real wsgidav on
-//! loopback). What sync relies on of a remote must hold the same
+//! One suite over every object store: the folder, memory, S3 (real moto and SeaweedFS servers
+//! on loopback, with and without a prefix), SFTP (a real sshd on loopback) and WebDAV (a real
+//! wsgidav on loopback). What sync relies on of a remote must hold the same
 //! everywhere: create-if-absent never replaces, a republish of the same bytes is a no-op,
 //! manifests are replaced whole, listing classifies and sorts, the tail is the last 32 bytes,
 //! and the object layer lists under a prefix after a name.
@@ -271,6 +271,14 @@ remote_suite!(s3, {
 });
 remote_suite!(s3_prefix, {
     let bucket = Bucket::with_prefix("team/notes");
+    (bucket.objects(), bucket)
+});
+remote_suite!(s3_seaweedfs, {
+    let bucket = Bucket::on(crate::util::s3::seaweedfs());
+    (bucket.objects(), bucket)
+});
+remote_suite!(s3_seaweedfs_prefix, {
+    let bucket = Bucket::with_prefix_on(crate::util::s3::seaweedfs(), "team/notes");
     (bucket.objects(), bucket)
 });
 remote_suite!(ssh, {
