@@ -128,7 +128,7 @@ fn install_and_uninstall_edit_only_their_own_line_of_the_real_crontab() {
     s3.put("k", "v");
     let db = rusqlite::Connection::open(s3.db()).unwrap();
     db.execute(
-        "INSERT OR REPLACE INTO settings (name, value) VALUES ('sync.remote', 's3://a-bucket/notes')",
+        "INSERT OR REPLACE INTO named_remotes (name, url, projects, added_at) VALUES ('default', 's3://a-bucket/notes', NULL, 0)",
         [],
     )
     .unwrap();

@@ -23,6 +23,7 @@ mod json_docs;
 mod memory;
 mod prune;
 mod remote_suite;
+mod remotes;
 mod repair;
 mod s3;
 mod schedule;

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use context::store::Store;
-use context::sync::{DEFAULT_REMOTE_SETTING, SyncLock};
+use context::sync::SyncLock;
 
 /// What `context sync watch` holds so that there is one per home.
 pub const WATCH_LOCK: &str = "watch.lock";
@@ -28,7 +28,7 @@ pub fn watching(home: &Path) -> bool {
 /// The home's setting: `off` turns sync after writes off.
 pub const SETTING: &str = "sync.auto";
 
-/// Whether writes start a sync in this home: a default remote is set, and neither the
+/// Whether writes start a sync in this home: it has a remote, and neither the
 /// environment nor the home's setting turns it off.
 pub fn enabled(store: &Store) -> bool {
     if std::env::var("CONTEXT_AUTO_SYNC").is_ok_and(|v| v == "0" || v == "off") {
@@ -39,11 +39,7 @@ pub fn enabled(store: &Store) -> bool {
         .ok()
         .flatten()
         .is_some_and(|v| v == "off");
-    !off && store
-        .setting(DEFAULT_REMOTE_SETTING)
-        .ok()
-        .flatten()
-        .is_some()
+    !off && store.named_remotes().is_ok_and(|r| !r.is_empty())
 }
 
 /// After a write committed: starts a background sync unless one is running (it will see this

@@ -20,7 +20,7 @@ use context::changeset::DecodeError;
 use context::clock::{ManualClock, parse_instant};
 use context::home::{self, HomeError};
 use context::outcome::Outcome;
-use context::remote::{LocationError, registry};
+use context::remote::registry;
 use context::runtime::Runtime;
 use context::store::{Store, StoreError};
 use context::sync::SyncError;
@@ -144,10 +144,11 @@ pub enum CliError {
     },
     #[error("{0}")]
     Schedule(String),
+    /// A value that parses but cannot be used, said whole (exit 2).
+    #[error("{0}")]
+    Usage(String),
     #[error("a `context sync watch` already runs for this home (it holds {0}): one is enough")]
     WatchRunning(PathBuf),
-    #[error("the default remote {0:?} stored in this home cannot be read: {1}")]
-    StoredRemote(String, LocationError),
     #[error("cannot read {what}: {source}")]
     ReadInput { what: String, source: io::Error },
     #[error("invalid CONTEXT_NOW {0:?}: use an RFC 3339 instant or milliseconds since the epoch")]
@@ -174,7 +175,7 @@ impl CliError {
         match self {
             CliError::Sync(e) => e.outcome(),
             CliError::BadChangeset { .. } | CliError::TooLarge { .. } => Outcome::BadData,
-            CliError::BadValue { .. } => Outcome::Usage,
+            CliError::BadValue { .. } | CliError::Usage(_) => Outcome::Usage,
             CliError::WatchRunning(_) => Outcome::Busy,
             CliError::Resolve(e) if e.is_overlap() => Outcome::Diverged,
             _ => Outcome::Error,

@@ -62,6 +62,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0012_current_state.sql",
         include_str!("../../migrations/0012_current_state.sql"),
     ),
+    (
+        "0013_named_remotes.sql",
+        include_str!("../../migrations/0013_named_remotes.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

@@ -26,12 +26,14 @@
 //!    to export).
 //! 9. `import`: the one transaction a pull applies everything in.
 //! 10. `runs`: the log of sync runs.
+//! 11. `named_remotes`: a home's named remotes and their projects.
 
 mod conflicts;
 mod documents;
 mod held;
 mod import;
 pub mod migrations;
+mod named_remotes;
 mod peer;
 mod rows;
 mod runs;
@@ -40,7 +42,7 @@ mod streams;
 
 /// The modules in the order of the list above: each may use only those before it.
 #[cfg(test)]
-const MODULE_ORDER: [(&str, &str); 10] = [
+const MODULE_ORDER: [(&str, &str); 11] = [
     ("migrations", include_str!("migrations.rs")),
     ("peer", include_str!("peer.rs")),
     ("rows", include_str!("rows.rs")),
@@ -51,6 +53,7 @@ const MODULE_ORDER: [(&str, &str); 10] = [
     ("streams", include_str!("streams.rs")),
     ("import", include_str!("import.rs")),
     ("runs", include_str!("runs.rs")),
+    ("named_remotes", include_str!("named_remotes.rs")),
 ];
 
 use std::path::{Path, PathBuf};
@@ -67,6 +70,7 @@ pub use documents::{Document, Listed};
 pub(crate) use documents::{Writer, write_on};
 pub use held::Held;
 pub use import::Import;
+pub use named_remotes::NamedRemote;
 pub use peer::PeerIdentity;
 pub(crate) use rows::body_on;
 pub use rows::{RowRef, State, Version};
@@ -369,6 +373,12 @@ impl Store {
         )?;
         Ok(())
     }
+}
+
+/// Refuses a project name the store would refuse (empty, too long, a control character, white
+/// space at either end), before it is written anywhere.
+pub fn check_project(project: &str) -> Result<()> {
+    rows::check_name("project name", project, 256)
 }
 
 /// Creates `dir` (and its parents) if missing, the last one readable by its owner only; an

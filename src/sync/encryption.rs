@@ -22,6 +22,12 @@ fn key_setting(location: &str) -> String {
     format!("sync.key:{location}")
 }
 
+/// Whether this home knows the remote at `location` (canonical) as an encrypted one (it
+/// made it so, or imported its key): without asking the remote.
+pub fn known_encrypted(store: &Store, location: &str) -> Result<bool, SyncError> {
+    Ok(store.setting(&key_setting(location))?.is_some())
+}
+
 /// A remote as this home can use it.
 pub enum Unlocked {
     /// Not encrypted.

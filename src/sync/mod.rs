@@ -20,6 +20,7 @@ mod prefetch;
 pub mod prune;
 pub mod pull;
 pub mod push;
+pub mod remotes;
 pub mod repair;
 pub mod snapshot;
 pub mod status;
@@ -45,9 +46,6 @@ pub use snapshot::{SnapshotReport, snapshot};
 pub use status::{Status, status};
 pub use verify::{VerifyReport, verify};
 
-/// The setting that holds the default remote.
-pub const DEFAULT_REMOTE_SETTING: &str = "sync.remote";
-
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     #[error(transparent)]
@@ -56,8 +54,19 @@ pub enum SyncError {
     Remote(#[from] RemoteError),
     #[error(transparent)]
     Encode(#[from] EncodeError),
-    #[error("no remote: pass --remote PATH, or set a default once with `context sync remote PATH`")]
+    #[error(
+        "no remote: pass --remote R, or add one once with `context sync remote add NAME URL` \
+         (or `context sync remote URL`)"
+    )]
     NoRemote,
+    #[error(
+        "no remote named {name:?} (this home's remotes: {known}); `context sync remote list` shows them"
+    )]
+    NoSuchRemote { name: String, known: String },
+    #[error("this home has several remotes ({known}): name one with --remote")]
+    WhichRemote { known: String },
+    #[error("the remote {name:?} of this home is not a remote this version reads: {reason}")]
+    StoredRemote { name: String, reason: String },
     #[error(
         "another sync is running on this home (it holds {path}); gave up after {waited_s}s: \
          try again later or pass --wait DURATION (e.g. --wait 2m)"

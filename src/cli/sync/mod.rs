@@ -31,7 +31,7 @@ use context::outcome::Outcome;
 use context::remote::{self, Location, Remote};
 use context::store::{Run, Store};
 use context::sync::encryption::{self, Unlocked};
-use context::sync::{self, DEFAULT_REMOTE_SETTING, SyncError, SyncLock};
+use context::sync::{self, SyncError, SyncLock};
 
 use super::{CliError, Env};
 
@@ -49,8 +49,8 @@ pub struct SyncArgs {
 
 #[derive(Debug, Subcommand)]
 enum SyncCommand {
-    /// Set the default remote (a folder every machine sees, an s3:// bucket, an ssh:// folder);
-    /// without one, print it; with --unset, forget it.
+    /// This home's remotes: `add NAME URL [--projects P1,P2]`, `list`, `remove`, `rename`;
+    /// with a URL alone, the remote named `default`; without one, print it.
     Remote(remotes::SetRemote),
     /// Write this peer's changes since its last push to the remote.
     Push(push::Push),
@@ -132,17 +132,25 @@ impl SyncArgs {
 /// background sync, which a sync started by hand waits for.
 static BACKGROUND: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// `--remote R`: which remote, else the default one.
-#[derive(Debug, Args, Clone)]
+/// `--remote R`: which remote (a name or a location), else the home's default one.
+#[derive(Debug, Args, Clone, Default)]
 struct RemoteFlag {
-    #[arg(long, value_name = "R", help = format!(
-        "The remote: {} (else the default set with `context sync remote`)",
+    #[arg(long, value_name = "R", value_parser = sync::remotes::parse_arg, help = format!(
+        "The remote: a name given with `context sync remote add`, or {} (else the remote named \
+         `default`, or the home's only one)",
         context::remote::registry::known_forms()
     ))]
-    remote: Option<Location>,
+    remote: Option<String>,
 }
 
 impl RemoteFlag {
+    /// The flag naming `name`.
+    fn named(name: &str) -> RemoteFlag {
+        RemoteFlag {
+            remote: Some(name.to_string()),
+        }
+    }
+
     /// The remote named by the flag (else the home's default one), opened with this home's
     /// key if it is encrypted; refused if it is and this home lacks the key.
     fn open(&self, store: &Store, keys: &KeyRing) -> Result<Remote, CliError> {
@@ -160,23 +168,39 @@ impl RemoteFlag {
         Ok(self.location(store)?.canonical())
     }
 
+    /// Which remote the flag (else the home's default) means.
+    fn chosen(&self, store: &Store) -> Result<sync::remotes::Chosen, CliError> {
+        Ok(match &self.remote {
+            Some(arg) => sync::remotes::resolve(store, arg)?,
+            None => sync::remotes::default(store)?,
+        })
+    }
+
     /// Where the flag (else the home's default remote) says the remote is.
     fn location(&self, store: &Store) -> Result<Location, CliError> {
-        Ok(match &self.remote {
-            Some(l) => l.clone(),
-            None => {
-                let stored = store
-                    .setting(DEFAULT_REMOTE_SETTING)?
-                    .ok_or(SyncError::NoRemote)?;
-                Location::parse(&stored).map_err(|e| CliError::StoredRemote(stored, e))?
-            }
-        })
+        Ok(self.chosen(store)?.location)
     }
 
     /// The remote, not yet unlocked: what `init` and `key` start from.
     fn open_plain(&self, store: &Store) -> Result<Remote, CliError> {
         let location = self.location(store)?;
         Ok(remote::open(&location).map_err(SyncError::from)?)
+    }
+
+    /// The flags of every remote a command that covers them all runs against: the one named,
+    /// else each of the home's remotes by name (none: the error that says how to add one).
+    fn each(&self, store: &Store) -> Result<Vec<(Option<String>, RemoteFlag)>, CliError> {
+        if self.remote.is_some() {
+            return Ok(vec![(None, self.clone())]);
+        }
+        let all = store.named_remotes()?;
+        if all.is_empty() {
+            return Err(SyncError::NoRemote.into());
+        }
+        Ok(all
+            .into_iter()
+            .map(|r| (Some(r.name.clone()), RemoteFlag::named(&r.name)))
+            .collect())
     }
 }
 

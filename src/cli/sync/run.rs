@@ -71,7 +71,7 @@ impl SyncRun {
             // Another sync is running: it takes the write when it ends.
             return Ok(Outcome::Ok);
         }
-        let outcome = match self.run_once(env, out) {
+        let outcome = match self.run_each(env, out) {
             // A background sync that finds another running leaves the write to it.
             Err(e) if background && e.outcome() == Outcome::Busy => return Ok(Outcome::Ok),
             other => other?,
@@ -81,12 +81,49 @@ impl SyncRun {
         if outcome.is_ok()
             && let Ok(store) = env.open_store()
             && crate::cli::autosync::enabled(&store)
-            && unpushed(&store, &self.remote).unwrap_or(false)
+            && self
+                .remote
+                .each(&store)
+                .unwrap_or_default()
+                .iter()
+                .any(|(_, flag)| unpushed(&store, flag).unwrap_or(false))
             && let Ok(home) = env.home()
         {
             crate::cli::autosync::start(&home);
         }
         Ok(outcome)
+    }
+
+    /// Pull then push with the remote `--remote` names, else with each of the home's remotes
+    /// in turn (by name), one failing not stopping the others: the worst outcome, a failure
+    /// said on stderr with the remote's name. A busy home or an interruption ends the run.
+    fn run_each(&self, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
+        let each = self.remote.each(&env.open_store_to_read()?)?;
+        if each.len() == 1 {
+            return self.run_once(env, out);
+        }
+        let mut outcomes = Vec::new();
+        for (name, flag) in each {
+            let one = SyncRun {
+                remote: flag,
+                ..self.clone()
+            };
+            match one.run_once(env, out) {
+                Ok(outcome) => outcomes.push(outcome),
+                Err(e) if matches!(e.outcome(), Outcome::Busy | Outcome::Interrupted) => {
+                    return Err(e);
+                }
+                Err(e) => {
+                    let name = name.unwrap_or_default();
+                    eprintln!(
+                        "context: remote {name}: {}",
+                        context::remote::redact_in(&e.to_string())
+                    );
+                    outcomes.push(e.outcome());
+                }
+            }
+        }
+        Ok(context::sync::remotes::worst(outcomes))
     }
 
     pub(super) fn run_once(&self, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {

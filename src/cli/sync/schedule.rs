@@ -155,37 +155,40 @@ impl Schedule {
     /// environment, which cron and systemd do not pass on.
     fn refuse_missing_credentials(&self, env: &Env) -> Result<(), CliError> {
         let store = env.open_store_to_read()?;
-        let Some(remote) = store.setting(context::sync::DEFAULT_REMOTE_SETTING)? else {
+        let remotes = store.named_remotes()?;
+        if remotes.is_empty() {
             return Err(CliError::Schedule(
-                "this home has no default remote for the job to sync with: set one with \
-                 `context sync remote R` first"
+                "this home has no remote for the job to sync with: add one with `context sync \
+                 remote add NAME URL` (or `context sync remote URL`) first"
                     .into(),
             ));
-        };
-        // The job has HOME and what PASSED_ON writes into it, never the keys of this shell:
-        // the shared files (~/.aws/credentials) are where it finds them.
-        // A profile the remote names in its URL stands for AWS_PROFILE.
-        let named = context::remote::Location::parse(&remote)
-            .ok()
-            .and_then(|l| l.target::<context::remote::S3Location>()?.profile.clone());
-        let job_env = |name: &str| match name {
-            "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" | "AWS_SESSION_TOKEN" => None,
-            "AWS_PROFILE" if named.is_some() => named.clone(),
-            _ => std::env::var(name).ok(),
-        };
-        if remote.starts_with("s3://")
-            && std::env::var("CONTEXT_S3_IMDS").as_deref() != Ok("1")
-            && !context::remote::shared_files_have_credentials(&job_env)
-        {
-            return Err(CliError::Schedule(format!(
-                "the remote {remote} takes its credentials from AWS_ACCESS_KEY_ID and \
-                 AWS_SECRET_ACCESS_KEY in the environment, which a scheduled job does not have \
-                 (and which are not written into a crontab or a unit), and the AWS shared files \
-                 hold none for the profile the job would use: nothing installed. Put them in \
-                 ~/.aws/credentials (as `aws configure` does), or print the job with `context \
-                 sync schedule` and give it the credentials your own way (an EnvironmentFile= \
-                 readable by you only, for systemd)"
-            )));
+        }
+        for remote in remotes.iter().map(|r| r.url.as_str()) {
+            // The job has HOME and what PASSED_ON writes into it, never the keys of this shell:
+            // the shared files (~/.aws/credentials) are where it finds them. A profile the
+            // remote names in its URL stands for AWS_PROFILE.
+            let named = context::remote::Location::parse(remote)
+                .ok()
+                .and_then(|l| l.target::<context::remote::S3Location>()?.profile.clone());
+            let job_env = |name: &str| match name {
+                "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" | "AWS_SESSION_TOKEN" => None,
+                "AWS_PROFILE" if named.is_some() => named.clone(),
+                _ => std::env::var(name).ok(),
+            };
+            if remote.starts_with("s3://")
+                && std::env::var("CONTEXT_S3_IMDS").as_deref() != Ok("1")
+                && !context::remote::shared_files_have_credentials(&job_env)
+            {
+                return Err(CliError::Schedule(format!(
+                    "the remote {remote} takes its credentials from AWS_ACCESS_KEY_ID and \
+                     AWS_SECRET_ACCESS_KEY in the environment, which a scheduled job does not \
+                     have (and which are not written into a crontab or a unit), and the AWS \
+                     shared files hold none for the profile the job would use: nothing \
+                     installed. Put them in ~/.aws/credentials (as `aws configure` does), or \
+                     print the job with `context sync schedule` and give it the credentials \
+                     your own way (an EnvironmentFile= readable by you only, for systemd)"
+                )));
+            }
         }
         Ok(())
     }

@@ -4,7 +4,10 @@ use std::io::Write;
 
 use clap::Args;
 
+use serde::Serialize;
+
 use context::outcome::Outcome;
+use context::store::Store;
 use context::sync::{self, status::LastRun};
 
 use super::{RemoteFlag, print_json_pretty};
@@ -31,13 +34,96 @@ pub struct Status {
     max_age: Option<std::time::Duration>,
 }
 
+/// One remote's report among several, with its name.
+#[derive(Serialize)]
+struct Named<'a, T: Serialize> {
+    name: &'a str,
+    #[serde(flatten)]
+    report: &'a T,
+}
+
 impl Status {
+    /// The remote `--remote` names, else every remote of the home: one report each (a JSON
+    /// array of them, each with its `name`, when there are several).
     pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
-        if self.check {
-            return self.check(env, out);
+        let each = self.remote.each(&env.open_store_to_read()?)?;
+        if each.len() == 1 {
+            let flag = &each[0].1;
+            return if self.check {
+                self.check(flag, env, out)
+            } else {
+                self.one(flag, env, out)
+            };
         }
         let store = env.open_store_to_read()?;
-        let remote = self.remote.open(&store, &env.keys()?)?;
+        let mut outcomes = Vec::new();
+        if self.check {
+            let mut reports = Vec::new();
+            for (name, flag) in &each {
+                let name = name.as_deref().unwrap_or_default();
+                let health = self.health(flag, &store)?;
+                if !self.json && !health.healthy {
+                    writeln!(out, "unhealthy: remote {name}: {}", health.reason)?;
+                }
+                outcomes.push(if health.healthy {
+                    Outcome::Ok
+                } else {
+                    Outcome::Unhealthy
+                });
+                reports.push((name.to_string(), health));
+            }
+            if self.json {
+                let named: Vec<Named<'_, _>> = reports
+                    .iter()
+                    .map(|(name, report)| Named { name, report })
+                    .collect();
+                print_json_pretty(out, &named)?;
+            }
+            return Ok(context::sync::remotes::worst(outcomes));
+        }
+        if self.json {
+            let keys = env.keys()?;
+            let mut reports = Vec::new();
+            for (name, flag) in &each {
+                let remote = flag.open(&store, &keys)?;
+                let s = sync::status(&store, &remote)?;
+                for p in &s.problems {
+                    eprintln!("context: bad data: {p}");
+                }
+                outcomes.push(s.outcome());
+                reports.push((name.clone().unwrap_or_default(), s));
+            }
+            let named: Vec<Named<'_, _>> = reports
+                .iter()
+                .map(|(name, report)| Named { name, report })
+                .collect();
+            print_json_pretty(out, &named)?;
+            return Ok(context::sync::remotes::worst(outcomes));
+        }
+        for (i, (name, flag)) in each.iter().enumerate() {
+            if i > 0 {
+                writeln!(out)?;
+            }
+            writeln!(out, "name     {}", name.as_deref().unwrap_or_default())?;
+            match self.one(flag, env, out) {
+                Ok(outcome) => outcomes.push(outcome),
+                Err(e) => {
+                    writeln!(
+                        out,
+                        "error    {}",
+                        context::remote::redact_in(&e.to_string())
+                    )?;
+                    outcomes.push(e.outcome());
+                }
+            }
+        }
+        Ok(context::sync::remotes::worst(outcomes))
+    }
+
+    /// The status of one remote.
+    fn one(&self, flag: &RemoteFlag, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
+        let store = env.open_store_to_read()?;
+        let remote = flag.open(&store, &env.keys()?)?;
         let s = sync::status(&store, &remote)?;
         for p in &s.problems {
             eprintln!("context: bad data: {p}");
@@ -160,14 +246,24 @@ impl Status {
 }
 
 impl Status {
-    /// `--check`: the health of this home's sync with the remote, from its own records.
-    fn check(&self, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
-        let store = env.open_store_to_read()?;
-        let location = self.remote.canonical(&store)?;
+    /// The health of this home's sync with one remote, from its own records.
+    fn health(&self, flag: &RemoteFlag, store: &Store) -> Result<sync::Health, CliError> {
+        let location = flag.canonical(store)?;
         let max_age = self.max_age.map_or(sync::health::DEFAULT_MAX_AGE_MS, |d| {
             i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
         });
-        let health = sync::health(&store, &location, max_age)?;
+        Ok(sync::health(store, &location, max_age)?)
+    }
+
+    /// `--check`: the health of this home's sync with the remote, from its own records.
+    fn check(
+        &self,
+        flag: &RemoteFlag,
+        env: &Env,
+        out: &mut dyn Write,
+    ) -> Result<Outcome, CliError> {
+        let store = env.open_store_to_read()?;
+        let health = self.health(flag, &store)?;
         if self.json {
             print_json_pretty(out, &health)?;
         } else if !health.healthy {
