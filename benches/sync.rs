@@ -407,6 +407,7 @@ fn edit_workload(root: &Path, rounds: usize) -> Res<Edits> {
         let opts = PushOptions {
             force: false,
             delta_min_body,
+            ..PushOptions::default()
         };
         let mut docs: Vec<Vec<String>> = (0..200)
             .map(|d| {
@@ -431,7 +432,7 @@ fn edit_workload(root: &Path, rounds: usize) -> Res<Edits> {
                 None,
             )?;
         }
-        sync::push(&mut w, &remote, opts)?;
+        sync::push(&mut w, &remote, opts.clone())?;
         sync::pull(&mut r, &remote, PullOptions::default())?;
         let before = dir_bytes(&dir, ".cset");
         let (mut push, mut pull, mut versions) = (Duration::ZERO, Duration::ZERO, 0u64);
@@ -465,7 +466,7 @@ fn edit_workload(root: &Path, rounds: usize) -> Res<Edits> {
                 versions += 1;
             }
             let t = Instant::now();
-            sync::push(editor, &remote, opts)?;
+            sync::push(editor, &remote, opts.clone())?;
             push += t.elapsed();
             let t = Instant::now();
             sync::pull(other, &remote, PullOptions::default())?;

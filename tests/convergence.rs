@@ -556,6 +556,7 @@ impl World {
         let opts = PushOptions {
             force,
             delta_min_body: Some(0),
+            ..PushOptions::default()
         };
         match sync::push(self.peers[peer].store(), &remote, opts) {
             Ok(_) => Ok(()),

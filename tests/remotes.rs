@@ -170,6 +170,7 @@ fn the_default_remote_of_an_earlier_version_becomes_the_remote_named_default() {
         let db = rusqlite::Connection::open(h.db()).unwrap();
         db.execute_batch(&format!(
             "DROP TABLE named_remotes;
+             ALTER TABLE published DROP COLUMN projects;
              INSERT INTO settings (name, value) VALUES ('sync.remote', '{url}');
              PRAGMA user_version = 12;"
         ))

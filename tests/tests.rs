@@ -21,6 +21,7 @@ mod hostile;
 mod housekeeping;
 mod json_docs;
 mod memory;
+mod projects;
 mod prune;
 mod remote_suite;
 mod remotes;

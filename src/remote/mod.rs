@@ -287,6 +287,9 @@ pub struct Remote {
     /// What was found before the first write: whether a remote opened without a key holds
     /// sealed files (see [`Remote::sealed_evidence`]).
     evidence: Arc<std::sync::OnceLock<Option<Evidence>>>,
+    /// The projects that travel through it, as this home added it (`None`: all): push writes
+    /// nothing of another project into it, pull refuses what it holds of another.
+    projects: Option<Arc<Vec<String>>>,
 }
 
 /// The largest changeset or snapshot file: the largest payload, its preamble and its checksum.
@@ -298,7 +301,19 @@ impl Remote {
             objects: Arc::new(objects),
             secret: None,
             evidence: Arc::default(),
+            projects: None,
         }
+    }
+
+    /// The same remote, carrying only `projects` (`None`: all).
+    pub fn with_projects(mut self, projects: Option<Vec<String>>) -> Remote {
+        self.projects = projects.map(Arc::new);
+        self
+    }
+
+    /// The projects that travel through it (`None`: all).
+    pub fn projects(&self) -> Option<&[String]> {
+        self.projects.as_deref().map(Vec::as_slice)
     }
 
     /// The first sealed file found in the remote (a peer's sealed manifest, else the first

@@ -66,6 +66,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0013_named_remotes.sql",
         include_str!("../../migrations/0013_named_remotes.sql"),
     ),
+    (
+        "0014_scoped_streams.sql",
+        include_str!("../../migrations/0014_scoped_streams.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

@@ -16,11 +16,17 @@ pub struct NamedRemote {
     /// The projects that travel through it; `None` for all.
     pub projects: Option<Vec<String>>,
     pub added_at_ms: i64,
+    /// Projects added to its list whose history its next push publishes.
+    pub backfill: Vec<String>,
 }
 
 fn from_row(r: &rusqlite::Row) -> rusqlite::Result<NamedRemote> {
     let projects: Option<String> = r.get(2)?;
+    let backfill: Option<String> = r.get(4)?;
     Ok(NamedRemote {
+        backfill: backfill
+            .and_then(|b| serde_json::from_str(&b).ok())
+            .unwrap_or_default(),
         name: r.get(0)?,
         url: r.get(1)?,
         // Written by this module only: a list it cannot read is taken as the empty one (nothing
@@ -34,7 +40,7 @@ impl Store {
     /// Every named remote, by name.
     pub fn named_remotes(&self) -> Result<Vec<NamedRemote>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT name, url, projects, added_at FROM named_remotes ORDER BY name",
+            "SELECT name, url, projects, added_at, backfill FROM named_remotes ORDER BY name",
         )?;
         let rows = stmt.query_map([], from_row)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -44,7 +50,7 @@ impl Store {
         Ok(self
             .conn
             .query_row(
-                "SELECT name, url, projects, added_at FROM named_remotes WHERE name = ?1",
+                "SELECT name, url, projects, added_at, backfill FROM named_remotes WHERE name = ?1",
                 [name],
                 from_row,
             )
@@ -57,10 +63,29 @@ impl Store {
             .projects
             .as_ref()
             .map(|p| serde_json::to_string(p).unwrap_or_else(|_| "[]".into()));
+        let backfill = (!remote.backfill.is_empty())
+            .then(|| serde_json::to_string(&remote.backfill).unwrap_or_default());
         self.conn.execute(
-            "INSERT INTO named_remotes (name, url, projects, added_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (name) DO UPDATE SET url = excluded.url, projects = excluded.projects",
-            params![remote.name, remote.url, projects, remote.added_at_ms],
+            "INSERT INTO named_remotes (name, url, projects, added_at, backfill)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (name) DO UPDATE SET url = excluded.url, projects = excluded.projects,
+                                              backfill = excluded.backfill",
+            params![
+                remote.name,
+                remote.url,
+                projects,
+                remote.added_at_ms,
+                backfill
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Forgets the projects a push of `name` had to publish the history of (it did).
+    pub fn clear_backfill(&self, name: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE named_remotes SET backfill = NULL WHERE name = ?1",
+            [name],
         )?;
         Ok(())
     }

@@ -30,6 +30,15 @@ pub struct Applied {
     pub last_checksum: Checksum,
 }
 
+/// A row is in scope: parameter `?4` is NULL (every project) or a JSON array holding its
+/// project.
+const IN_SCOPE: &str = "(?4 IS NULL OR project IN (SELECT value FROM json_each(?4)))";
+
+/// A list of projects as [`IN_SCOPE`] takes it.
+fn scope(projects: Option<&[String]>) -> Option<String> {
+    projects.map(|p| serde_json::to_string(p).unwrap_or_else(|_| "[]".into()))
+}
+
 impl Store {
     /// The files of a remote this home is waiting for (missing when it last pulled), with when
     /// it first met each, oldest first.
@@ -109,8 +118,8 @@ impl Store {
         tx.execute(
             "INSERT OR REPLACE INTO published
                  (remote_id, generation, seq, after_seq, last_seq, excluded_remote, created_at,
-                  host, checksum, delta_min, delta_reach)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                  host, checksum, delta_min, delta_reach, projects)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
                 remote_id,
                 p.generation as i64,
@@ -122,7 +131,8 @@ impl Store {
                 how.host,
                 how.checksum.0.to_vec(),
                 how.delta_min.map(|m| m as i64),
-                how.delta_reach as i64
+                how.delta_reach as i64,
+                scope(how.projects.as_deref())
             ],
         )?;
         set_pushed(&tx, remote_id, p)?;
@@ -135,7 +145,7 @@ impl Store {
     pub fn published(&self, remote_id: i64) -> Result<Vec<(u64, u64, Rebuild)>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT generation, seq, after_seq, last_seq, excluded_remote, created_at, host,
-                    checksum, delta_min, delta_reach
+                    checksum, delta_min, delta_reach, projects
              FROM published WHERE remote_id = ?1 ORDER BY generation, seq",
         )?;
         let rows = stmt.query_map([remote_id], |r| {
@@ -153,6 +163,10 @@ impl Store {
                     delta_min: r.get::<_, Option<i64>>(8)?.map(|m| m as usize),
                     // Before schema 8, the parent only.
                     delta_reach: r.get::<_, Option<i64>>(9)?.map_or(1, |n| n.max(1) as usize),
+                    projects: r
+                        .get::<_, Option<String>>(10)?
+                        .map(|p| serde_json::from_str(&p).map_err(|_| bad(10, "project list")))
+                        .transpose()?,
                 },
             ))
         })?;
@@ -176,33 +190,43 @@ impl Store {
     }
 
     /// Rows with `after < seq <= upto`, oldest first, at most `limit`, leaving out those pulled
-    /// from `exclude_remote`; each with its change-log position.
+    /// from `exclude_remote` and those of projects not in `projects` (`None`: all); each with
+    /// its change-log position.
     pub fn export_page(
         &self,
         after: i64,
         upto: i64,
         exclude_remote: Option<i64>,
+        projects: Option<&[String]>,
         limit: usize,
     ) -> Result<Vec<(i64, Record)>> {
         self.page(
-            "seq > ?1 AND seq <= ?2 AND (?3 IS NULL OR received_from IS NOT ?3) \
-             ORDER BY seq LIMIT ?4",
-            params![after, upto, exclude_remote, limit as i64],
+            &format!(
+                "seq > ?1 AND seq <= ?2 AND (?3 IS NULL OR received_from IS NOT ?3) AND {IN_SCOPE} \
+                 ORDER BY seq LIMIT ?5"
+            ),
+            params![after, upto, exclude_remote, scope(projects), limit as i64],
         )
     }
 
     /// The rows a snapshot holds, from `after` on, oldest first, at most `limit`: every row
     /// but this peer's own writes above `published` (its high-water mark in the remote), i.e.
     /// not the local changes it has not pushed there yet.
+    /// Only rows of `projects` (`None`: all).
     pub fn snapshot_page(
         &self,
         after: i64,
         published: i64,
+        projects: Option<&[String]>,
         limit: usize,
     ) -> Result<Vec<(i64, Record)>> {
         self.page(
-            "seq > ?1 AND (seq <= ?2 OR received_from IS NOT NULL) ORDER BY seq LIMIT ?3",
-            params![after, published, limit as i64],
+            &format!(
+                "seq > ?1 AND (seq <= ?2 OR received_from IS NOT NULL) AND {} ORDER BY seq \
+                 LIMIT ?3",
+                IN_SCOPE
+            ),
+            params![after, published, limit as i64, scope(projects)],
         )
     }
 
@@ -223,20 +247,37 @@ impl Store {
     }
 
     /// How many rows [`Store::snapshot_page`] would give in all.
-    pub fn count_snapshot_rows(&self, published: i64) -> Result<u64> {
+    pub fn count_snapshot_rows(&self, published: i64, projects: Option<&[String]>) -> Result<u64> {
         let n: i64 = self.conn.query_row(
-            "SELECT count(*) FROM document_versions WHERE seq <= ?1 OR received_from IS NOT NULL",
-            [published],
+            &format!(
+                "SELECT count(*) FROM document_versions \
+                 WHERE (seq <= ?1 OR received_from IS NOT NULL) AND {IN_SCOPE}"
+            ),
+            params![
+                published,
+                rusqlite::types::Null,
+                rusqlite::types::Null,
+                scope(projects)
+            ],
             |r| r.get(0),
         )?;
         Ok(n as u64)
     }
 
-    /// How many rows a push to `remote_id` from `after` would send.
-    pub fn count_unpushed(&self, after: i64, remote_id: i64) -> Result<u64> {
+    /// How many rows a push to `remote_id` from `after` would send (of `projects`; `None`:
+    /// all).
+    pub fn count_unpushed(
+        &self,
+        after: i64,
+        remote_id: i64,
+        projects: Option<&[String]>,
+    ) -> Result<u64> {
         let n: i64 = self.conn.query_row(
-            "SELECT count(*) FROM document_versions WHERE seq > ?1 AND received_from IS NOT ?2",
-            params![after, remote_id],
+            &format!(
+                "SELECT count(*) FROM document_versions \
+                 WHERE seq > ?1 AND received_from IS NOT ?2 AND {IN_SCOPE}"
+            ),
+            params![after, remote_id, rusqlite::types::Null, scope(projects)],
             |r| r.get(0),
         )?;
         Ok(n as u64)
@@ -359,7 +400,7 @@ pub(super) fn high_water(
 }
 
 /// A row's change-log position, the remote it was pulled from, and its parent.
-pub type RowOrigin = (i64, Option<i64>, Option<VersionId>);
+pub type RowOrigin = (i64, Option<i64>, Option<VersionId>, String);
 
 /// What rebuilds a published changeset byte for byte: its rows are those at change-log
 /// positions in `(after_seq, last_seq]` but the ones pulled from `excluded_remote`; its header
@@ -376,6 +417,8 @@ pub struct Rebuild {
     pub delta_min: Option<usize>,
     /// How far up a version's ancestry a base was looked for (1: the parent only).
     pub delta_reach: usize,
+    /// The projects its rows were taken from (`None`: all).
+    pub projects: Option<Vec<String>>,
 }
 
 impl Store {
@@ -385,16 +428,21 @@ impl Store {
         let row = self
             .conn
             .prepare_cached(
-                "SELECT seq, received_from, parent_id FROM document_versions
+                "SELECT seq, received_from, parent_id, project FROM document_versions
                  WHERE version_id = ?1",
             )?
             .query_row([id.as_bytes()], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get::<_, Option<Vec<u8>>>(2)?))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get::<_, Option<Vec<u8>>>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
             })
             .optional()?;
         Ok(match row {
             None => None,
-            Some((seq, from, parent)) => {
+            Some((seq, from, parent, project)) => {
                 let parent = match parent {
                     Some(p) => Some(VersionId::from_slice(&p).ok_or(StoreError::Corrupt {
                         what: "parent id",
@@ -402,7 +450,7 @@ impl Store {
                     })?),
                     None => None,
                 };
-                Some((seq, from, parent))
+                Some((seq, from, parent, project))
             }
         })
     }

@@ -38,30 +38,60 @@ pub const REACH: usize = 16;
 
 /// The change-log ranges of this stream's earlier changesets in one remote.
 pub(crate) struct StreamBases {
-    /// (after, last, excluded remote), sorted by `after`.
-    ranges: Vec<(i64, i64, Option<i64>)>,
+    /// The changesets of the stream as it went up the change log: (after, last, excluded
+    /// remote, projects), disjoint, sorted by `after`.
+    ranges: Vec<Range>,
+    /// The changesets that published a project's history late (below the mark of those before
+    /// them, when it was added to the remote's list): few, looked through one by one.
+    late: Vec<Range>,
 }
+
+/// Rows at change-log positions in `(after, last]`, but those pulled from the excluded remote
+/// and those of projects not listed (`None`: all).
+type Range = (i64, i64, Option<i64>, Option<Vec<String>>);
 
 impl StreamBases {
     /// The ranges of changesets of `generation` numbered below `before_seq`.
     pub(crate) fn of(records: &[(u64, u64, Rebuild)], generation: u64, before_seq: u64) -> Self {
-        let mut ranges: Vec<_> = records
+        let mut ranges = Vec::new();
+        let mut late = Vec::new();
+        let mut mark = i64::MIN;
+        // `records` come in stream order: a changeset starting below the end of one before it
+        // published history late.
+        for (_, _, r) in records
             .iter()
             .filter(|(g, s, _)| *g == generation && *s < before_seq)
-            .map(|(_, _, r)| (r.after_seq, r.last_seq, r.excluded_remote))
-            .collect();
-        ranges.sort();
-        StreamBases { ranges }
+        {
+            let range = (
+                r.after_seq,
+                r.last_seq,
+                r.excluded_remote,
+                r.projects.clone(),
+            );
+            if r.after_seq < mark {
+                late.push(range);
+            } else {
+                mark = r.last_seq;
+                ranges.push(range);
+            }
+        }
+        ranges.sort_by_key(|r| r.0);
+        StreamBases { ranges, late }
     }
 
     /// Whether an earlier changeset of this stream held the row at change-log position
-    /// `seq`, pulled from `received_from`.
-    fn held(&self, seq: i64, received_from: Option<i64>) -> bool {
-        let at = self.ranges.partition_point(|(after, _, _)| *after < seq);
-        at > 0 && {
-            let (_, last, excluded) = self.ranges[at - 1];
-            seq <= last && (excluded.is_none() || received_from != excluded)
-        }
+    /// `seq`, pulled from `received_from`, of `project`.
+    fn held(&self, seq: i64, received_from: Option<i64>, project: &str) -> bool {
+        let holds = |(after, last, excluded, projects): &Range| {
+            *after < seq
+                && seq <= *last
+                && (excluded.is_none() || received_from != *excluded)
+                && projects
+                    .as_ref()
+                    .is_none_or(|p| p.iter().any(|p| p == project))
+        };
+        let at = self.ranges.partition_point(|r| r.0 < seq);
+        (at > 0 && holds(&self.ranges[at - 1])) || self.late.iter().any(holds)
     }
 }
 
@@ -88,9 +118,9 @@ fn base_of(
             Some(&j) => entries[j].parent,
             None => match store.row_origin(id)? {
                 None => None,
-                Some((seq, from, parent)) => {
+                Some((seq, from, parent, project)) => {
                     // A tombstone has no body to be a base: its ancestors may.
-                    if bases.held(seq, from)
+                    if bases.held(seq, from, &project)
                         && let Some(body) = store.body_at(seq)?
                     {
                         return Ok(Some((id, body)));

@@ -158,7 +158,13 @@ fn rebuild(
         },
     };
     let mut rows: Vec<_> = store
-        .export_page(r.after_seq, r.last_seq, r.excluded_remote, usize::MAX >> 1)?
+        .export_page(
+            r.after_seq,
+            r.last_seq,
+            r.excluded_remote,
+            r.projects.as_deref(),
+            usize::MAX >> 1,
+        )?
         .into_iter()
         .map(|(_, e)| e)
         .collect();

@@ -150,12 +150,12 @@ pub(crate) fn write(
     let mut parts = Vec::new();
     let progress = store.runtime().progress.clone();
     let total = if progress.listening() {
-        store.count_snapshot_rows(published)?
+        store.count_snapshot_rows(published, remote.projects())?
     } else {
         0
     };
     let bar = Guard::start(progress.as_ref(), "snapshot", "versions", total);
-    let page = |after| store.snapshot_page(after, published, PAGE_ROWS);
+    let page = |after| store.snapshot_page(after, published, remote.projects(), PAGE_ROWS);
     export_chunks(page, 0, |entries, _| {
         bar.advance(entries.len() as u64);
         part += 1;

@@ -77,7 +77,11 @@ pub fn status(store: &Store, remote: &Remote) -> Result<Status, SyncError> {
     let generation = me.generation as u64;
     let listing = remote.list()?;
 
-    let ahead = store.count_unpushed(store.high_water(remote_id, generation)?, remote_id)?;
+    let ahead = store.count_unpushed(
+        store.high_water(remote_id, generation)?,
+        remote_id,
+        remote.projects(),
+    )?;
 
     let applied = store.applied(remote_id)?;
     let mut behind = 0;

@@ -42,7 +42,7 @@ impl Auto {
         } else if store.setting(SETTING)?.is_some_and(|v| v == "off") {
             "off (`context sync auto on` turns it back on)".to_string()
         } else {
-            "off until the home has a default remote (`context sync remote R`)".to_string()
+            "off until the home has a remote (`context sync remote add NAME URL`)".to_string()
         };
         writeln!(out, "sync after writes: {state}")?;
         Ok(Outcome::Ok)

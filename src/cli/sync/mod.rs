@@ -181,10 +181,13 @@ impl RemoteFlag {
         Ok(self.chosen(store)?.location)
     }
 
-    /// The remote, not yet unlocked: what `init` and `key` start from.
+    /// The remote, not yet unlocked (what `init` and `key` start from), carrying the projects
+    /// this home gave it.
     fn open_plain(&self, store: &Store) -> Result<Remote, CliError> {
-        let location = self.location(store)?;
-        Ok(remote::open(&location).map_err(SyncError::from)?)
+        let chosen = self.chosen(store)?;
+        Ok(remote::open(&chosen.location)
+            .map_err(SyncError::from)?
+            .with_projects(chosen.projects))
     }
 
     /// The flags of every remote a command that covers them all runs against: the one named,

@@ -222,6 +222,41 @@ fn add(
             old.url
         )));
     }
+    // Projects added to the list of a remote already named: its next push publishes their
+    // history. Projects taken out: no longer published there; what it holds of them stays.
+    let (added, removed, mut backfill) = match &existing {
+        None => (Vec::new(), Vec::new(), Vec::new()),
+        Some(old) => {
+            let carried = |p: &String, list: &Option<Vec<String>>| {
+                list.as_ref().is_none_or(|l| l.contains(p))
+            };
+            let mut all = store.projects()?;
+            all.extend(old.projects.iter().flatten().cloned());
+            all.extend(projects.iter().flatten().cloned());
+            all.sort();
+            all.dedup();
+            let added: Vec<String> = all
+                .iter()
+                .filter(|p| carried(p, &projects) && !carried(p, &old.projects))
+                .cloned()
+                .collect();
+            let removed: Vec<String> = all
+                .iter()
+                .filter(|p| !carried(p, &projects) && carried(p, &old.projects))
+                .cloned()
+                .collect();
+            let pending: Vec<String> = old
+                .backfill
+                .iter()
+                .filter(|p| carried(p, &projects))
+                .cloned()
+                .collect();
+            (added, removed, pending)
+        }
+    };
+    backfill.extend(added.iter().cloned());
+    backfill.sort();
+    backfill.dedup();
     store.set_named_remote(&NamedRemote {
         name: name.to_string(),
         url: kept.clone(),
@@ -229,6 +264,7 @@ fn add(
         added_at_ms: existing
             .as_ref()
             .map_or_else(|| store.now_ms(), |r| r.added_at_ms),
+        backfill,
     })?;
     let scope = match &projects {
         None => "all projects".to_string(),
@@ -238,6 +274,21 @@ fn add(
         writeln!(out, "default remote: {kept}")?;
     } else {
         writeln!(out, "remote {name}: {kept} ({scope})")?;
+    }
+    if !added.is_empty() {
+        writeln!(
+            out,
+            "the next push publishes the history of {} there",
+            added.join(", ")
+        )?;
+    }
+    if !removed.is_empty() {
+        writeln!(
+            out,
+            "{} no longer published there; what it already holds of them stays (nothing in \
+             the remote is deleted)",
+            removed.join(", ")
+        )?;
     }
     Ok(Outcome::Ok)
 }

@@ -199,7 +199,8 @@ pub(super) fn unpushed(
     };
     let generation = store.peer().generation as u64;
     let mark = store.high_water(remote_id, generation)?;
-    Ok(store.count_unpushed(mark, remote_id)? > 0)
+    let projects = remote.chosen(store)?.projects;
+    Ok(store.count_unpushed(mark, remote_id, projects.as_deref())? > 0)
 }
 
 /// How long a burst of writes must pause before a background sync runs...

@@ -44,6 +44,8 @@ struct Apply<'a> {
     /// Their incoming sides are read only if the pull is refused ([`Apply::finish`]).
     refused: Vec<(store::Conflict, String)>,
     merges: Vec<(store::Conflict, String, Vec<u8>)>,
+    /// The projects the remote carries (`None`: all): a file holding another's is bad data.
+    projects: Option<Vec<String>>,
 }
 
 /// The next decoded file from the readers, in plan order.
@@ -91,6 +93,7 @@ pub(super) fn apply(
             .filter_map(|w| w.position.map(|p| (w.stream, p.0.last_seq)))
             .collect(),
         met: Vec::new(),
+        projects: remote.projects().map(<[String]>::to_vec),
         refused: Vec::new(),
         merges: Vec::new(),
     };
@@ -273,6 +276,36 @@ impl Apply<'_> {
         checksum: Checksum,
         mut digests: Vec<Option<[u8; 32]>>,
     ) -> Result<Result<Checksum, String>, SyncError> {
+        // A remote that carries some projects only: a file holding another project's rows is
+        // refused whole (a colleague who shares one project cannot write into another).
+        if let Some(carried) = &self.projects {
+            let mut outside: Vec<&str> = cs
+                .entries
+                .iter()
+                .map(|e| e.project.as_str())
+                .chain(cs.header.projects.iter().map(|(p, _)| p.as_str()))
+                .filter(|p| !carried.iter().any(|c| c == p))
+                .collect();
+            outside.sort();
+            outside.dedup();
+            if !outside.is_empty() {
+                return Ok(Err(format!(
+                    "it holds versions of {} {}, which this remote does not carry here (its \
+                     projects: {}): nothing of it was applied",
+                    if outside.len() == 1 {
+                        "project"
+                    } else {
+                        "projects"
+                    },
+                    outside
+                        .iter()
+                        .map(|p| format!("{p:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    carried.join(", ")
+                )));
+            }
+        }
         if let Err(why) = crate::sync::deltas::decode(&self.imp, &mut cs, &mut digests)? {
             return Ok(Err(why));
         }

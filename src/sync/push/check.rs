@@ -83,6 +83,7 @@ pub(super) fn check_stream(
     remote: &Remote,
     remote_id: i64,
     state: &mut Pushed,
+    backfill: &[String],
     report: &mut PushReport,
 ) -> Result<Option<Divergence>, SyncError> {
     let me = store.peer().clone();
@@ -116,7 +117,11 @@ pub(super) fn check_stream(
             {
                 return Ok(Some(d));
             }
-            adopt(store, remote, remote_id, state, &beyond, report, &refusal)
+            let found = Found {
+                remote_id,
+                backfill,
+            };
+            adopt(store, remote, &found, state, &beyond, report, &refusal)
         }
     }
 }
@@ -231,7 +236,7 @@ fn check_last(
 fn adopt(
     store: &Store,
     remote: &Remote,
-    remote_id: i64,
+    found: &Found<'_>,
     state: &mut Pushed,
     beyond: &[CsetName],
     report: &mut PushReport,
@@ -251,7 +256,8 @@ fn adopt(
                  not decode."
             ))));
         };
-        let Some((high_water, exclude)) = exported_next(store, remote_id, state, &cs)? else {
+        let remote_id = found.remote_id;
+        let Some(next) = exported_next(store, remote, found, state, &cs)? else {
             let mut unknown = 0usize;
             for e in &cs.entries {
                 if store.seq_of(e.id)?.is_none() {
@@ -267,21 +273,22 @@ fn adopt(
         // Ours: a push of this database published it and died before recording it.
         tracing::info!(changeset = %name, "finishing an interrupted push");
         let rebuild = crate::store::Rebuild {
-            after_seq: state.high_water,
-            last_seq: high_water,
-            excluded_remote: exclude,
+            after_seq: next.after,
+            last_seq: next.last,
+            excluded_remote: next.exclude,
             created_at_ms: cs.header.created_at_ms,
             host: cs.header.host.clone(),
             checksum,
             // As a push of this database writes them by default.
             delta_min: Some(crate::sync::deltas::DEFAULT_MIN_BODY),
             delta_reach: crate::sync::deltas::REACH,
+            projects: next.projects,
         };
         *state = Pushed {
             generation: state.generation,
             last_seq: name.seq,
             last_checksum: Some(checksum),
-            high_water,
+            high_water: state.high_water.max(next.last),
         };
         store.remember_published(remote_id, state, &rebuild)?;
         report.adopted.push(name.to_string());
@@ -289,26 +296,74 @@ fn adopt(
     Ok(None)
 }
 
+/// What a push looks for among changesets an interrupted push may have left.
+struct Found<'a> {
+    remote_id: i64,
+    /// The projects whose history the push publishes first.
+    backfill: &'a [String],
+}
+
+/// A changeset found to be this database's: the rows it holds (`(after, last]` of `projects`,
+/// leaving out those of `exclude`).
+struct Exported {
+    after: i64,
+    last: i64,
+    exclude: Option<i64>,
+    projects: Option<Vec<String>>,
+}
+
 /// Whether `cs` is exactly what this database would export next: the same rows in the same
 /// order (with or without the rows pulled from this remote, as a push after a lost remote
-/// exports them too), chaining on from the last changeset. Holding the same rows is not
-/// enough: a copy of this home can hold them through a snapshot, with rows of its own between
-/// them. Returns the mark after them and which remote's rows were left out.
+/// exports them too), chaining on from the last changeset; or a part of the history of a
+/// project added to the remote's list (rows of those projects from its first on, below the
+/// mark). Holding the same rows is not enough: a copy of this home can hold them through a
+/// snapshot, with rows of its own between them.
 fn exported_next(
     store: &Store,
-    remote_id: i64,
+    remote: &Remote,
+    found: &Found<'_>,
     state: &Pushed,
     cs: &Changeset,
-) -> Result<Option<(i64, Option<i64>)>, SyncError> {
+) -> Result<Option<Exported>, SyncError> {
     if cs.header.prev != state.last_checksum {
         return Ok(None);
     }
     let ids: Vec<_> = cs.entries.iter().map(|e| e.id).collect();
     let upto = store.max_seq()?;
-    for exclude in [Some(remote_id), None] {
-        let page = store.export_page(state.high_water, upto, exclude, ids.len())?;
-        if page.len() == ids.len() && page.iter().map(|(_, e)| e.id).eq(ids.iter().copied()) {
-            return Ok(page.last().map(|(seq, _)| (*seq, exclude)));
+    let same = |page: &[(i64, crate::record::Record)]| {
+        page.len() == ids.len() && page.iter().map(|(_, e)| e.id).eq(ids.iter().copied())
+    };
+    let scope = remote.projects();
+    for exclude in [Some(found.remote_id), None] {
+        let page = store.export_page(state.high_water, upto, exclude, scope, ids.len())?;
+        if same(&page) {
+            return Ok(page.last().map(|(seq, _)| Exported {
+                after: state.high_water,
+                last: *seq,
+                exclude,
+                projects: scope.map(<[String]>::to_vec),
+            }));
+        }
+    }
+    if !found.backfill.is_empty()
+        && let Some(first) = ids.first()
+        && let Some(seq) = store.seq_of(*first)?
+    {
+        let exclude = Some(found.remote_id);
+        let page = store.export_page(
+            seq - 1,
+            state.high_water,
+            exclude,
+            Some(found.backfill),
+            ids.len(),
+        )?;
+        if same(&page) {
+            return Ok(page.last().map(|(last, _)| Exported {
+                after: seq - 1,
+                last: *last,
+                exclude,
+                projects: Some(found.backfill.to_vec()),
+            }));
         }
     }
     Ok(None)

@@ -40,12 +40,15 @@ const CHUNK_BYTES: usize = 4 << 20;
 /// ...or it holds this many entries.
 const CHUNK_ENTRIES: usize = 50_000;
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct PushOptions {
     pub force: bool,
     /// The smallest body tried as a delta against what the stream already published (None:
     /// [`super::deltas::DEFAULT_MIN_BODY`]; `Some(usize::MAX)`: every version whole).
     pub delta_min_body: Option<usize>,
+    /// Projects added to the remote's list: this push first publishes their history that the
+    /// stream passed over while they were not (the rows below its mark).
+    pub backfill: Vec<String>,
 }
 
 /// One changeset file a push wrote.
@@ -102,7 +105,14 @@ pub fn push(
     };
 
     let mut echo_filter = true;
-    if let Some(divergence) = check_stream(store, remote, remote_id, &mut state, &mut report)? {
+    if let Some(divergence) = check_stream(
+        store,
+        remote,
+        remote_id,
+        &mut state,
+        &opts.backfill,
+        &mut report,
+    )? {
         if !opts.force {
             return Err(SyncError::Diverged(divergence));
         }
@@ -139,7 +149,18 @@ pub fn push(
         remote_id,
         exclude: echo_filter.then_some(remote_id),
         delta_min,
+        projects: remote.projects(),
     };
+    // Only projects the remote carries; a mark of 0 (a stream starting over) passes nothing.
+    let backfill: Vec<String> = opts
+        .backfill
+        .iter()
+        .filter(|p| remote.projects().is_none_or(|all| all.contains(p)))
+        .cloned()
+        .collect();
+    if !backfill.is_empty() && state.high_water > 0 {
+        publish_history(&target, &mut state, &backfill, &mut report)?;
+    }
     export(&target, &mut state, &mut report)?;
     publish_manifest(store, remote, remote_id, !report.published.is_empty())?;
     report.entries = report.per_project.values().map(Counts::total).sum();
@@ -157,6 +178,33 @@ struct Export<'a> {
     exclude: Option<i64>,
     /// The smallest body tried as a delta (`None`: every version whole).
     delta_min: Option<usize>,
+    /// The projects the remote carries (`None`: all).
+    projects: Option<&'a [String]>,
+}
+
+/// Publishes the history of `projects` (added to the remote's list) that the stream passed
+/// over: their rows up to the stream's mark, as changesets of the stream like any other (each
+/// remembered with its range and projects, so that `repair` rebuilds it); the mark stays.
+fn publish_history(
+    target: &Export<'_>,
+    state: &mut Pushed,
+    projects: &[String],
+    report: &mut PushReport,
+) -> Result<(), SyncError> {
+    let Export { store, exclude, .. } = *target;
+    let upto = state.high_water;
+    tracing::info!(
+        ?projects,
+        upto,
+        "publishing the history of projects added to the remote"
+    );
+    let page = |after| store.export_page(after, upto, exclude, Some(projects), PAGE_ROWS);
+    let mut after = 0;
+    export_chunks(page, 0, |chunk, last| {
+        publish_chunk(target, state, chunk, (after, last), Some(projects), report)?;
+        after = last;
+        Ok(())
+    })
 }
 
 fn export(
@@ -168,16 +216,17 @@ fn export(
         store,
         remote_id,
         exclude,
+        projects,
         ..
     } = *target;
     let upto = store.max_seq()?;
     let progress = store.runtime().progress.clone();
     let total = match exclude {
-        Some(r) if progress.listening() => store.count_unpushed(state.high_water, r)?,
+        Some(r) if progress.listening() => store.count_unpushed(state.high_water, r, projects)?,
         _ => (upto - state.high_water).max(0) as u64,
     };
     let bar = Guard::start(progress.as_ref(), "push", "versions", total);
-    let page = |after| store.export_page(after, upto, exclude, PAGE_ROWS);
+    let page = |after| store.export_page(after, upto, exclude, projects, PAGE_ROWS);
     let rt = store.runtime().clone();
     export_chunks(page, state.high_water, |chunk, last| {
         if rt.interrupted() {
@@ -190,7 +239,8 @@ fn export(
             }));
         }
         let n = chunk.len() as u64;
-        publish_chunk(target, state, chunk, last, report)?;
+        let after = state.high_water;
+        publish_chunk(target, state, chunk, (after, last), projects, report)?;
         bar.advance(n);
         Ok(())
     })?;
@@ -237,11 +287,15 @@ pub(crate) fn export_chunks(
     Ok(())
 }
 
+/// Publishes `entries` (the rows of `projects` at change-log positions in `(after, covers]`) as
+/// the stream's next changeset; the stream's mark moves up to `covers` (never down: a
+/// project's history published late lies below it).
 fn publish_chunk(
     target: &Export<'_>,
     state: &mut Pushed,
     mut entries: Vec<Record>,
-    covers: i64,
+    (after, covers): (i64, i64),
+    projects: Option<&[String]>,
     report: &mut PushReport,
 ) -> Result<(), SyncError> {
     let Export {
@@ -250,6 +304,7 @@ fn publish_chunk(
         remote_id,
         exclude,
         delta_min,
+        ..
     } = *target;
     let me = store.peer();
     let name = CsetName {
@@ -303,7 +358,7 @@ fn publish_chunk(
     }
     // Only now, with the changeset in place, does the mark move past its rows.
     let rebuild = crate::store::Rebuild {
-        after_seq: state.high_water,
+        after_seq: after,
         last_seq: covers,
         excluded_remote: exclude,
         created_at_ms,
@@ -311,12 +366,13 @@ fn publish_chunk(
         checksum,
         delta_min,
         delta_reach: super::deltas::REACH,
+        projects: projects.map(<[String]>::to_vec),
     };
     *state = Pushed {
         generation: state.generation,
         last_seq: name.seq,
         last_checksum: Some(checksum),
-        high_water: covers,
+        high_water: state.high_water.max(covers),
     };
     store.remember_published(remote_id, state, &rebuild)?;
     tracing::info!(changeset = %name, entries = count, bytes = bytes.len(), "published");
