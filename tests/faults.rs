@@ -504,3 +504,78 @@ fn a_home_too_full_for_the_pull_rolls_back_and_pulls_once_there_is_room() {
     assert_eq!(rows_of(), 301);
     assert_eq!(run(&["get", "mine"]).code(0).stdout, "");
 }
+
+/// A push killed after it published the first changeset of a project's history (the project
+/// was added to the remote's list) and before it recorded it: the next push recognises the
+/// changeset as its own and goes on; every version is published once, and a home that carries
+/// both projects gets them all.
+#[test]
+fn a_push_killed_while_it_publishes_a_projects_history_is_finished_by_the_next() {
+    if !strace_available() {
+        return;
+    }
+    let (a, folder) = (Home::new(), Folder::new());
+    a.ok(&[
+        "sync",
+        "remote",
+        "add",
+        "share",
+        folder.arg(),
+        "--projects",
+        "shared",
+    ]);
+    for (project, key, body) in [
+        ("shared", "notes", "shared notes"),
+        ("work", "plan", "one"),
+        ("work", "plan", "two"),
+        ("work", "other", "three"),
+    ] {
+        a.run_with(&["put", key, "--project", project], body.as_bytes(), &[])
+            .code(0);
+    }
+    a.ok(&["sync", "push", "--remote", "share"]);
+    assert_eq!(published_ids(&folder).len(), 1, "the shared project only");
+    a.ok(&[
+        "sync",
+        "remote",
+        "add",
+        "share",
+        folder.arg(),
+        "--projects",
+        "shared,work",
+    ]);
+    let wal = a.path().join("context.db-wal");
+    let (code, _) = run_injected(
+        &a,
+        Some(wal.as_path()),
+        "pwrite64",
+        "signal=KILL:when=1",
+        &["sync", "push", "--remote", "share"],
+    );
+    assert_eq!(code, 137, "killed");
+    a.assert_intact();
+    let next = a.run(&["sync", "push", "--remote", "share"]).code(0);
+    assert!(
+        next.stdout.contains("finished an interrupted push"),
+        "{}",
+        next.stdout
+    );
+    let mut ids = published_ids(&folder);
+    let n = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "a version was published twice");
+    assert_eq!(n as i64, a.rows(), "every version published");
+    let fresh = Home::new();
+    fresh.ok(&[
+        "sync",
+        "remote",
+        "add",
+        "share",
+        folder.arg(),
+        "--projects",
+        "shared,work",
+    ]);
+    fresh.ok(&["sync", "pull"]);
+    assert_eq!(fresh.version_ids(), a.version_ids());
+}

@@ -171,6 +171,7 @@ fn the_default_remote_of_an_earlier_version_becomes_the_remote_named_default() {
         db.execute_batch(&format!(
             "DROP TABLE named_remotes;
              ALTER TABLE published DROP COLUMN projects;
+             ALTER TABLE published DROP COLUMN late;
              INSERT INTO settings (name, value) VALUES ('sync.remote', '{url}');
              PRAGMA user_version = 12;"
         ))

@@ -118,8 +118,8 @@ impl Store {
         tx.execute(
             "INSERT OR REPLACE INTO published
                  (remote_id, generation, seq, after_seq, last_seq, excluded_remote, created_at,
-                  host, checksum, delta_min, delta_reach, projects)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                  host, checksum, delta_min, delta_reach, projects, late)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             params![
                 remote_id,
                 p.generation as i64,
@@ -132,7 +132,8 @@ impl Store {
                 how.checksum.0.to_vec(),
                 how.delta_min.map(|m| m as i64),
                 how.delta_reach as i64,
-                scope(how.projects.as_deref())
+                scope(how.projects.as_deref()),
+                how.late
             ],
         )?;
         set_pushed(&tx, remote_id, p)?;
@@ -145,7 +146,7 @@ impl Store {
     pub fn published(&self, remote_id: i64) -> Result<Vec<(u64, u64, Rebuild)>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT generation, seq, after_seq, last_seq, excluded_remote, created_at, host,
-                    checksum, delta_min, delta_reach, projects
+                    checksum, delta_min, delta_reach, projects, late
              FROM published WHERE remote_id = ?1 ORDER BY generation, seq",
         )?;
         let rows = stmt.query_map([remote_id], |r| {
@@ -167,6 +168,7 @@ impl Store {
                         .get::<_, Option<String>>(10)?
                         .map(|p| serde_json::from_str(&p).map_err(|_| bad(10, "project list")))
                         .transpose()?,
+                    late: r.get(11)?,
                 },
             ))
         })?;
@@ -419,6 +421,9 @@ pub struct Rebuild {
     pub delta_reach: usize,
     /// The projects its rows were taken from (`None`: all).
     pub projects: Option<Vec<String>>,
+    /// Whether it published a project's history late (rows below the stream's mark, when the
+    /// project was added to the remote's list).
+    pub late: bool,
 }
 
 impl Store {

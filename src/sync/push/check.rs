@@ -283,6 +283,7 @@ fn adopt(
             delta_min: Some(crate::sync::deltas::DEFAULT_MIN_BODY),
             delta_reach: crate::sync::deltas::REACH,
             projects: next.projects,
+            late: next.late,
         };
         *state = Pushed {
             generation: state.generation,
@@ -310,6 +311,7 @@ struct Exported {
     last: i64,
     exclude: Option<i64>,
     projects: Option<Vec<String>>,
+    late: bool,
 }
 
 /// Whether `cs` is exactly what this database would export next: the same rows in the same
@@ -342,6 +344,7 @@ fn exported_next(
                 last: *seq,
                 exclude,
                 projects: scope.map(<[String]>::to_vec),
+                late: false,
             }));
         }
     }
@@ -363,6 +366,7 @@ fn exported_next(
                 last: *last,
                 exclude,
                 projects: Some(found.backfill.to_vec()),
+                late: true,
             }));
         }
     }

@@ -191,17 +191,39 @@ fn publish_history(
     projects: &[String],
     report: &mut PushReport,
 ) -> Result<(), SyncError> {
-    let Export { store, exclude, .. } = *target;
+    let Export {
+        store,
+        exclude,
+        remote_id,
+        ..
+    } = *target;
     let upto = state.high_water;
+    // Where an interrupted push left this history (the stream's last changeset is one of
+    // it, adopted since): on from there, so that no version is published twice.
+    let start = store
+        .published(remote_id)?
+        .into_iter()
+        .rfind(|(generation, _, _)| *generation == state.generation)
+        .filter(|(_, _, r)| r.late && r.projects.as_deref() == Some(projects))
+        .map_or(0, |(_, _, r)| r.last_seq);
     tracing::info!(
         ?projects,
+        start,
         upto,
         "publishing the history of projects added to the remote"
     );
     let page = |after| store.export_page(after, upto, exclude, Some(projects), PAGE_ROWS);
-    let mut after = 0;
-    export_chunks(page, 0, |chunk, last| {
-        publish_chunk(target, state, chunk, (after, last), Some(projects), report)?;
+    let mut after = start;
+    export_chunks(page, start, |chunk, last| {
+        publish_chunk(
+            target,
+            state,
+            chunk,
+            (after, last),
+            Some(projects),
+            true,
+            report,
+        )?;
         after = last;
         Ok(())
     })
@@ -240,7 +262,7 @@ fn export(
         }
         let n = chunk.len() as u64;
         let after = state.high_water;
-        publish_chunk(target, state, chunk, (after, last), projects, report)?;
+        publish_chunk(target, state, chunk, (after, last), projects, false, report)?;
         bar.advance(n);
         Ok(())
     })?;
@@ -296,6 +318,7 @@ fn publish_chunk(
     mut entries: Vec<Record>,
     (after, covers): (i64, i64),
     projects: Option<&[String]>,
+    late: bool,
     report: &mut PushReport,
 ) -> Result<(), SyncError> {
     let Export {
@@ -367,6 +390,7 @@ fn publish_chunk(
         delta_min,
         delta_reach: super::deltas::REACH,
         projects: projects.map(<[String]>::to_vec),
+        late,
     };
     *state = Pushed {
         generation: state.generation,
