@@ -96,6 +96,26 @@ fn outputs() -> BTreeMap<&'static str, Value> {
         "context ls --json",
         a.run(&["ls", "--deleted", "--json"]).code(0).json(),
     );
+    // A second home with two named remotes, one of them carrying one project.
+    let named = Home::new();
+    named.ok(&["sync", "remote", "add", "nas", folder.arg()]);
+    named.ok(&[
+        "sync",
+        "remote",
+        "add",
+        "share",
+        folder.arg(),
+        "--projects",
+        "work",
+    ]);
+    named.ok(&["sync", "--remote", "nas"]);
+    out.insert(
+        "context sync remote list --json",
+        named
+            .run(&["sync", "remote", "list", "--json"])
+            .code(0)
+            .json(),
+    );
     out.insert(
         "context projects --json",
         a.run(&["projects", "--json"]).code(0).json(),
