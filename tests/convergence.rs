@@ -104,6 +104,9 @@ enum Op {
     Round {
         remote: usize,
     },
+    /// The scoped remote (in a world with one) carries every project from now on: each of its
+    /// peers' next push publishes the history of the project it did not carry.
+    Widen,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -138,6 +141,9 @@ struct Peer {
     remotes: Vec<usize>,
     backup: Option<PathBuf>,
     host: String,
+    /// Projects added to the scoped remote's list whose history this peer's next push to it
+    /// publishes (what a home keeps as `named_remotes.backfill`).
+    backfill: Vec<String>,
 }
 
 impl Peer {
@@ -157,6 +163,10 @@ struct World {
     /// Ids that existed only in a peer whose database was then restored from an older backup:
     /// the one legitimate way for a version to disappear.
     dropped: BTreeSet<VersionId>,
+    /// In a world with a scoped remote (remote 1, project `work` only, between peer 0 and a
+    /// colleague): whether it was widened to every project.
+    scoped: bool,
+    widened: bool,
 }
 
 fn lww(v: &Version) -> (context::clock::Hlc, context::ids::PeerId, VersionId) {
@@ -272,6 +282,8 @@ impl World {
             now: T0,
             written: BTreeSet::new(),
             dropped: BTreeSet::new(),
+            scoped: false,
+            widened: false,
             _tmp: tmp,
         };
         for i in 0..peers {
@@ -284,6 +296,22 @@ impl World {
             world.add_peer(None, remotes, format!("host-{i}"))?;
         }
         Ok(world)
+    }
+
+    /// `peers` peers on remote 0 (every project); peer 0 also on remote 1, which carries the
+    /// project `work` only, shared with one more peer (the colleague), on remote 1 alone.
+    fn new_scoped(peers: usize) -> R<World> {
+        let mut world = World::new(peers, false)?;
+        world.scoped = true;
+        world.remotes[1] = Remote::in_memory("mem://z").with_projects(Some(vec!["work".into()]));
+        world.peers[0].remotes = vec![0, 1];
+        world.add_peer(None, vec![1], "colleague".into())?;
+        Ok(world)
+    }
+
+    /// Whether peer `i` carries every project (it is not a colleague of the scoped remote).
+    fn carries_all(&self, i: usize) -> bool {
+        self.peers[i].remotes.contains(&0)
     }
 
     fn add_peer(&mut self, from: Option<usize>, remotes: Vec<usize>, host: String) -> R<()> {
@@ -302,6 +330,9 @@ impl World {
             store: Some(store),
             clock,
             skew: 0,
+            backfill: from
+                .map(|src| self.peers[src].backfill.clone())
+                .unwrap_or_default(),
             remotes,
             backup: None,
             host,
@@ -516,6 +547,15 @@ impl World {
                     self.checked_push(peer, r, false)?;
                 }
             }
+            Op::Widen => {
+                if self.scoped && !self.widened {
+                    self.widened = true;
+                    self.remotes[1] = self.remotes[1].clone().with_projects(None);
+                    for p in self.peers.iter_mut().filter(|p| p.remotes.contains(&1)) {
+                        p.backfill = vec!["default".into()];
+                    }
+                }
+            }
             Op::Prune { peer, remote } => {
                 let peer = peer % n;
                 let r = self.remote_of(peer, remote);
@@ -556,10 +596,19 @@ impl World {
         let opts = PushOptions {
             force,
             delta_min_body: Some(0),
-            ..PushOptions::default()
+            backfill: if r == 1 {
+                self.peers[peer].backfill.clone()
+            } else {
+                Vec::new()
+            },
         };
         match sync::push(self.peers[peer].store(), &remote, opts) {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                if r == 1 {
+                    self.peers[peer].backfill.clear();
+                }
+                Ok(())
+            }
             // A restored or copied database is refused until forced: expected.
             Err(SyncError::Diverged(_)) if !force => Ok(()),
             Err(e) => Err(fail(format!("push of peer {peer}: {e}"))),
@@ -798,6 +847,73 @@ proptest! {
                 &current_ids(world.peers[0].store.as_ref().expect("open"))?,
                 "peer {} disagrees with peer 0 after the resolutions", i
             );
+        }
+    }
+
+    /// A remote that carries one project (`work`), between peer 0 and a colleague who is on no
+    /// other remote, beside the remote every other peer shares; at some point perhaps widened
+    /// to every project. After a final round:
+    ///
+    /// 1. The scoped remote never held a version of another project before it was widened.
+    /// 2. Every peer that carries every project converges as before.
+    /// 3. The colleague holds exactly the `work` rows the others hold, and of `default` only
+    ///    its own, which no other peer holds; once widened, everything, as the others.
+    /// 4. No pull by an honest peer ever found bad data (checked at every pull).
+    #[test]
+    fn a_scoped_remote_carries_its_projects_only(
+        peers in 2usize..=4,
+        ops in prop::collection::vec(prop_oneof![12 => op(), 1 => Just(Op::Widen)], 1..40),
+    ) {
+        let mut world = World::new_scoped(peers)?;
+        for op in &ops {
+            world.step(op)?;
+            if !world.widened {
+                for id in published(&world.remotes[1])? {
+                    let owner = (0..world.peers.len())
+                        .find_map(|i| {
+                            rows(world.peers[i].store.as_ref().expect("open"))
+                                .ok()
+                                .and_then(|r| r.get(&id).cloned())
+                        });
+                    if let Some(v) = owner {
+                        prop_assert_eq!(v.project.as_str(), "work", "{:?} in the scoped remote", v);
+                    }
+                }
+            }
+        }
+        world.settle()?;
+
+        let all: Vec<usize> = (0..world.peers.len()).filter(|&i| world.carries_all(i)).collect();
+        let first = all[0];
+        let reference = rows(world.peers[first].store.as_ref().expect("open"))?;
+        let reference_current = current_ids(world.peers[first].store.as_ref().expect("open"))?;
+        for &i in &all[1..] {
+            prop_assert_eq!(&world.ids_of(i)?, &reference.keys().copied().collect::<BTreeSet<_>>(), "peer {} has other versions than peer {}", i, first);
+            prop_assert_eq!(
+                &current_ids(world.peers[i].store.as_ref().expect("open"))?,
+                &reference_current,
+                "peer {} disagrees with peer {}", i, first
+            );
+        }
+        for c in (0..world.peers.len()).filter(|&i| !world.carries_all(i)) {
+            let theirs = rows(world.peers[c].store.as_ref().expect("open"))?;
+            let me = world.peers[c].store.as_ref().expect("open").peer().id;
+            let work = |r: &BTreeMap<VersionId, Version>| -> BTreeSet<VersionId> {
+                r.values().filter(|v| v.project == "work").map(|v| v.id).collect()
+            };
+            prop_assert_eq!(work(&theirs), work(&reference), "colleague {} and peer {} differ on work", c, first);
+            if world.widened {
+                prop_assert_eq!(
+                    theirs.keys().copied().collect::<BTreeSet<_>>(),
+                    reference.keys().copied().collect::<BTreeSet<_>>(),
+                    "colleague {} lacks what the widened remote carries", c
+                );
+            } else {
+                for v in theirs.values().filter(|v| v.project != "work") {
+                    prop_assert_eq!(v.peer, me, "colleague {} holds {:?} of another's", c, v);
+                    prop_assert!(!reference.contains_key(&v.id), "the colleague's {:?} left the scoped remote", v);
+                }
+            }
         }
     }
 }
