@@ -86,7 +86,7 @@ FUZZ_SECONDS ?= 120
 fuzz:
 	command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
 	mkdir -p fuzz/corpus/decode
-	cp fixtures/changesets/v1/*/*.cset fixtures/changesets/v1/broken/*.cset fixtures/changesets/v1.2/*/*.cset fixtures/changesets/v1.3/*/*.cset fixtures/changesets/v3/*/*.cset fixtures/changesets/v2/*/*.cset fixtures/changesets/v4/*/*.cset fixtures/changesets/fuzz/*.cset fuzz/corpus/decode/ 2>/dev/null || true
+	cp fixtures/changesets/v1/*/*.cset fixtures/changesets/v1/broken/*.cset fixtures/changesets/v1.2/*/*.cset fixtures/changesets/v1.3/*/*.cset fixtures/changesets/v1.4/*/*.cset fixtures/changesets/v3/*/*.cset fixtures/changesets/v2/*/*.cset fixtures/changesets/v4/*/*.cset fixtures/changesets/fuzz/*.cset fuzz/corpus/decode/ 2>/dev/null || true
 	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run decode corpus/decode -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048
 	mkdir -p fuzz/corpus/remote_files
 	cp fixtures/remote_files/* fuzz/corpus/remote_files/ 2>/dev/null || true

@@ -15,7 +15,7 @@ use std::path::Path;
 use context::changeset::{self, Changeset, Header};
 use context::clock::Hlc;
 use context::ids::{PeerId, SeededIds, VersionId};
-use context::record::{Kind, Record};
+use context::record::{Author, Kind, Record};
 use context::remote::{CsetName, FileName, SnapshotName};
 use context::store::migrations;
 use rusqlite::{Connection, params};
@@ -34,6 +34,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     changesets_v1_2(&root.join("changesets").join("v1.2"))?;
     changesets_v1_3(&root.join("changesets").join("v1.3"))?;
+    changesets_v1_4(&root.join("changesets").join("v1.4"))?;
     changesets_v3(&root.join("changesets").join("v3"))?;
     // Format 4.0: the format-3 stream (deltas inside) sealed as an encrypted remote holds it.
     changesets_v2(
@@ -266,6 +267,68 @@ fn changesets_v1_3(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// `fixtures/changesets/v1.4/`: format 1.4, a changeset whose header names who wrote each
+/// entry: `plan` by a person ("alice", no session), `notes` by an agent ("claude-code" in
+/// session "sess-7f3a"), and a tombstone whose writer recorded no author.
+fn changesets_v1_4(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir)?;
+    }
+    let ids = SeededIds::new(14);
+    let p = PeerId::generate(&ids);
+    let mut plan = entry(
+        &ids,
+        p,
+        ("default", "plan"),
+        Some(b"by a person\n"),
+        T,
+        None,
+        None,
+    );
+    plan.author = Some(Author {
+        name: "alice".into(),
+        session: None,
+    });
+    let mut notes = entry(
+        &ids,
+        p,
+        ("default", "notes"),
+        Some(b"by an agent\n"),
+        T + 1_000,
+        None,
+        None,
+    );
+    notes.author = Some(Author {
+        name: "claude-code".into(),
+        session: Some("sess-7f3a".into()),
+    });
+    let gone = entry(
+        &ids,
+        p,
+        ("default", "old"),
+        Some(b"x\n"),
+        T + 2_000,
+        None,
+        None,
+    );
+    let tomb = entry(
+        &ids,
+        p,
+        ("default", "old"),
+        None,
+        T + 3_000,
+        Some(gone.id),
+        None,
+    );
+    let (bytes, _) = changeset::encode(&Changeset::new(
+        first_header(p, T + 10_000),
+        vec![plan, notes, gone, tomb],
+    ))?;
+    let stream = write_stream(dir, p, &[&bytes])?;
+    println!("wrote {} (authors and a session)", stream.display());
+    Ok(())
+}
+
 /// The header of the first changeset of `peer`'s stream (generation 1), written at
 /// `created_at_ms` on the fixtures' host; the counts are filled in by `Changeset::new`.
 fn first_header(peer: PeerId, created_at_ms: i64) -> Header {
@@ -361,6 +424,7 @@ fn entry(
         expires_at_ms,
         settles: vec![],
         delta: None,
+        author: None,
     }
 }
 

@@ -106,6 +106,34 @@ pub struct Delta {
     pub sha256: Checksum,
 }
 
+/// Who wrote a version or tombstone: a short label (a person's login name, an agent's name)
+/// and, for an agent, the session it wrote in. Travels in a changeset's header (format 1.4),
+/// not in its entry, so that a 1.3 reader reads the entry as before.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Author {
+    pub name: String,
+    pub session: Option<String>,
+}
+
+impl Author {
+    /// The longest label or session id kept (bytes).
+    pub const MAX_BYTES: usize = 256;
+
+    /// Why `value` cannot be an author's label or session id, if it cannot: empty, longer
+    /// than [`Author::MAX_BYTES`], or holding a control character (it is shown in a terminal).
+    pub fn invalid(value: &str) -> Option<&'static str> {
+        if value.is_empty() {
+            Some("it is empty")
+        } else if value.len() > Author::MAX_BYTES {
+            Some("it is longer than 256 bytes")
+        } else if value.chars().any(char::is_control) {
+            Some("it holds a control character")
+        } else {
+            None
+        }
+    }
+}
+
 /// One version or tombstone: every replicated field.
 ///
 /// DO NOT CHANGE (fields, their order or their types) without bumping the format version.
@@ -132,6 +160,9 @@ pub struct Record {
     /// (format 3) Set when `body` is a zstd frame made with the base's body as its dictionary,
     /// not the body itself.
     pub delta: Option<Delta>,
+    /// Who wrote it, if recorded. Not in the entry on the wire: the header carries it (format
+    /// 1.4), as it does `settles`.
+    pub author: Option<Author>,
 }
 
 impl Serialize for Record {
@@ -212,6 +243,7 @@ impl<'de> Deserialize<'de> for Record {
                     expires_at_ms,
                     settles: Vec::new(),
                     delta,
+                    author: None,
                 })
             }
         }

@@ -22,6 +22,9 @@ pub struct Runtime {
     /// Set when the user asked to stop (Ctrl-C): a long push, pull or snapshot stops at the
     /// next changeset, undoing what is not committed.
     pub interrupt: Arc<AtomicBool>,
+    /// Who writes through this runtime (recorded with every version and tombstone it writes);
+    /// `None`: not recorded.
+    pub author: Option<crate::record::Author>,
 }
 
 impl Runtime {
@@ -32,7 +35,14 @@ impl Runtime {
             host: host.into(),
             progress: Arc::new(Silent),
             interrupt: Arc::new(AtomicBool::new(false)),
+            author: None,
         }
+    }
+
+    /// The same runtime, writing as `author`.
+    pub fn with_author(mut self, author: Option<crate::record::Author>) -> Runtime {
+        self.author = author;
+        self
     }
 
     /// Whether the user asked to stop.

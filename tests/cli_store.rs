@@ -90,9 +90,9 @@ fn history_reads_in_local_time_with_short_ids_and_machine_names_in_100_columns()
         .stdout;
     assert!(utc.contains("2026-11-26 09:00:00"), "{utc}");
     assert!(tokyo.contains("2026-11-26 18:00:00"), "{tokyo}");
-    assert!(tokyo.contains("expires 2026-11-27 18:00"), "{tokyo}");
+    assert!(tokyo.contains("exp 11-27 18:00"), "{tokyo}");
     assert!(
-        utc.contains("a-laptop-wit "),
+        utc.contains("a-laptop-wi "),
         "the machine, cut to its column: {utc}"
     );
     let json = home

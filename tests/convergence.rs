@@ -277,7 +277,13 @@ impl World {
         let ids = Arc::new(SeededIds::new(peers as u64 * 31 + u64::from(two_remotes)));
         let mut world = World {
             peers: Vec::new(),
-            remotes: vec![Remote::in_memory("mem://x"), Remote::in_memory("mem://y")],
+            // The second folder is an encrypted one: everything the model checks holds through
+            // sealed files too.
+            remotes: vec![
+                Remote::in_memory("mem://x"),
+                Remote::in_memory("mem://y")
+                    .with_secret(context::encryption::sealed::SecretKey::generate().map_err(fail)?),
+            ],
             ids,
             now: T0,
             written: BTreeSet::new(),
@@ -702,7 +708,17 @@ impl World {
 
 /// A fresh peer that pulls `streams` of the remotes one at a time, each through its own
 /// folder, in the given order; then everything once more (applying twice changes nothing).
-fn replay(world: &World, reverse: bool) -> R<(BTreeSet<VersionId>, Currents)> {
+/// Who wrote each row, as a store names it.
+type Authors = BTreeMap<VersionId, Option<context::record::Author>>;
+
+fn authors_of(store: &Store) -> R<Authors> {
+    Ok(rows(store)?
+        .into_iter()
+        .map(|(id, v)| (id, v.author))
+        .collect())
+}
+
+fn replay(world: &World, reverse: bool) -> R<(BTreeSet<VersionId>, Currents, Authors)> {
     let dir = world._tmp.path().join(format!("replay-{reverse}"));
     std::fs::create_dir_all(&dir).map_err(fail)?;
     let clock = ManualClock::new(world.now);
@@ -765,7 +781,7 @@ fn replay(world: &World, reverse: bool) -> R<(BTreeSet<VersionId>, Currents)> {
         &rows(&store)?.into_keys().collect::<BTreeSet<_>>(),
         "a second pull changed something"
     );
-    Ok((ids, current_ids(&store)?))
+    Ok((ids, current_ids(&store)?, authors_of(&store)?))
 }
 
 proptest! {
@@ -815,8 +831,23 @@ proptest! {
         let missing: Vec<_> = world.written.difference(&reference).filter(|id| !world.dropped.contains(id)).collect();
         prop_assert!(missing.is_empty(), "versions lost: {:?}", missing);
 
-        let (forward_ids, forward_current) = replay(&world, false)?;
-        let (reverse_ids, reverse_current) = replay(&world, true)?;
+        // 7. Provenance: every row names who wrote it, and every peer that holds a row names
+        //    the same author and session (through deltas, snapshots, prunes, sealed files).
+        let mut authors: Authors = BTreeMap::new();
+        for i in 0..world.peers.len() {
+            for (id, v) in rows(world.peers[i].store.as_ref().expect("open"))? {
+                prop_assert!(v.author.is_some(), "peer {} holds {} without its author", i, id);
+                if let Some(seen) = authors.insert(id, v.author.clone()) {
+                    prop_assert_eq!(&seen, &v.author, "peer {} names another author of {}", i, id);
+                }
+            }
+        }
+
+        let (forward_ids, forward_current, forward_authors) = replay(&world, false)?;
+        let (reverse_ids, reverse_current, reverse_authors) = replay(&world, true)?;
+        let shared: Authors = authors.iter().filter(|(id, _)| reference.contains(id)).map(|(id, a)| (*id, a.clone())).collect();
+        prop_assert_eq!(&forward_authors, &shared, "a replay names other authors");
+        prop_assert_eq!(&reverse_authors, &shared, "a replay of each stream names other authors");
         prop_assert_eq!(&forward_ids, &reference);
         prop_assert_eq!(&reverse_ids, &reference);
         prop_assert_eq!(&forward_current, &reference_current);

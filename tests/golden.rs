@@ -390,6 +390,57 @@ fn the_format_1_3_golden_seal_names_the_machines_a_bootstrapped_home_shows() {
     assert_eq!(host("plan"), "laptop");
 }
 
+const V1_4: &str = "fixtures/changesets/v1.4";
+
+/// Format 1.4: the header names who wrote each entry (a person, an agent and its session);
+/// a home that pulls it shows them in `history` and filters by them; an entry without an
+/// author stays without one. (A 1.3 reader reads the same file whole and skips the authors:
+/// a reader of 1.x ignores the header fields after those it knows, as
+/// `changeset::codec::tests::fields_a_later_minor_version_appends_are_ignored` holds.)
+#[test]
+fn the_format_1_4_golden_changeset_names_who_wrote_each_entry() {
+    let peer = only_peer(V1_4);
+    let stream = Path::new(V1_4).join(&peer);
+    let cs = inspect(&stream.join("00000001-0000000000000001.cset"));
+    assert_eq!(cs["format"], "1.4");
+    let who: Vec<(String, Option<String>)> = cs["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["author"].as_str().unwrap_or("-").to_string(),
+                e["session"].as_str().map(str::to_string),
+            )
+        })
+        .collect();
+    assert_eq!(
+        who,
+        [
+            ("alice".to_string(), None),
+            ("claude-code".to_string(), Some("sess-7f3a".to_string())),
+            ("-".to_string(), None),
+            ("-".to_string(), None),
+        ]
+    );
+    let (folder, home) = (remote_of(&stream, &peer, |_| true), Home::new());
+    home.ok(&["sync", "pull", "--remote", folder.arg()]);
+    let notes = home.run(&["history", "notes", "--json"]).code(0).json();
+    assert_eq!(notes[0]["author"], "claude-code");
+    assert_eq!(notes[0]["session"], "sess-7f3a");
+    let old = home.run(&["history", "old", "--json"]).code(0).json();
+    assert!(old[0]["author"].is_null(), "{old}");
+    assert_eq!(home.ok(&["ls", "--author", "alice"]), "plan\n");
+    let table = home.ok(&["history", "plan"]);
+    assert!(table.contains("alice"), "{table}");
+    assert_eq!(
+        home.run(&["history", "plan", "--author", "someone", "--json"])
+            .code(0)
+            .json(),
+        serde_json::json!([])
+    );
+}
+
 const V3: &str = "fixtures/changesets/v3";
 
 /// The body of the format-3 golden document (as `examples/make-fixtures.rs` writes it).

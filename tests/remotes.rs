@@ -172,6 +172,11 @@ fn the_default_remote_of_an_earlier_version_becomes_the_remote_named_default() {
             "DROP TABLE named_remotes;
              ALTER TABLE published DROP COLUMN projects;
              ALTER TABLE published DROP COLUMN late;
+             DROP INDEX document_versions_by_session;
+             ALTER TABLE document_versions DROP COLUMN author;
+             ALTER TABLE document_versions DROP COLUMN session;
+             ALTER TABLE held_versions DROP COLUMN author;
+             ALTER TABLE held_versions DROP COLUMN session;
              INSERT INTO settings (name, value) VALUES ('sync.remote', '{url}');
              PRAGMA user_version = 12;"
         ))

@@ -3,7 +3,7 @@
 use crate::util::Home;
 
 /// The version `migrations/` brings a database to; bump with each new migration file.
-const LATEST: i64 = 14;
+const LATEST: i64 = 15;
 
 fn user_version(db: &std::path::Path) -> i64 {
     rusqlite::Connection::open(db)

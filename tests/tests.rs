@@ -23,6 +23,7 @@ mod json_docs;
 mod memory;
 mod projects;
 mod prune;
+mod provenance;
 mod remote_suite;
 mod remotes;
 mod repair;

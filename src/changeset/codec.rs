@@ -314,6 +314,7 @@ fn decode_payload(payload: &[u8], major: u16) -> Result<Changeset, DecodeError> 
         )));
     }
     cs.distribute_settles().map_err(DecodeError::Inconsistent)?;
+    cs.distribute_authors().map_err(DecodeError::Inconsistent)?;
     Ok(cs)
 }
 
@@ -396,6 +397,7 @@ mod tests {
                     expires_at_ms: None,
                     settles: vec![],
                     delta: None,
+                    author: None,
                 }
             })
             .collect();
@@ -423,7 +425,7 @@ mod tests {
 
     #[test]
     fn fields_a_later_minor_version_appends_are_ignored() {
-        // A header as a 1.4 writer might send it: the thirteen fields of 1.3 and one more.
+        // A header as a 1.5 writer might send it: the fourteen fields of 1.4 and one more.
         let cs = sample(2);
         let h = &cs.header;
         let later = (
@@ -441,6 +443,7 @@ mod tests {
                 Vec::<crate::changeset::Cover>::new(),
                 Vec::<(VersionId, VersionId)>::new(),
                 Vec::<(crate::ids::PeerId, String)>::new(),
+                Vec::<(VersionId, String, Option<String>)>::new(),
                 "a field from the future",
             ),
             cs.entries.clone(),

@@ -30,7 +30,7 @@ pub const MAGIC: [u8; 8] = *b"CTXCSET\0";
 /// The format this binary writes. A reader refuses a newer major version; a newer minor of its
 /// own major only adds what an older reader may ignore.
 pub const FORMAT_MAJOR: u16 = 1;
-pub const FORMAT_MINOR: u16 = 3;
+pub const FORMAT_MINOR: u16 = 4;
 /// The format of a file in which some versions travel as deltas (2 is the sealed format):
 /// the layout of 1.2, entries of 9 or 10 fields. A reader of 1.x refuses it as newer, as it
 /// must: it could not rebuild those bodies.
@@ -61,8 +61,9 @@ pub struct Cover {
 /// has the first ten fields; 1.1 appends `covers`, written only when the header is a
 /// snapshot's (so that every other file stays readable by a 1.0 reader); 1.2 appends
 /// `settles`, written only when an entry settled a conflict; 1.3 appends `hosts`, written only
-/// in a snapshot's seal. A reader of 1.x ignores fields after those it knows: a later minor
-/// version may append more.
+/// in a snapshot's seal; 1.4 appends `authors`, written when an entry's author is known. A
+/// reader of 1.x ignores fields after those it knows: a later minor version may append more
+/// (a 1.3 reader reads a 1.4 file whole, without its authors).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
     /// The peer whose stream this changeset belongs to.
@@ -90,6 +91,10 @@ pub struct Header {
     /// (1.3) In a snapshot's seal: the machine name of every peer its writer knew, so that a
     /// home that starts from it names every writer. Empty elsewhere.
     pub hosts: Vec<(PeerId, String)>,
+    /// (1.4) Who wrote each entry whose author is known: (the entry's id, the author's label,
+    /// the session). Filled from and into the entries' `author` by [`Changeset::new`] and the
+    /// decoder.
+    pub authors: Vec<(VersionId, String, Option<String>)>,
 }
 
 /// The fields of format 1.0, in order.
@@ -121,12 +126,15 @@ impl Header {
             covers: Vec::new(),
             settles: Vec::new(),
             hosts: Vec::new(),
+            authors: Vec::new(),
         }
     }
 
     /// The format minor version this header needs.
     pub fn format_minor(&self) -> u16 {
-        if !self.hosts.is_empty() {
+        if !self.authors.is_empty() {
+            4
+        } else if !self.hosts.is_empty() {
             3
         } else if !self.settles.is_empty() {
             2
@@ -161,6 +169,9 @@ impl Serialize for Header {
         }
         if minor >= 3 {
             t.serialize_element(&self.hosts)?;
+        }
+        if minor >= 4 {
+            t.serialize_element(&self.authors)?;
         }
         t.end()
     }
@@ -204,6 +215,7 @@ impl<'de> Deserialize<'de> for Header {
                     covers: Vec::new(),
                     settles: Vec::new(),
                     hosts: Vec::new(),
+                    authors: Vec::new(),
                 };
                 if let Some(covers) = seq.next_element()? {
                     h.covers = covers;
@@ -211,6 +223,9 @@ impl<'de> Deserialize<'de> for Header {
                         h.settles = settles;
                         if let Some(hosts) = seq.next_element()? {
                             h.hosts = hosts;
+                            if let Some(authors) = seq.next_element()? {
+                                h.authors = authors;
+                            }
                         }
                     }
                 }
@@ -330,7 +345,44 @@ impl Changeset {
             .iter()
             .flat_map(|e| e.settles.iter().map(|s| (e.id, *s)))
             .collect();
+        header.authors = entries
+            .iter()
+            .filter_map(|e| {
+                e.author
+                    .as_ref()
+                    .map(|a| (e.id, a.name.clone(), a.session.clone()))
+            })
+            .collect();
         Changeset { header, entries }
+    }
+
+    /// Hands the header's `authors` to their entries (after decoding); fails naming an author
+    /// whose entry is not in the changeset, or a label a terminal should not show.
+    pub(crate) fn distribute_authors(&mut self) -> Result<(), String> {
+        if self.header.authors.is_empty() {
+            return Ok(());
+        }
+        let at: std::collections::HashMap<VersionId, usize> = self
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.id, i))
+            .collect();
+        for (id, name, session) in &self.header.authors {
+            let i = at.get(id).ok_or_else(|| {
+                format!("the header names the author of {id}, but no entry is {id}")
+            })?;
+            for (what, value) in [("author", Some(name)), ("session", session.as_ref())] {
+                if let Some(why) = value.and_then(|v| crate::record::Author::invalid(v)) {
+                    return Err(format!("the {what} of entry {id} is not valid: {why}"));
+                }
+            }
+            self.entries[*i].author = Some(crate::record::Author {
+                name: name.clone(),
+                session: session.clone(),
+            });
+        }
+        Ok(())
     }
 
     /// Hands the header's `settles` pairs to their entries (after decoding); fails naming a

@@ -13,7 +13,7 @@ use context::record::Kind;
 use context::resolve::{self, How, Keep, ResolveError};
 use context::store::{Conflict, Store, Version};
 
-use super::documents::ProjectFlag;
+use super::documents::{AuthorFlag, ProjectFlag};
 use super::{CliError, Env};
 
 #[derive(Debug, Args)]
@@ -188,10 +188,13 @@ pub struct Resolve {
     output: Option<PathBuf>,
     #[command(flatten)]
     project: ProjectFlag,
+    #[command(flatten)]
+    author: AuthorFlag,
 }
 
 impl Resolve {
     pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<(), CliError> {
+        self.author.apply()?;
         let how = match self.keep.as_deref() {
             Some("mine") => How::Keep(Keep::Mine),
             Some("theirs") => How::Keep(Keep::Theirs),

@@ -13,6 +13,25 @@ use context::store::{Listed, State, Version};
 
 use super::{CliError, Env};
 
+/// `--author NAME`, on every command that writes.
+#[derive(Debug, Args)]
+pub struct AuthorFlag {
+    /// Who writes: recorded with the version or tombstone this command writes, shown by
+    /// `history` (else $CONTEXT_AUTHOR, else your login name).
+    #[arg(long, value_name = "NAME")]
+    author: Option<String>,
+}
+
+impl AuthorFlag {
+    /// Makes `--author` the author of what this command writes.
+    pub(super) fn apply(&self) -> Result<(), CliError> {
+        match &self.author {
+            Some(name) => super::set_author(name),
+            None => Ok(()),
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ProjectFlag {
     /// The project (else $CONTEXT_PROJECT, else `default`).
@@ -35,10 +54,13 @@ pub struct Put {
     ttl: Option<Duration>,
     #[command(flatten)]
     project: ProjectFlag,
+    #[command(flatten)]
+    author: AuthorFlag,
 }
 
 impl Put {
     pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<(), CliError> {
+        self.author.apply()?;
         let ttl = self.ttl;
         let body = read_body(self.file.as_ref())?;
         let mut store = env.open_store()?;
@@ -91,12 +113,15 @@ pub struct Edit {
     key: String,
     #[command(flatten)]
     project: ProjectFlag,
+    #[command(flatten)]
+    author: AuthorFlag,
 }
 
 impl Edit {
     /// Opens `$VISUAL`, else `$EDITOR`, else `vi`, on a temporary copy of the current body;
     /// writes a new version only if the editor exits 0 and the body changed.
     pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<(), CliError> {
+        self.author.apply()?;
         let project = env.project(self.project.project);
         let mut store = env.open_store()?;
         let before = match store.get(&project, &self.key) {
@@ -197,10 +222,13 @@ pub struct Rm {
     key: String,
     #[command(flatten)]
     project: ProjectFlag,
+    #[command(flatten)]
+    author: AuthorFlag,
 }
 
 impl Rm {
     pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<(), CliError> {
+        self.author.apply()?;
         let mut store = env.open_store()?;
         let tombstone = store.rm(&env.project(self.project.project), &self.key)?;
         writeln!(out, "{}", tombstone.id)?;
@@ -219,6 +247,9 @@ pub struct Ls {
     /// Also list deleted and expired keys.
     #[arg(long)]
     deleted: bool,
+    /// Only keys whose current version (or tombstone, with --deleted) NAME wrote.
+    #[arg(long = "author", value_name = "NAME", id = "ls_author")]
+    author: Option<String>,
     /// Print a JSON array.
     #[arg(long)]
     json: bool,
@@ -240,9 +271,21 @@ impl Ls {
             }
             Ok(())
         };
-        if self.json {
-            let entries = store.ls(&project, prefix, self.deleted)?;
+        if self.json || self.author.is_some() {
+            let mut entries = store.ls(&project, prefix, self.deleted)?;
             no_project(entries.is_empty())?;
+            if let Some(name) = &self.author {
+                entries.retain(|e| e.current.author.as_ref().is_some_and(|a| &a.name == name));
+            }
+            if !self.json {
+                for e in &entries {
+                    match e.state {
+                        State::Live => writeln!(out, "{}", e.current.key)?,
+                        state => writeln!(out, "{} ({})", e.current.key, state.as_str())?,
+                    }
+                }
+                return Ok(());
+            }
             let list: Vec<_> = entries.iter().map(entry_json).collect();
             serde_json::to_writer_pretty(&mut *out, &list).map_err(std::io::Error::from)?;
             writeln!(out)?;
@@ -271,6 +314,8 @@ struct ListedJson<'a> {
     size: Option<u64>,
     updated_at: String,
     expires_at: Option<String>,
+    /// Who wrote the current version, where recorded.
+    author: Option<&'a str>,
 }
 
 fn entry_json(e: &Listed) -> ListedJson<'_> {
@@ -283,6 +328,7 @@ fn entry_json(e: &Listed) -> ListedJson<'_> {
         size: v.size,
         updated_at: rfc3339(v.hlc.wall_ms()),
         expires_at: v.expires_at_ms.map(rfc3339),
+        author: v.author.as_ref().map(|a| a.name.as_str()),
     }
 }
 
@@ -347,6 +393,9 @@ impl Projects {
 pub struct History {
     /// The document's key.
     key: String,
+    /// Only the versions and tombstones NAME wrote.
+    #[arg(long = "author", value_name = "NAME", id = "history_author")]
+    author: Option<String>,
     /// Print a JSON array.
     #[arg(long)]
     json: bool,
@@ -374,6 +423,11 @@ impl History {
             let older = store.history(&project, &from.key)?;
             versions.extend(older.into_iter().filter(|v| v.hlc <= from.hlc));
             key = from.key;
+        }
+        if let Some(name) = &self.author {
+            // Where the renames fall is kept by position: only the plain table shows them.
+            versions.retain(|v| v.author.as_ref().is_some_and(|a| &a.name == name));
+            renames.clear();
         }
         let mut names = std::collections::HashMap::new();
         for v in &versions {
@@ -404,8 +458,8 @@ impl History {
             .collect();
         writeln!(
             out,
-            "{:<len$}  {:<19}  {:<9}  {:<12}  {:>6}  PARENT",
-            "ID", "TIME", "KIND", "MACHINE", "SIZE"
+            "{:<len$}  {:<19}  {:<9}  {:<10}  {:<11}  {:>6}  PARENT",
+            "ID", "TIME", "KIND", "AUTHOR", "MACHINE", "SIZE"
         )?;
         for (i, v) in versions.iter().enumerate() {
             if let Some((_, from)) = renames.iter().find(|(at, _)| *at == i) {
@@ -421,24 +475,35 @@ impl History {
 fn history_line(v: &Version, len: usize, host: &str) -> String {
     let size = v.size.map_or_else(|| "-".to_string(), |s| s.to_string());
     let parent = v.parent.map_or_else(|| "-".to_string(), |p| p.short(len));
+    // The expiry as month, day and time: the year is the writing's, give or take.
     let expiry = v
         .expires_at_ms
         .map(|at| {
             format!(
-                "  expires {}",
-                local(at).chars().take(16).collect::<String>()
+                "  exp {}",
+                local(at).chars().skip(5).take(11).collect::<String>()
             )
         })
         .unwrap_or_default();
-    let host: String = host.chars().take(12).collect();
-    // With -v, the peer's id too (past the 100 columns of the plain table).
+    let host: String = host.chars().take(11).collect();
+    let author: String = v
+        .author
+        .as_ref()
+        .map_or("-".to_string(), |a| a.name.chars().take(10).collect());
+    // With -v, the peer's id and the author's session too (past the 100 columns).
     let peer = if super::verbose() {
-        format!("  peer {}", v.peer)
+        let session = v
+            .author
+            .as_ref()
+            .and_then(|a| a.session.as_deref())
+            .map(|s| format!("  session {s}"))
+            .unwrap_or_default();
+        format!("  peer {}{session}", v.peer)
     } else {
         String::new()
     };
     format!(
-        "{:<len$}  {:<19}  {:<9}  {host:<12}  {:>6}  {parent}{expiry}{peer}",
+        "{:<len$}  {:<19}  {:<9}  {author:<10}  {host:<11}  {:>6}  {parent}{expiry}{peer}",
         v.id.short(len),
         local(v.hlc.wall_ms()),
         v.kind.as_str(),
@@ -456,6 +521,10 @@ struct VersionJson {
     peer: String,
     /// The name of the machine that wrote it, where known.
     host: Option<String>,
+    /// Who wrote it (a person's login name, an agent's name), where recorded.
+    author: Option<String>,
+    /// The session an agent wrote it in, where recorded.
+    session: Option<String>,
     parent: Option<String>,
     created_at: String,
     /// The hybrid clock as a decimal string: a 64-bit number a script's doubles cannot hold.
@@ -472,6 +541,8 @@ fn version_json(v: &Version, host: Option<String>) -> VersionJson {
         kind: v.kind.as_str(),
         peer: v.peer.to_string(),
         host,
+        author: v.author.as_ref().map(|a| a.name.clone()),
+        session: v.author.as_ref().and_then(|a| a.session.clone()),
         parent: v.parent.map(|p| p.to_string()),
         created_at: rfc3339(v.hlc.wall_ms()),
         hlc: v.hlc.to_i64().to_string(),
@@ -497,10 +568,13 @@ pub struct Restore {
     version: String,
     #[command(flatten)]
     project: ProjectFlag,
+    #[command(flatten)]
+    author: AuthorFlag,
 }
 
 impl Restore {
     pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<(), CliError> {
+        self.author.apply()?;
         let mut store = env.open_store()?;
         let version =
             store.restore(&env.project(self.project.project), &self.key, &self.version)?;
@@ -521,10 +595,13 @@ pub struct Mv {
     new: String,
     #[command(flatten)]
     project: ProjectFlag,
+    #[command(flatten)]
+    author: AuthorFlag,
 }
 
 impl Mv {
     pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<(), CliError> {
+        self.author.apply()?;
         let mut store = env.open_store()?;
         let project = env.project(self.project.project);
         let (moved, _) = store.mv(&project, &self.old, &self.new)?;

@@ -32,6 +32,8 @@ Environment:
   CONTEXT_HOME          the home (database, keys, backups); else $XDG_DATA_HOME/context,
                         else ~/.local/share/context
   CONTEXT_PROJECT       the project when --project is not given (else `default`)
+  CONTEXT_AUTHOR        who writes, when --author is not given (else the login name, $USER)
+  CONTEXT_SESSION       the session an agent writes in, recorded with its versions (`revert`)
   CONTEXT_HOST          this machine's name, as other machines show it (else the host name)
   CONTEXT_SCENARIO_ID   names this run in logs and `sync log` (else a fresh id per run)
   CONTEXT_NOW           the clock, as an RFC 3339 instant or epoch milliseconds (for tests)
@@ -189,6 +191,22 @@ impl CliError {
 }
 
 static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// `--author NAME`, when given.
+static AUTHOR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Makes `name` (`--author`) the author of what this command writes; refuses a label a
+/// terminal should not show.
+fn set_author(name: &str) -> Result<(), CliError> {
+    if let Some(why) = context::record::Author::invalid(name) {
+        return Err(CliError::BadValue {
+            flag: "--author",
+            value: name.to_string(),
+            reason: why.to_string(),
+        });
+    }
+    let _ = AUTHOR.set(name.to_string());
+    Ok(())
+}
 static VERBOSE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 static INTERRUPT: std::sync::OnceLock<Arc<std::sync::atomic::AtomicBool>> =
@@ -271,6 +289,7 @@ impl Cli {
 /// Runs the parsed command, writing its results to `out`; returns how it ended.
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome, CliError> {
     QUIET.store(cli.quiet, std::sync::atomic::Ordering::Relaxed);
+
     VERBOSE.store(cli.verbose > 0, std::sync::atomic::Ordering::Relaxed);
     let env = Env::from_process();
     let outcome = match cli.command {
@@ -350,7 +369,47 @@ impl Env {
             rt.progress = Arc::new(bar);
         }
         rt.interrupt = interrupt_flag();
+        rt.author = self.author()?;
         Ok(rt)
+    }
+
+    /// Who writes: `--author`, else `$CONTEXT_AUTHOR`, else the login name (`$USER`,
+    /// `$LOGNAME`, else the last part of `$HOME`); the session from `$CONTEXT_SESSION` (an agent's). A label a terminal should
+    /// not show is refused, naming the variable.
+    fn author(&self) -> Result<Option<context::record::Author>, CliError> {
+        use context::record::Author;
+        let checked = |flag: &'static str, value: String| match Author::invalid(&value) {
+            Some(why) => Err(CliError::BadValue {
+                flag,
+                value,
+                reason: why.to_string(),
+            }),
+            None => Ok(value),
+        };
+        let name = match AUTHOR.get() {
+            Some(name) => Some(name.clone()),
+            None => match self.var("CONTEXT_AUTHOR") {
+                Some(v) => Some(checked("CONTEXT_AUTHOR", v)?),
+                // Else the login name, as the environment says it (the last part of $HOME
+                // where neither variable is set, as in a bare container).
+                None => self
+                    .var("USER")
+                    .or_else(|| self.var("LOGNAME"))
+                    .or_else(|| {
+                        self.var("HOME").and_then(|h| {
+                            std::path::Path::new(&h)
+                                .file_name()
+                                .map(|n| n.to_string_lossy().into_owned())
+                        })
+                    })
+                    .filter(|v| Author::invalid(v).is_none()),
+            },
+        };
+        let session = self
+            .var("CONTEXT_SESSION")
+            .map(|v| checked("CONTEXT_SESSION", v))
+            .transpose()?;
+        Ok(name.map(|name| Author { name, session }))
     }
 
     /// `$CONTEXT_SCENARIO_ID`, else a fresh id for this run.
@@ -406,6 +465,8 @@ mod tests {
             "CONTEXT_HOME",
             "XDG_DATA_HOME",
             "CONTEXT_PROJECT",
+            "CONTEXT_AUTHOR",
+            "CONTEXT_SESSION",
             "CONTEXT_HOST",
             "CONTEXT_SCENARIO_ID",
             "CONTEXT_NOW",

@@ -501,6 +501,7 @@ mod tests {
                 base,
                 sha256: Checksum([9; 32]),
             }),
+            author: None,
         }];
         let (three, _) = encode(&Changeset::new(header(peer, 1), entries)).unwrap();
         assert_eq!(&three[8..10], &crate::changeset::DELTA_MAJOR.to_be_bytes());

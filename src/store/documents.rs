@@ -46,6 +46,8 @@ pub(crate) struct Writer<'a> {
     pub after: Option<Hlc>,
     /// For the first row of a key: the row of another key it continues (`mv`), its parent.
     pub renamed_from: Option<VersionId>,
+    /// Who writes it, if recorded.
+    pub author: Option<&'a crate::record::Author>,
 }
 
 /// Writes a new row of `key` on `conn` (inside the caller's write transaction), as `peer` at
@@ -59,6 +61,7 @@ pub(crate) fn write_on(
         now_ms,
         after,
         renamed_from,
+        author,
     }: Writer<'_>,
     project: &str,
     key: &str,
@@ -90,8 +93,9 @@ pub(crate) fn write_on(
     let parent = current.map(|c| c.id).or(renamed_from);
     conn.execute(
         "INSERT INTO document_versions
-             (version_id, project, key, kind, body, body_sha256, hlc, peer_id, parent_id, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+             (version_id, project, key, kind, body, body_sha256, hlc, peer_id, parent_id, expires_at,
+              author, session)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         params![
             id.as_bytes(),
             project,
@@ -103,6 +107,8 @@ pub(crate) fn write_on(
             peer.as_bytes(),
             parent.as_ref().map(|p| p.as_bytes().as_slice()),
             expires_at_ms,
+            author.map(|a| a.name.as_str()),
+            author.and_then(|a| a.session.as_deref()),
         ],
     )?;
     let seq = conn.last_insert_rowid();
@@ -131,6 +137,7 @@ pub(crate) fn write_on(
         peer,
         parent,
         expires_at_ms,
+        author: author.cloned(),
     })
 }
 
@@ -203,6 +210,7 @@ impl Store {
         check_names(project, new)?;
         let now = self.now_ms();
         let (ids, peer) = (self.rt.ids.clone(), self.peer.id);
+        let author = self.rt.author.clone();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -231,6 +239,7 @@ impl Store {
             now_ms: now,
             after: None,
             renamed_from: Some(from.id),
+            author: author.as_ref(),
         };
         let moved = write_on(&tx, writer, project, new, Some(&body), ttl)?;
         let writer = Writer {
@@ -288,6 +297,7 @@ impl Store {
         let now = self.now_ms();
         let peer = self.peer.id;
         let ids = self.rt.ids.clone();
+        let author = self.rt.author.clone();
         // IMMEDIATE: take the write lock before reading the parent, so no other writer can slip
         // a version in between (and a waiting writer queues on the busy timeout).
         let tx = self
@@ -308,6 +318,7 @@ impl Store {
                 now_ms: now,
                 after: held.iter().map(|(_, hlc)| *hlc).max(),
                 renamed_from: None,
+                author: author.as_ref(),
             },
             project,
             key,
@@ -419,7 +430,8 @@ impl Store {
         // The current row of each key, from the table every write keeps: a range of its
         // primary key (the keys that begin with `prefix`), whatever the length of history.
         let sql = "SELECT d.seq, d.version_id, d.project, d.key, d.kind, length(d.body),
-                          d.body_sha256, d.hlc, d.peer_id, d.parent_id, d.expires_at
+                          d.body_sha256, d.hlc, d.peer_id, d.parent_id, d.expires_at, d.author,
+                          d.session
                    FROM current_versions c JOIN document_versions d ON d.seq = c.seq
                    WHERE c.project = ?1 AND c.key >= ?2 AND substr(c.key, 1, length(?2)) = ?2
                    ORDER BY c.key";

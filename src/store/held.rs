@@ -31,7 +31,7 @@ pub struct Held {
 }
 
 const HELD_COLUMNS: &str = "-held_id, version_id, project, key, kind, length(body), body_sha256, \
-                            hlc, peer_id, parent_id, expires_at";
+                            hlc, peer_id, parent_id, expires_at, author, session";
 
 /// Keeps `held` (replacing what was held of the same keys), at `now_ms`.
 pub(crate) fn hold(conn: &Connection, held: &[Held], now_ms: i64) -> Result<()> {
@@ -43,8 +43,8 @@ pub(crate) fn hold(conn: &Connection, held: &[Held], now_ms: i64) -> Result<()> 
     let mut insert = conn.prepare_cached(
         "INSERT OR REPLACE INTO held_versions
              (version_id, project, key, kind, body, body_sha256, hlc, peer_id, parent_id,
-              expires_at, ancestor_id, held_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+              expires_at, ancestor_id, held_at, author, session)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?;
     for h in held {
         let v = &h.theirs;
@@ -66,6 +66,8 @@ pub(crate) fn hold(conn: &Connection, held: &[Held], now_ms: i64) -> Result<()> 
             v.expires_at_ms,
             h.ancestor.as_ref().map(|a| a.as_bytes().as_slice()),
             now_ms,
+            v.author.as_ref().map(|a| a.name.as_str()),
+            v.author.as_ref().and_then(|a| a.session.as_deref()),
         ])?;
     }
     Ok(())
@@ -102,7 +104,7 @@ pub(super) fn of_key(
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params![project, key], |r| {
-        let ancestor: Option<Vec<u8>> = r.get(11)?;
+        let ancestor: Option<Vec<u8>> = r.get(13)?;
         Ok((
             read_version(r)?,
             ancestor.and_then(|a| VersionId::from_slice(&a)),

@@ -99,8 +99,8 @@ impl Import<'_> {
         let mut stmt = self.tx.prepare_cached(
             "INSERT INTO document_versions
                  (version_id, project, key, kind, body, body_sha256, hlc, peer_id, parent_id,
-                  expires_at, received_from)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                  expires_at, received_from, author, session)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
              ON CONFLICT (version_id) DO NOTHING",
         )?;
         let inserted = stmt.execute(params![
@@ -115,6 +115,8 @@ impl Import<'_> {
             e.parent.map(|p| p.as_bytes().to_vec()),
             e.expires_at_ms,
             remote_id,
+            e.author.as_ref().map(|a| a.name.as_str()),
+            e.author.as_ref().and_then(|a| a.session.as_deref()),
         ])?;
         if inserted == 1 && track_current {
             let seq = self.tx.last_insert_rowid();

@@ -70,6 +70,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
         "0014_scoped_streams.sql",
         include_str!("../../migrations/0014_scoped_streams.sql"),
     ),
+    (
+        "0015_authors.sql",
+        include_str!("../../migrations/0015_authors.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

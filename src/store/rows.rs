@@ -9,7 +9,7 @@ use rusqlite::{OptionalExtension, Row, params};
 use super::{Result, StoreError};
 use crate::clock::Hlc;
 use crate::ids::{PeerId, VersionId};
-use crate::record::{Checksum, Kind, Record};
+use crate::record::{Author, Checksum, Kind, Record};
 
 /// The state of a key, derived from its current row and the reader's clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -48,6 +48,8 @@ pub struct Version {
     pub parent: Option<VersionId>,
     /// Absolute expiry, milliseconds since the epoch.
     pub expires_at_ms: Option<i64>,
+    /// Who wrote it, if recorded.
+    pub author: Option<Author>,
 }
 
 impl Version {
@@ -62,7 +64,7 @@ impl Version {
 }
 
 pub(super) const COLUMNS: &str = "seq, version_id, project, key, kind, length(body), body_sha256, hlc, \
-                       peer_id, parent_id, expires_at";
+                       peer_id, parent_id, expires_at, author, session";
 /// Last-writer-wins order, newest first. Every peer sorts the same rows the same way.
 pub(super) const NEWEST_FIRST: &str = "hlc DESC, peer_id DESC, version_id DESC";
 
@@ -102,7 +104,17 @@ pub(super) fn read_version(r: &Row<'_>) -> rusqlite::Result<Version> {
         peer: PeerId::from_slice(&peer).ok_or_else(|| conversion(8, "peer id"))?,
         parent,
         expires_at_ms: r.get(10)?,
+        author: author_of(r, 11)?,
     })
+}
+
+/// The author in columns `at` (label) and `at + 1` (session), if recorded.
+pub(super) fn author_of(r: &Row<'_>, at: usize) -> rusqlite::Result<Option<Author>> {
+    let name: Option<String> = r.get(at)?;
+    Ok(name.map(|name| Author {
+        name,
+        session: r.get(at + 1).unwrap_or(None),
+    }))
 }
 
 pub(super) fn check_name(what: &'static str, value: &str, max_bytes: usize) -> Result<()> {
@@ -215,6 +227,7 @@ pub(super) fn read_entry(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<R
         expires_at_ms: r.get(at + 8)?,
         settles: Vec::new(),
         delta: None,
+        author: author_of(r, at + 9)?,
     })
 }
 

@@ -237,7 +237,7 @@ impl Store {
     fn page(&self, filter: &str, args: impl rusqlite::Params) -> Result<Vec<(i64, Record)>> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT seq, version_id, project, key, kind, body, hlc, peer_id, parent_id, \
-             expires_at FROM document_versions WHERE {filter}"
+             expires_at, author, session FROM document_versions WHERE {filter}"
         ))?;
         let rows = stmt.query_map(args, |r| {
             let seq: i64 = r.get(0)?;

@@ -496,6 +496,7 @@ mod tests {
                     .collect(),
                 settles: vec![],
                 hosts: vec![],
+                authors: Vec::new(),
             },
         }
     }

@@ -35,8 +35,15 @@ pub fn fail(e: impl std::fmt::Display) -> TestCaseError {
     TestCaseError::fail(e.to_string())
 }
 
+/// A store writing as `host` (its author too, in a session named after it: what the models
+/// check travels with every row).
 pub fn open(dir: &Path, clock: &ManualClock, ids: &Arc<SeededIds>, host: &str) -> R<Store> {
-    let rt = Runtime::new(Arc::new(clock.clone()), ids.clone(), host);
+    let rt = Runtime::new(Arc::new(clock.clone()), ids.clone(), host).with_author(Some(
+        context::record::Author {
+            name: format!("author-{host}"),
+            session: Some(format!("session-{host}")),
+        },
+    ));
     Store::open(&dir.join("context.db"), rt).map_err(fail)
 }
 

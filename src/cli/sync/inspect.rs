@@ -103,6 +103,9 @@ struct EntryJson {
     /// (format 3) Set when the body travels as a delta: its base and the SHA-256 of the body
     /// it rebuilds; `size` is then the delta's.
     delta: Option<DeltaJson>,
+    /// (format 1.4) Who wrote it and in which session, where the writer recorded it.
+    author: Option<String>,
+    session: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -165,6 +168,8 @@ impl EntryJson {
             hlc: e.hlc.to_i64().to_string(),
             expires_at: e.expires_at_ms.map(rfc3339),
             settles: e.settles.iter().map(|s| s.to_string()).collect(),
+            author: e.author.as_ref().map(|a| a.name.clone()),
+            session: e.author.as_ref().and_then(|a| a.session.clone()),
             delta: e.delta.map(|d| DeltaJson {
                 base: d.base.to_string(),
                 sha256: d.sha256.hex(),
@@ -378,9 +383,18 @@ fn print_changeset(cs: &Changeset, out: &mut dyn Write) -> Result<(), CliError> 
         "KIND", "VERSION", "TIME", "SIZE", "PARENT"
     )?;
     for e in &cs.entries {
+        // (1.4) Who wrote it, where recorded, after the key.
+        let author = e
+            .author
+            .as_ref()
+            .map(|a| match &a.session {
+                Some(s) => format!("  by {} (session {s})", a.name),
+                None => format!("  by {}", a.name),
+            })
+            .unwrap_or_default();
         writeln!(
             out,
-            "{:<9}  {:<36}  {:<19}  {:>8}  {:<36}  {}/{}",
+            "{:<9}  {:<36}  {:<19}  {:>8}  {:<36}  {}/{}{author}",
             e.kind.as_str(),
             e.id.to_string(),
             context::clock::local(e.hlc.wall_ms()),

@@ -113,7 +113,7 @@ pub(super) fn apply(
     run.imp
         .advance_high_water(remote_id, generation, before_max, after_max)?;
     run.refresh_conflicts()?;
-    run.classify_keys(rt.ids.as_ref())?;
+    run.classify_keys(&rt)?;
     let Some((report, kept)) = run.finish(&db_path, &rt)? else {
         return Err(SyncError::Interrupted("nothing applied".to_string()));
     };
@@ -499,7 +499,7 @@ impl Apply<'_> {
 
     /// What happened to each key the pull touched, before and after: the conflicts (merged
     /// with `--merge` where they merge cleanly), and with `--dry-run` the whole plan.
-    fn classify_keys(&mut self, ids: &dyn crate::ids::IdSource) -> Result<(), SyncError> {
+    fn classify_keys(&mut self, rt: &crate::runtime::Runtime) -> Result<(), SyncError> {
         let mut keys: Vec<((String, String), Option<store::RowRef>)> =
             std::mem::take(&mut self.touched.before)
                 .into_iter()
@@ -559,7 +559,7 @@ impl Apply<'_> {
                     None => None,
                 };
                 if let Some(body) = clean {
-                    let m = write_merge(&self.imp, ids, self.me, self.now, &c, &body)?;
+                    let m = write_merge(&self.imp, rt, self.me, self.now, &c, &body)?;
                     self.report.merged.push(m);
                     if !self.opts.force {
                         self.merges.push((c, local, body));

@@ -220,18 +220,19 @@ pub(super) fn try_merge(
 /// Writes a clean merge of `c` into the pull's transaction, as a new local version.
 pub(super) fn write_merge(
     imp: &Import<'_>,
-    ids: &dyn crate::ids::IdSource,
+    rt: &crate::runtime::Runtime,
     me: PeerId,
     now: i64,
     c: &store::Conflict,
     body: &[u8],
 ) -> Result<MergedKey, SyncError> {
     let writer = store::Writer {
-        ids,
+        ids: rt.ids.as_ref(),
         peer: me,
         now_ms: now,
         after: None,
         renamed_from: None,
+        author: rt.author.as_ref(),
     };
     let v = store::write_on(imp.conn(), writer, &c.project, &c.key, Some(body), None)?;
     tracing::info!(project = %c.project, key = %c.key, version = %v.id, "merged a conflict");

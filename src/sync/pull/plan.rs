@@ -463,6 +463,7 @@ mod tests {
                 ],
                 settles: vec![],
                 hosts: vec![],
+                authors: Vec::new(),
             },
         };
         let plan = plan_reads(&listing, &HashMap::new(), (me, 1), || {
