@@ -29,7 +29,8 @@
 //! - [`record`]: what the store and the wire format both speak (a row, its kind, the body
 //!   limit).
 //! - [`store`]: open, migrate, and read and write documents, conflicts and sync state.
-//! - [`merge`]: the three-way text merge; [`resolve`]: settling a conflict with it, or a side.
+//! - [`merge`]: the three-way text merge; [`resolve`]: settling a conflict with it, or a side;
+//!   [`revert`]: taking back what a session or an author wrote.
 //! - [`changeset`]: the wire format.
 //! - [`encryption`]: keys, the sealed format, the key record and sealed manifests.
 //! - [`remote`]: where changesets meet (the transports: folder, S3, SSH, memory).
@@ -48,6 +49,7 @@ pub mod progress;
 pub mod record;
 pub mod remote;
 pub mod resolve;
+pub mod revert;
 pub mod runtime;
 pub mod store;
 pub mod sync;

@@ -7,6 +7,7 @@ mod completions;
 mod conflicts;
 mod documents;
 mod progress;
+mod revert;
 mod search;
 mod sync;
 
@@ -111,6 +112,9 @@ enum Command {
     Conflicts(conflicts::Conflicts),
     /// Settle KEY's conflict: keep one side, or merge the two; written as a new version.
     Resolve(conflicts::Resolve),
+    /// Take back what a session (or an author) wrote: each key it changed as it was before
+    /// (keys someone else wrote since are listed and left alone unless --force).
+    Revert(revert::Revert),
     /// Print a shell completion script: bash, zsh, fish (commands, flags and document keys),
     /// elvish or powershell (commands and flags).
     #[command(
@@ -306,6 +310,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome, CliError> {
         Command::Diff(c) => c.run(&env, out).map(|()| Outcome::Ok),
         Command::Conflicts(c) => c.run(&env, out).map(|()| Outcome::Ok),
         Command::Resolve(c) => c.run(&env, out).map(|()| Outcome::Ok),
+        Command::Revert(c) => c.run(&env, out),
         Command::Completions { shell } => {
             out.write_all(&completions::script(shell))?;
             Ok(Outcome::Ok)

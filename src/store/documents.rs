@@ -511,6 +511,28 @@ impl Store {
         Ok(n as usize)
     }
 
+    /// Every version and tombstone written by `author` (any, when `None`) in `session` (any,
+    /// when `None`) at or after `since_ms` (any time, when `None`), oldest first, in every
+    /// project or in `project`.
+    pub fn written_by(
+        &self,
+        author: Option<&str>,
+        session: Option<&str>,
+        since_ms: Option<i64>,
+        project: Option<&str>,
+    ) -> Result<Vec<Version>> {
+        let since = since_ms.map(|ms| Hlc::from_parts(ms, 0).to_i64());
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM document_versions
+             WHERE (?1 IS NULL OR author = ?1) AND (?2 IS NULL OR session = ?2)
+               AND (?3 IS NULL OR hlc >= ?3) AND (?4 IS NULL OR project = ?4)
+               AND (?1 IS NOT NULL OR ?2 IS NOT NULL)
+             ORDER BY hlc, peer_id, version_id"
+        ))?;
+        let rows = stmt.query_map(params![author, session, since, project], read_version)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
     /// The projects that have at least one row, in name order.
     pub fn projects(&self) -> Result<Vec<String>> {
         let mut stmt = self
