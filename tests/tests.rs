@@ -20,6 +20,7 @@ mod health;
 mod hostile;
 mod housekeeping;
 mod json_docs;
+mod mcp;
 mod memory;
 mod projects;
 mod provenance;

@@ -6,6 +6,7 @@ mod autosync;
 mod completions;
 mod conflicts;
 mod documents;
+mod mcp;
 mod progress;
 mod revert;
 mod search;
@@ -115,6 +116,8 @@ enum Command {
     /// Take back what a session (or an author) wrote: each key it changed as it was before
     /// (keys someone else wrote since are listed and left alone unless --force).
     Revert(revert::Revert),
+    /// A Model Context Protocol server on stdio, for agents: what an MCP client launches.
+    Mcp(mcp::Mcp),
     /// Print a shell completion script: bash, zsh, fish (commands, flags and document keys),
     /// elvish or powershell (commands and flags).
     #[command(
@@ -288,6 +291,12 @@ impl Cli {
     pub fn reports_only(&self) -> bool {
         matches!(&self.command, Command::Sync(s) if s.prints_a_report())
     }
+
+    /// Whether the command speaks a protocol on stdout itself (`mcp`): the binary must not
+    /// hold stdout's lock for it.
+    pub fn owns_stdout(&self) -> bool {
+        matches!(&self.command, Command::Mcp(_))
+    }
 }
 
 /// Runs the parsed command, writing its results to `out`; returns how it ended.
@@ -311,6 +320,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<Outcome, CliError> {
         Command::Conflicts(c) => c.run(&env, out).map(|()| Outcome::Ok),
         Command::Resolve(c) => c.run(&env, out).map(|()| Outcome::Ok),
         Command::Revert(c) => c.run(&env, out),
+        Command::Mcp(c) => c.run(&env, out),
         Command::Completions { shell } => {
             out.write_all(&completions::script(shell))?;
             Ok(Outcome::Ok)
