@@ -356,18 +356,22 @@ impl Changeset {
         Changeset { header, entries }
     }
 
+    /// Where each entry is, by id: what the header's per-entry fields are handed out by.
+    fn entry_index(&self) -> std::collections::HashMap<VersionId, usize> {
+        self.entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.id, i))
+            .collect()
+    }
+
     /// Hands the header's `authors` to their entries (after decoding); fails naming an author
     /// whose entry is not in the changeset, or a label a terminal should not show.
     pub(crate) fn distribute_authors(&mut self) -> Result<(), String> {
         if self.header.authors.is_empty() {
             return Ok(());
         }
-        let at: std::collections::HashMap<VersionId, usize> = self
-            .entries
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (e.id, i))
-            .collect();
+        let at = self.entry_index();
         for (id, name, session) in &self.header.authors {
             let i = at.get(id).ok_or_else(|| {
                 format!("the header names the author of {id}, but no entry is {id}")
@@ -391,12 +395,7 @@ impl Changeset {
         if self.header.settles.is_empty() {
             return Ok(());
         }
-        let at: std::collections::HashMap<VersionId, usize> = self
-            .entries
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (e.id, i))
-            .collect();
+        let at = self.entry_index();
         for (id, settled) in &self.header.settles {
             let i = at.get(id).ok_or_else(|| {
                 format!("the header says {id} settled {settled}, but no entry is {id}")

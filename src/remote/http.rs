@@ -143,6 +143,14 @@ impl Client {
     }
 }
 
+/// The last `len` bytes of `body` (what a ranged GET asked for, or the end of a whole object a
+/// server sent in its place), or `None` for a body shorter than that.
+pub(super) fn last_bytes(body: &[u8], len: u64) -> Option<Vec<u8>> {
+    body.len()
+        .checked_sub(usize::try_from(len).ok()?)
+        .map(|at| body[at..].to_vec())
+}
+
 /// Whether a transport failure may pass on a second try.
 fn retriable(e: &ureq::Error) -> bool {
     use ureq::Error as E;

@@ -384,19 +384,12 @@ impl Transport for S3 {
             // A server that ignored the range sent a whole large object.
             Err(RemoteError::TooLarge { .. }) => {
                 let whole = self.get(key, super::MAX_OBJECT_BYTES)?;
-                return Ok(whole
-                    .len()
-                    .checked_sub(len as usize)
-                    .map(|at| whole[at..].to_vec()));
+                return Ok(super::http::last_bytes(&whole, len));
             }
             other => other?,
         };
         match answer.status {
-            200 | 206 => Ok(answer
-                .body
-                .len()
-                .checked_sub(len as usize)
-                .map(|at| answer.body[at..].to_vec())),
+            200 | 206 => Ok(super::http::last_bytes(&answer.body, len)),
             // An empty object has no last byte to ask for.
             416 => Ok(None),
             404 if code(&answer) != "NoSuchBucket" => Err(RemoteError::NotFound {

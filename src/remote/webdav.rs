@@ -416,11 +416,7 @@ impl Transport for WebDav {
             other => other?,
         };
         match answer.status {
-            200 | 206 => Ok(answer
-                .body
-                .len()
-                .checked_sub(len as usize)
-                .map(|at| answer.body[at..].to_vec())),
+            200 | 206 => Ok(super::http::last_bytes(&answer.body, len)),
             416 => Ok(None),
             404 | 410 => Err(RemoteError::NotFound {
                 location: self.named(name),
