@@ -94,6 +94,7 @@ fn an_agent_reads_writes_lists_and_settles_a_conflict_through_context_mcp() {
             {"list_resources": true},
             {"read_resource": "context://default/plan/q1"},
             {"tool": "read_document", "args": {"key": "shared"}},
+            {"tool": "search_documents", "args": {"query": "TIME"}},
         ]),
     );
     assert_eq!(r[0]["server"], "context");
@@ -108,6 +109,7 @@ fn an_agent_reads_writes_lists_and_settles_a_conflict_through_context_mcp() {
         "write_document",
         "delete_document",
         "list_documents",
+        "search_documents",
         "history",
         "diff",
         "restore_version",

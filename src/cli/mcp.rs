@@ -1,6 +1,6 @@
 //! `context mcp`: a Model Context Protocol server on stdio, which an MCP client (an agent)
-//! launches from its configuration. Its tools read, write, delete, list, diff and restore
-//! documents, show history and conflicts, settle one, and say how sync is doing; documents are
+//! launches from its configuration. Its tools read, write, delete, list, search, diff and
+//! restore documents, show history and conflicts, settle one, and say how sync is doing; documents are
 //! also resources (`context://PROJECT/KEY`).
 //!
 //! Every write is recorded as written by the client (its name from `initialize`) in this
@@ -117,6 +117,28 @@ struct ListArgs {
     project: Option<String>,
     /// Also list deleted and expired keys.
     deleted: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+struct SearchArgs {
+    /// Words that must all appear, in any case and order (`word*` for a prefix).
+    query: String,
+    /// The project (default: `default`).
+    project: Option<String>,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+struct SearchOut {
+    /// The current versions that hold every word, by key.
+    matches: Vec<MatchOut>,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+struct MatchOut {
+    key: String,
+    version: String,
+    /// The first line that holds one of the words.
+    line: String,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -379,6 +401,50 @@ impl Server {
                 })
                 .collect(),
         }))
+    }
+
+    #[tool(
+        description = "Full-text search over the current documents of a project: every word must appear (any case, any order, accents ignored; `word*` matches a prefix). Returns each matching key with its first matching line."
+    )]
+    async fn search_documents(
+        &self,
+        Parameters(a): Parameters<SearchArgs>,
+    ) -> ToolResult<SearchOut> {
+        let mut store = self.store(None)?;
+        let project = project_or_default(a.project);
+        let hits = store
+            .search(&project, &a.query, false)
+            .map_err(|e| e.to_string())?;
+        let words: Vec<String> = a
+            .query
+            .split_whitespace()
+            .map(|w| w.trim_end_matches('*').to_lowercase())
+            .filter(|w| !w.is_empty())
+            .collect();
+        let mut matches = Vec::new();
+        for v in hits {
+            let body = store
+                .get_version(&project, &v.key, &v.id.to_string())
+                .map_err(|e| e.to_string())?
+                .body;
+            let text = String::from_utf8_lossy(&body);
+            let line = text
+                .lines()
+                .find(|l| {
+                    let l = l.to_lowercase();
+                    words.iter().any(|w| l.contains(w.as_str()))
+                })
+                .unwrap_or_default()
+                .chars()
+                .take(200)
+                .collect();
+            matches.push(MatchOut {
+                key: v.key.clone(),
+                version: v.id.to_string(),
+                line,
+            });
+        }
+        Ok(Json(SearchOut { matches }))
     }
 
     #[tool(
