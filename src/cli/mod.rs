@@ -62,7 +62,7 @@ fn environment_help() -> String {
 #[command(
     name = "context",
     version,
-    about = "A versioned document store, synced across your machines through a shared folder, a bucket or SSH",
+    about = "A versioned document store, synced across your machines through a shared folder, a bucket, SSH or WebDAV",
     after_help = environment_help()
 )]
 pub struct Cli {
@@ -128,7 +128,7 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Sync with other machines through a shared folder, a bucket or SSH: pull, then push (or a subcommand).
+    /// Sync with other machines through a shared folder, a bucket, SSH or WebDAV: pull, then push (or a subcommand).
     Sync(sync::SyncArgs),
     /// Writes the man pages (context.1, context-put.1, ...) into DIR: what `make man` runs.
     #[command(name = "__man", hide = true)]
