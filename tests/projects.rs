@@ -9,10 +9,7 @@ use crate::util::s3::{Bucket, moto};
 use crate::util::{Folder, Home};
 
 fn home() -> Home {
-    moto()
-        .env()
-        .into_iter()
-        .fold(Home::new(), |h, (k, v)| h.with_env(&k, &v))
+    Home::new().with_envs(moto().env())
 }
 
 fn put(h: &Home, project: &str, key: &str, body: &str) {

@@ -9,16 +9,11 @@ use context::remote::FileName;
 
 /// A home whose every run reaches the test server.
 fn home() -> Home {
-    server()
-        .env()
-        .into_iter()
-        .fold(Home::new(), |h, (k, v)| h.with_env(&k, &v))
+    Home::new().with_envs(server().env())
 }
 
 fn sync(h: &Home, sub: &str, bucket: &Bucket, args: &[&str]) -> Run {
-    let mut all = vec!["sync", sub, "--remote", bucket.url.as_str()];
-    all.extend_from_slice(args);
-    h.run(&all)
+    h.sync_at(sub, &bucket.url, args)
 }
 
 #[test]

@@ -14,9 +14,7 @@ fn home() -> Home {
 }
 
 fn sync(h: &Home, sub: &str, folder: &SshFolder, args: &[&str]) -> Run {
-    let mut all = vec!["sync", sub, "--remote", folder.url.as_str()];
-    all.extend_from_slice(args);
-    h.run(&all)
+    h.sync_at(sub, &folder.url, args)
 }
 
 #[test]

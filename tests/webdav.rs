@@ -8,15 +8,11 @@ use crate::util::webdav::{self, DavFolder, PASSWORD, USER};
 use crate::util::{Home, Run};
 
 fn home() -> Home {
-    webdav::env()
-        .into_iter()
-        .fold(Home::new(), |h, (k, v)| h.with_env(&k, &v))
+    Home::new().with_envs(webdav::env())
 }
 
 fn sync(h: &Home, sub: &str, folder: &DavFolder, args: &[&str]) -> Run {
-    let mut all = vec!["sync", sub, "--remote", folder.url.as_str()];
-    all.extend_from_slice(args);
-    h.run(&all)
+    h.sync_at(sub, &folder.url, args)
 }
 
 #[test]

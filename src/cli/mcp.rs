@@ -415,29 +415,11 @@ impl Server {
         let hits = store
             .search(&project, &a.query, false)
             .map_err(|e| e.to_string())?;
-        let words: Vec<String> = a
-            .query
-            .split_whitespace()
-            .map(|w| w.trim_end_matches('*').to_lowercase())
-            .filter(|w| !w.is_empty())
-            .collect();
+        let words = context::store::query_words(&a.query);
         let mut matches = Vec::new();
         for v in hits {
-            let body = store
-                .get_version(&project, &v.key, &v.id.to_string())
-                .map_err(|e| e.to_string())?
-                .body;
-            let text = String::from_utf8_lossy(&body);
-            let line = text
-                .lines()
-                .find(|l| {
-                    let l = l.to_lowercase();
-                    words.iter().any(|w| l.contains(w.as_str()))
-                })
-                .unwrap_or_default()
-                .chars()
-                .take(200)
-                .collect();
+            let body = store.body_of(&v).map_err(|e| e.to_string())?;
+            let line = context::store::matching_line(&body, &words);
             matches.push(MatchOut {
                 key: v.key.clone(),
                 version: v.id.to_string(),

@@ -50,11 +50,7 @@ impl Search {
         let project = env.project(self.project.project);
         let query = self.query.join(" ");
         let hits = store.search(&project, &query, self.all_versions)?;
-        let words: Vec<String> = query
-            .split_whitespace()
-            .map(|w| w.trim_end_matches('*').to_lowercase())
-            .filter(|w| !w.is_empty())
-            .collect();
+        let words = context::store::query_words(&query);
         let mut list = Vec::with_capacity(hits.len());
         for v in &hits {
             list.push(hit_json(&store, v, &words, self.all_versions)?);
@@ -87,19 +83,7 @@ fn hit_json(
     words: &[String],
     all_versions: bool,
 ) -> Result<HitJson, CliError> {
-    let body = store.body_of(v)?;
-    let text = String::from_utf8_lossy(&body);
-    let line = text
-        .lines()
-        .find(|l| {
-            let l = l.to_lowercase();
-            words.iter().any(|w| l.contains(w.as_str()))
-        })
-        .unwrap_or_default()
-        .trim()
-        .chars()
-        .take(200)
-        .collect();
+    let line = context::store::matching_line(&store.body_of(v)?, words);
     // Without --all-versions every hit is a current version: no need to look.
     let current = !all_versions
         || store

@@ -75,7 +75,7 @@ pub use peer::PeerIdentity;
 pub(crate) use rows::body_on;
 pub use rows::{RowRef, State, Version};
 pub use runs::Run;
-pub use search::fts_query;
+pub use search::{fts_query, matching_line, query_words};
 pub use streams::{Applied, Pushed, Rebuild};
 
 /// The largest document body a write accepts (defined with the row, where the wire format

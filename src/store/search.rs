@@ -32,6 +32,33 @@ pub fn fts_query(typed: &str) -> Option<String> {
     (!terms.is_empty()).then(|| terms.join(" "))
 }
 
+/// The words of `query` as [`matching_line`] looks for them: lower case, a trailing `*`
+/// dropped.
+pub fn query_words(query: &str) -> Vec<String> {
+    query
+        .split_whitespace()
+        .map(|w| w.trim_end_matches('*').to_lowercase())
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// The first line of `body` that holds one of `words` ([`query_words`]), case aside, trimmed
+/// and cut to 200 characters: what a search shows of each match. Empty when no line does (a
+/// match across lines, or on a word split at punctuation).
+pub fn matching_line(body: &[u8], words: &[String]) -> String {
+    String::from_utf8_lossy(body)
+        .lines()
+        .find(|l| {
+            let l = l.to_lowercase();
+            words.iter().any(|w| l.contains(w.as_str()))
+        })
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .take(200)
+        .collect()
+}
+
 /// The setting that says how far the versions pulls brought are indexed (see the migration).
 const INDEXED_THROUGH: &str = "search.indexed-through";
 

@@ -19,6 +19,8 @@ pub struct Chosen {
     pub location: Location,
     /// The projects that travel through it (`None`: all).
     pub projects: Option<Vec<String>>,
+    /// Projects added to its list whose history its next push publishes (a named remote's).
+    pub backfill: Vec<String>,
 }
 
 /// Whether `name` can name a remote: a letter or digit, then letters, digits, `.`, `_`, `-`
@@ -57,6 +59,7 @@ fn chosen(r: NamedRemote) -> Result<Chosen, SyncError> {
         name: Some(r.name),
         location,
         projects: r.projects,
+        backfill: r.backfill,
     })
 }
 
@@ -71,10 +74,7 @@ pub fn resolve(store: &Store, arg: &str) -> Result<Chosen, SyncError> {
         reason: e.to_string(),
     })?;
     if check_name(arg).is_ok() && !std::path::Path::new(arg).is_dir() {
-        return Err(SyncError::NoSuchRemote {
-            name: arg.to_string(),
-            known: names(store)?,
-        });
+        return Err(no_such(store, arg));
     }
     // A location given once: its projects are all, unless a named remote is the same place.
     let canonical = location.canonical();
@@ -87,6 +87,7 @@ pub fn resolve(store: &Store, arg: &str) -> Result<Chosen, SyncError> {
         name: None,
         location,
         projects,
+        backfill: Vec::new(),
     })
 }
 
@@ -106,9 +107,67 @@ pub fn default(store: &Store) -> Result<Chosen, SyncError> {
     }
 }
 
-/// Every remote of the home, by name (what bare `context sync` covers).
-pub fn all(store: &Store) -> Result<Vec<Chosen>, SyncError> {
-    store.named_remotes()?.into_iter().map(chosen).collect()
+/// The remote named `name`, or the error that says there is none (with the names there are).
+pub fn named(store: &Store, name: &str) -> Result<NamedRemote, SyncError> {
+    store
+        .named_remote(name)?
+        .map_or_else(|| Err(no_such(store, name)), Ok)
+}
+
+fn no_such(store: &Store, name: &str) -> SyncError {
+    match names(store) {
+        Ok(known) => SyncError::NoSuchRemote {
+            name: name.to_string(),
+            known,
+        },
+        Err(e) => e,
+    }
+}
+
+/// What a new list of projects changes for a remote that had `old`'s: the projects it now
+/// carries and did not (their history goes out with the next push), those it no longer
+/// carries (what the remote holds of them stays), and every project whose history its next
+/// push publishes (the added ones, and those an earlier change left pending that it still
+/// carries). `local` are the projects this home holds.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ListChange {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub backfill: Vec<String>,
+}
+
+pub fn list_change(old: &NamedRemote, new: &Option<Vec<String>>, local: Vec<String>) -> ListChange {
+    let carried =
+        |p: &String, list: &Option<Vec<String>>| list.as_ref().is_none_or(|l| l.contains(p));
+    let mut all = local;
+    all.extend(old.projects.iter().flatten().cloned());
+    all.extend(new.iter().flatten().cloned());
+    all.sort();
+    all.dedup();
+    let added: Vec<String> = all
+        .iter()
+        .filter(|p| carried(p, new) && !carried(p, &old.projects))
+        .cloned()
+        .collect();
+    let removed: Vec<String> = all
+        .iter()
+        .filter(|p| !carried(p, new) && carried(p, &old.projects))
+        .cloned()
+        .collect();
+    let mut backfill: Vec<String> = old
+        .backfill
+        .iter()
+        .filter(|p| carried(p, new))
+        .chain(&added)
+        .cloned()
+        .collect();
+    backfill.sort();
+    backfill.dedup();
+    ListChange {
+        added,
+        removed,
+        backfill,
+    }
 }
 
 fn names(store: &Store) -> Result<String, SyncError> {
@@ -155,6 +214,31 @@ mod tests {
         assert!(parse_arg("nas").is_ok());
         assert!(parse_arg("/srv/notes").is_ok());
         assert!(parse_arg("ftp://x/y").is_err());
+    }
+
+    #[test]
+    fn a_new_list_says_what_is_added_removed_and_still_to_publish() {
+        let list = |p: &[&str]| Some(p.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let old = NamedRemote {
+            name: "share".into(),
+            url: "/x".into(),
+            projects: list(&["a", "b"]),
+            added_at_ms: 0,
+            backfill: vec!["b".into()],
+        };
+        let local = vec!["a".to_string(), "b".into(), "c".into(), "d".into()];
+        let change = list_change(&old, &list(&["a", "c"]), local.clone());
+        assert_eq!(change.added, ["c"]);
+        assert_eq!(change.removed, ["b"]);
+        assert_eq!(
+            change.backfill,
+            ["c"],
+            "b's pending history is no longer wanted"
+        );
+        let all = list_change(&old, &None, local);
+        assert_eq!(all.added, ["c", "d"]);
+        assert!(all.removed.is_empty());
+        assert_eq!(all.backfill, ["b", "c", "d"]);
     }
 
     #[test]

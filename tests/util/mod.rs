@@ -83,6 +83,12 @@ impl Home {
         self
     }
 
+    /// Every variable of `envs` (what a test server says its clients need).
+    pub fn with_envs(mut self, envs: Vec<(String, String)>) -> Home {
+        self.envs.extend(envs);
+        self
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
@@ -273,7 +279,12 @@ impl Home {
 
     /// `context sync SUB --remote FOLDER ARGS...`
     pub fn sync(&self, sub: &str, folder: &Folder, args: &[&str]) -> Run {
-        let mut all = vec!["sync", sub, "--remote", folder.arg()];
+        self.sync_at(sub, folder.arg(), args)
+    }
+
+    /// `context sync SUB --remote REMOTE ARGS...` (a URL or a name).
+    pub fn sync_at(&self, sub: &str, remote: &str, args: &[&str]) -> Run {
+        let mut all = vec!["sync", sub, "--remote", remote];
         all.extend_from_slice(args);
         self.run(&all)
     }

@@ -42,23 +42,16 @@ impl Push {
         let mut session = Session::open(env, "push", &self.wait)?;
         // A named remote whose list gained projects: their history goes first.
         let chosen = self.remote.chosen(&session.store)?;
-        let named = match &chosen.name {
-            Some(name) => session.store.named_remote(name)?,
-            None => None,
-        };
         let opts = PushOptions {
             force: self.force,
-            backfill: named
-                .as_ref()
-                .map(|r| r.backfill.clone())
-                .unwrap_or_default(),
+            backfill: chosen.backfill.clone(),
             ..PushOptions::default()
         };
         let (report, location) = session.with_remote(&self.remote, |store, remote| {
             sync::push(store, remote, opts)
         })?;
-        if let Some(r) = named.filter(|r| !r.backfill.is_empty()) {
-            session.store.clear_backfill(&r.name)?;
+        if let Some(name) = chosen.name.filter(|_| !chosen.backfill.is_empty()) {
+            session.store.clear_backfill(&name)?;
         }
         let summary = serde_json::to_value(&report).unwrap_or_default();
         session.finish(location, Outcome::Ok, &report.per_project, summary);

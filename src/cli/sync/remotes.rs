@@ -14,9 +14,9 @@ use serde::Serialize;
 
 use context::outcome::Outcome;
 use context::remote::{self, Location};
-use context::store::{NamedRemote, Store};
+use context::store::NamedRemote;
 use context::sync::SyncError;
-use context::sync::remotes::{DEFAULT_NAME, check_name};
+use context::sync::remotes::{DEFAULT_NAME, ListChange, check_name, list_change};
 
 use super::print_json_pretty;
 use crate::cli::{CliError, Env};
@@ -101,9 +101,7 @@ impl SetRemote {
             Some(RemoteCommand::List { json }) => list(env, json, out),
             Some(RemoteCommand::Remove { name }) => {
                 let store = env.open_store()?;
-                let Some(r) = store.named_remote(&name)? else {
-                    return Err(no_such(&store, &name)?);
-                };
+                let r = context::sync::remotes::named(&store, &name)?;
                 store.remove_named_remote(&name)?;
                 writeln!(
                     out,
@@ -115,9 +113,7 @@ impl SetRemote {
             Some(RemoteCommand::Rename { old, new }) => {
                 check_name(&new).map_err(CliError::Usage)?;
                 let store = env.open_store()?;
-                if store.named_remote(&old)?.is_none() {
-                    return Err(no_such(&store, &old)?);
-                }
+                context::sync::remotes::named(&store, &old)?;
                 if store.named_remote(&new)?.is_some() {
                     return Err(CliError::Usage(format!(
                         "this home already has a remote named {new:?}: remove it first"
@@ -155,19 +151,6 @@ impl SetRemote {
             .and_then(|r| r.projects);
         add(env, DEFAULT_NAME, &location, projects, out)
     }
-}
-
-fn no_such(store: &Store, name: &str) -> Result<CliError, CliError> {
-    let known: Vec<String> = store.named_remotes()?.into_iter().map(|r| r.name).collect();
-    Ok(SyncError::NoSuchRemote {
-        name: name.to_string(),
-        known: if known.is_empty() {
-            "none".into()
-        } else {
-            known.join(", ")
-        },
-    }
-    .into())
 }
 
 /// Names the remote at `url` (reached once, so a typo is caught now rather than at the first
@@ -224,39 +207,10 @@ fn add(
     }
     // Projects added to the list of a remote already named: its next push publishes their
     // history. Projects taken out: no longer published there; what it holds of them stays.
-    let (added, removed, mut backfill) = match &existing {
-        None => (Vec::new(), Vec::new(), Vec::new()),
-        Some(old) => {
-            let carried = |p: &String, list: &Option<Vec<String>>| {
-                list.as_ref().is_none_or(|l| l.contains(p))
-            };
-            let mut all = store.projects()?;
-            all.extend(old.projects.iter().flatten().cloned());
-            all.extend(projects.iter().flatten().cloned());
-            all.sort();
-            all.dedup();
-            let added: Vec<String> = all
-                .iter()
-                .filter(|p| carried(p, &projects) && !carried(p, &old.projects))
-                .cloned()
-                .collect();
-            let removed: Vec<String> = all
-                .iter()
-                .filter(|p| !carried(p, &projects) && carried(p, &old.projects))
-                .cloned()
-                .collect();
-            let pending: Vec<String> = old
-                .backfill
-                .iter()
-                .filter(|p| carried(p, &projects))
-                .cloned()
-                .collect();
-            (added, removed, pending)
-        }
+    let change = match &existing {
+        None => ListChange::default(),
+        Some(old) => list_change(old, &projects, store.projects()?),
     };
-    backfill.extend(added.iter().cloned());
-    backfill.sort();
-    backfill.dedup();
     store.set_named_remote(&NamedRemote {
         name: name.to_string(),
         url: kept.clone(),
@@ -264,7 +218,7 @@ fn add(
         added_at_ms: existing
             .as_ref()
             .map_or_else(|| store.now_ms(), |r| r.added_at_ms),
-        backfill,
+        backfill: change.backfill,
     })?;
     let scope = match &projects {
         None => "all projects".to_string(),
@@ -275,19 +229,19 @@ fn add(
     } else {
         writeln!(out, "remote {name}: {kept} ({scope})")?;
     }
-    if !added.is_empty() {
+    if !change.added.is_empty() {
         writeln!(
             out,
             "the next push publishes the history of {} there",
-            added.join(", ")
+            change.added.join(", ")
         )?;
     }
-    if !removed.is_empty() {
+    if !change.removed.is_empty() {
         writeln!(
             out,
             "{} no longer published there; what it already holds of them stays (nothing in \
              the remote is deleted)",
-            removed.join(", ")
+            change.removed.join(", ")
         )?;
     }
     Ok(Outcome::Ok)

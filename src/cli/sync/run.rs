@@ -193,14 +193,13 @@ pub(super) fn unpushed(
     store: &context::store::Store,
     remote: &RemoteFlag,
 ) -> Result<bool, CliError> {
-    let location = remote.canonical(store)?;
-    let Some(remote_id) = store.known_remote_id(&location)? else {
+    let chosen = remote.chosen(store)?;
+    let Some(remote_id) = store.known_remote_id(&chosen.location.canonical())? else {
         return Ok(false);
     };
     let generation = store.peer().generation as u64;
     let mark = store.high_water(remote_id, generation)?;
-    let projects = remote.chosen(store)?.projects;
-    Ok(store.count_unpushed(mark, remote_id, projects.as_deref())? > 0)
+    Ok(store.count_unpushed(mark, remote_id, chosen.projects.as_deref())? > 0)
 }
 
 /// How long a burst of writes must pause before a background sync runs...

@@ -36,32 +36,32 @@ pub struct Status {
 
 /// One remote's report among several, with its name.
 #[derive(Serialize)]
-struct Named<'a, T: Serialize> {
-    name: &'a str,
+struct Named<T: Serialize> {
+    name: String,
     #[serde(flatten)]
-    report: &'a T,
+    report: T,
 }
 
 impl Status {
     /// The remote `--remote` names, else every remote of the home: one report each (a JSON
     /// array of them, each with its `name`, when there are several).
     pub fn run(self, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
-        let each = self.remote.each(&env.open_store_to_read()?)?;
+        let store = env.open_store_to_read()?;
+        let each = self.remote.each(&store)?;
         if each.len() == 1 {
             let flag = &each[0].1;
             return if self.check {
-                self.check(flag, env, out)
+                self.check(flag, &store, out)
             } else {
-                self.one(flag, env, out)
+                self.one(flag, &store, env, out)
             };
         }
-        let store = env.open_store_to_read()?;
         let mut outcomes = Vec::new();
         if self.check {
             let mut reports = Vec::new();
-            for (name, flag) in &each {
-                let name = name.as_deref().unwrap_or_default();
-                let health = self.health(flag, &store)?;
+            for (name, flag) in each {
+                let name = name.unwrap_or_default();
+                let health = self.health(&flag, &store)?;
                 if !self.json && !health.healthy {
                     writeln!(out, "unhealthy: remote {name}: {}", health.reason)?;
                 }
@@ -70,34 +70,32 @@ impl Status {
                 } else {
                     Outcome::Unhealthy
                 });
-                reports.push((name.to_string(), health));
+                reports.push(Named {
+                    name,
+                    report: health,
+                });
             }
             if self.json {
-                let named: Vec<Named<'_, _>> = reports
-                    .iter()
-                    .map(|(name, report)| Named { name, report })
-                    .collect();
-                print_json_pretty(out, &named)?;
+                print_json_pretty(out, &reports)?;
             }
             return Ok(context::sync::remotes::worst(outcomes));
         }
         if self.json {
             let keys = env.keys()?;
             let mut reports = Vec::new();
-            for (name, flag) in &each {
+            for (name, flag) in each {
                 let remote = flag.open(&store, &keys)?;
                 let s = sync::status(&store, &remote)?;
                 for p in &s.problems {
                     eprintln!("context: bad data: {p}");
                 }
                 outcomes.push(s.outcome());
-                reports.push((name.clone().unwrap_or_default(), s));
+                reports.push(Named {
+                    name: name.unwrap_or_default(),
+                    report: s,
+                });
             }
-            let named: Vec<Named<'_, _>> = reports
-                .iter()
-                .map(|(name, report)| Named { name, report })
-                .collect();
-            print_json_pretty(out, &named)?;
+            print_json_pretty(out, &reports)?;
             return Ok(context::sync::remotes::worst(outcomes));
         }
         for (i, (name, flag)) in each.iter().enumerate() {
@@ -105,7 +103,7 @@ impl Status {
                 writeln!(out)?;
             }
             writeln!(out, "name     {}", name.as_deref().unwrap_or_default())?;
-            match self.one(flag, env, out) {
+            match self.one(flag, &store, env, out) {
                 Ok(outcome) => outcomes.push(outcome),
                 Err(e) => {
                     writeln!(
@@ -121,10 +119,15 @@ impl Status {
     }
 
     /// The status of one remote.
-    fn one(&self, flag: &RemoteFlag, env: &Env, out: &mut dyn Write) -> Result<Outcome, CliError> {
-        let store = env.open_store_to_read()?;
-        let remote = flag.open(&store, &env.keys()?)?;
-        let s = sync::status(&store, &remote)?;
+    fn one(
+        &self,
+        flag: &RemoteFlag,
+        store: &Store,
+        env: &Env,
+        out: &mut dyn Write,
+    ) -> Result<Outcome, CliError> {
+        let remote = flag.open(store, &env.keys()?)?;
+        let s = sync::status(store, &remote)?;
         for p in &s.problems {
             eprintln!("context: bad data: {p}");
         }
@@ -259,11 +262,10 @@ impl Status {
     fn check(
         &self,
         flag: &RemoteFlag,
-        env: &Env,
+        store: &Store,
         out: &mut dyn Write,
     ) -> Result<Outcome, CliError> {
-        let store = env.open_store_to_read()?;
-        let health = self.health(flag, &store)?;
+        let health = self.health(flag, store)?;
         if self.json {
             print_json_pretty(out, &health)?;
         } else if !health.healthy {
